@@ -1,0 +1,7 @@
+"""Snakemake wrapper: join all fits with training metrics into results/fits.csv and fits.nc."""
+
+from htmu.pipeline import aggregate_fits, job_log
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_log(sm.log[0]):
+    aggregate_fits(sm.input.fits, sm.input.summaries, sm.output.csv, sm.output.nc, sm.params.config)

@@ -1,0 +1,9 @@
+"""Snakemake wrapper: one verdict per claim of the paper, as CSV and as an RST table for the report."""
+
+from pathlib import Path
+
+from htmu.pipeline import job_log, make_scorecard
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_log(sm.log[0]):
+    make_scorecard(sm.input.fits, Path(sm.input.theory[0]).parent, sm.output.csv, sm.output.rst)

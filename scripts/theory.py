@@ -1,0 +1,7 @@
+"""Snakemake wrapper: one theory experiment on sampled random-matrix ensembles."""
+
+from htmu.pipeline import job_log, run_theory
+
+sm = snakemake  # noqa: F821 (injected by Snakemake)
+with job_log(sm.log[0]):
+    run_theory(sm.params.experiment, sm.params.theory, list(sm.output), sm.params.config)

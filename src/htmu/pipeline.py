@@ -1,0 +1,393 @@
+"""One function per workflow stage, on plain paths and dicts.
+
+The Snakemake scripts in ``scripts/`` only unpack ``snakemake.*`` and call these; the functions know
+nothing about Snakemake, so each stage can be run and tested on its own. Every function writes its
+outputs atomically (through :mod:`htmu.stores` or a temporary name) and stamps provenance.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import sys
+import time
+import traceback
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from htmu.provenance import provenance_attrs
+
+log = logging.getLogger("htmu")
+
+#: Columns of results/fits.csv, in order (the outputs contract of the README).
+FIT_COLUMNS = [
+    "dataset", "arch", "batch_size", "seed", "stage", "epoch", "matrix", "layer", "gamma", "n_eigs", "form",
+    "kappa", "kappa_lo", "kappa_hi", "scale", "loglik", "ks", "status", "preferred", "loglik_mp",
+    "loglik_htmp", "p_htmp_vs_mp", "alpha_tail", "alpha_tail_se", "xmin", "n_tail", "method", "n_dropped",
+    "test_acc", "train_acc", "train_status",
+]  # fmt: skip
+
+
+# --------------------------------------------------------------------------------------------- logging
+@contextlib.contextmanager
+def job_log(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
+    """Send stdout, stderr and the ``htmu`` logger to ``path`` for the duration of a job.
+
+    An exception is written to the log with its traceback and re-raised, so the workflow engine
+    reports the failure and points at the log.
+    """
+    if path is None:
+        yield log
+        return
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", buffering=1) as fh:
+        handler = logging.StreamHandler(fh)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s", "%H:%M:%S"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
+        try:
+            with contextlib.redirect_stdout(fh), contextlib.redirect_stderr(fh):
+                yield log
+        except BaseException:
+            fh.write(traceback.format_exc())
+            raise
+        finally:
+            log.removeHandler(handler)
+
+
+def _write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    df.to_csv(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
+    os.replace(tmp, path)
+
+
+def _resolve_device(device: str) -> str:
+    import torch
+
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError("training.device is 'cuda' but torch sees no CUDA device on this machine")
+    return device
+
+
+def parse_run(run: str) -> tuple[str, int, int]:
+    """``'minialexnet_bs64_s0'`` -> ``('minialexnet', 64, 0)``."""
+    arch, bs, seed = run.rsplit("_", 2)
+    return arch, int(bs[2:]), int(seed[1:])
+
+
+# ------------------------------------------------------------------------------------------------ data
+def run_subset(dataset: Mapping[str, Any], seed: int, out: str | os.PathLike) -> dict:
+    """Draw the seeded random subset and save its indices (see :func:`htmu.data.write_subset`)."""
+    from htmu.data import write_subset
+
+    t0 = time.perf_counter()
+    meta = write_subset(dict(dataset), int(seed), out)
+    log.info("subset %s seed %d: %s (%.1f s)", dataset["name"], seed, meta, time.perf_counter() - t0)
+    return meta
+
+
+# -------------------------------------------------------------------------------------------- training
+def run_train(
+    run: str, subset: str | os.PathLike, out_dir: str | os.PathLike, training: Mapping[str, Any], epochs: int,
+) -> dict:
+    """Train one (architecture, batch size, seed) and write its checkpoints, metrics and summary."""
+    from htmu.train import train
+
+    arch, batch_size, seed = parse_run(run)
+    snapshots = tuple(training.get("snapshot_epochs", ()))
+    summary = train(
+        arch, subset, out_dir,
+        batch_size=batch_size, seed=seed, epochs=int(epochs), lr=training.get("lr"),
+        lr_scale=training.get("lr_scale", 2.0), momentum=training.get("momentum", 0.9),
+        weight_decay=training.get("weight_decay", 1e-4), schedule=training.get("schedule", "none"),
+        init=training.get("init", "default"), snapshot_epochs=snapshots,
+        device=_resolve_device(training.get("device", "auto")), num_threads=training.get("threads"),
+        log=lambda msg: log.info("%s", msg),
+    )  # fmt: skip
+    log.info("training %s finished: %s", run, summary)
+    return summary
+
+
+# --------------------------------------------------------------------------------------------- spectra
+def _status_records(matrices: Sequence[str], status: str):
+    from htmu.spectra import SpectrumRecord
+
+    return [
+        SpectrumRecord(matrix=m, layer="all", eigenvalues=np.empty(0), gamma=float("nan"), n_rows=0, n_cols=0,
+                       convention="", method="none", status=status)
+        for m in matrices
+    ]  # fmt: skip
+
+
+def run_spectra(
+    model_path: str | os.PathLike, summary_path: str | os.PathLike, subset_path: str | os.PathLike,
+    out: str | os.PathLike, spectra: Mapping[str, Any], config: Mapping[str, Any], run: str, stage: str,
+    device: str = "auto",
+) -> None:
+    """Compute the configured spectra of one checkpoint and write them as one NetCDF store.
+
+    A diverged run still gets a store: weights spectra carry ``status="nonfinite_weights"`` and the
+    kernel spectra ``status="diverged"``, so the failure flows through the DAG to the fits table.
+    """
+    import torch
+
+    from htmu.data import load_subset
+    from htmu.spectra import ck_spectrum, hessian_spectrum, ntk_spectrum, weight_spectra
+    from htmu.stores import spectra_to_dataset, write_netcdf
+    from htmu.train import load_checkpoint
+
+    arch, batch_size, seed = parse_run(run)
+    model, header = load_checkpoint(model_path)
+    device = _resolve_device(device)
+    model = model.to(device)
+    summary = json.loads(Path(summary_path).read_text())
+    subset = load_subset(subset_path)
+    finite = all(bool(torch.isfinite(p).all()) for p in model.parameters())
+    records = []
+    for matrix in spectra["matrices"]:
+        t0 = time.perf_counter()
+        if matrix == "weight":
+            records += weight_spectra(model)
+        elif not finite:
+            records += _status_records([matrix], "diverged")
+        elif matrix == "ntk":
+            archs = spectra["ntk"].get("architectures")
+            if archs is not None and arch not in archs:
+                continue
+            x = subset.x_train[: spectra["ntk"]["n"]].to(device)
+            records.append(ntk_spectrum(model, x, max_memory_mb=spectra["ntk"]["max_memory_mb"], device=device))
+        elif matrix == "ck":
+            n = spectra["ck"].get("n")
+            x = subset.x_train if n is None else subset.x_train[:n]
+            with torch.no_grad():
+                records.append(ck_spectrum(model, x.to(device)))
+        elif matrix == "hessian":
+            hcfg = spectra["hessian"]
+            archs = hcfg.get("architectures")
+            if archs is not None and arch not in archs:
+                continue
+            n = hcfg["n"]
+            records += hessian_spectrum(
+                model, subset.x_train[:n].to(device), subset.y_train[:n].to(device), method=hcfg["method"],
+                layer=hcfg.get("layer"), top_k=hcfg["top_k"], slq_probes=hcfg["slq_probes"],
+                slq_steps=hcfg["slq_steps"], rng=np.random.default_rng(seed),
+                max_exact_params=hcfg["max_exact_params"],
+            )  # fmt: skip
+        log.info("%s %s %s: %.2f s", run, stage, matrix, time.perf_counter() - t0)
+    coords = {
+        "dataset": subset.meta.get("name", config.get("dataset", {}).get("name", "")),
+        "arch": arch, "batch_size": batch_size, "seed": seed, "stage": stage,
+        "epoch": int(header.get("epoch", 0)), "train_status": summary.get("status", "ok"),
+    }  # fmt: skip
+    attrs = provenance_attrs(config, seed, rule="spectra", checkpoint=str(model_path), device=device)
+    write_netcdf(spectra_to_dataset(records, coords, attrs), out)
+
+
+def run_combine_spectra(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
+    from htmu.stores import combine_spectra
+
+    combine_spectra(list(paths), out)
+    log.info("combined %d spectra files into %s", len(paths), out)
+
+
+# ------------------------------------------------------------------------------------------------ fits
+def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[str, Any], rng) -> list[dict]:
+    """Fit one spectrum in every configured form; one row per form (see :data:`FIT_COLUMNS`)."""
+    from htmu.estimate import compare_laws
+
+    base = {k: coords.get(k) for k in ("dataset", "arch", "batch_size", "seed", "stage", "epoch", "matrix",
+                                       "layer", "gamma", "train_status")}  # fmt: skip
+    base["n_eigs"] = int(eigenvalues.size)
+    rows = []
+    for form in fit["forms"]:
+        row = dict(base, form=form, method=fit["method"])
+        status = coords.get("status", "ok")
+        if coords.get("train_status") == "diverged" or status in ("diverged", "nonfinite_weights"):
+            row["status"] = "diverged"
+        elif status != "ok":
+            row["status"] = status
+        elif eigenvalues.size < fit["min_eigenvalues"]:
+            row["status"] = "too_few"
+        else:
+            cmp = compare_laws(eigenvalues, float(coords["gamma"]), form=form, method=fit["method"],
+                               ci=fit["ci"], rng=rng)  # fmt: skip
+            row.update(cmp.to_row())
+        rows.append(row)
+    return rows
+
+
+def run_fit(spectra_path: str | os.PathLike, out: str | os.PathLike, fit: Mapping[str, Any], seed: int) -> None:
+    """Fit every spectrum of one store; write one CSV row per (spectrum, form)."""
+    from htmu.stores import iter_spectra, read_spectra
+
+    rng = np.random.default_rng(seed)
+    rows = []
+    for coords, eigs in iter_spectra(read_spectra(spectra_path)):
+        t0 = time.perf_counter()
+        new = fit_rows(coords, eigs, fit, rng)
+        rows += new
+        log.info("fit %s/%s (%d eigenvalues): %s in %.2f s", coords.get("matrix"), coords.get("layer"),
+                 eigs.size, [(r["form"], r.get("kappa"), r["status"]) for r in new], time.perf_counter() - t0)
+    _write_csv_atomic(pd.DataFrame(rows).reindex(columns=FIT_COLUMNS), out)
+
+
+def aggregate_fits(
+    fit_paths: Sequence[str | os.PathLike], summary_paths: Sequence[str | os.PathLike],
+    out_csv: str | os.PathLike, out_nc: str | os.PathLike, config: Mapping[str, Any],
+) -> pd.DataFrame:
+    """Join all fits with the training metrics of their run; write results/fits.csv and fits.nc."""
+    import xarray as xr
+
+    from htmu.stores import write_netcdf
+
+    fits = pd.concat([pd.read_csv(p) for p in fit_paths], ignore_index=True)
+    metrics = []
+    for p in summary_paths:
+        s = json.loads(Path(p).read_text())
+        arch, bs, seed = parse_run(Path(p).parent.name)
+        metrics.append({"arch": arch, "batch_size": bs, "seed": seed, "test_acc": s.get("test_acc"),
+                        "train_acc": s.get("train_acc"), "train_status": s.get("status")})  # fmt: skip
+    metrics = pd.DataFrame(metrics)
+    fits = fits.drop(columns=["test_acc", "train_acc", "train_status"]).merge(
+        metrics, on=["arch", "batch_size", "seed"], how="left", validate="many_to_one"
+    )
+    fits = fits.reindex(columns=FIT_COLUMNS)
+    _write_csv_atomic(fits, out_csv)
+    ds = xr.Dataset.from_dataframe(fits.rename_axis("fit"))
+    units = {"kappa": "1", "kappa_lo": "1", "kappa_hi": "1", "gamma": "1", "scale": "eigenvalue units",
+             "test_acc": "1", "train_acc": "1", "loglik": "nat"}  # fmt: skip
+    for name, unit in units.items():
+        ds[name].attrs["units"] = unit
+    ds["kappa"].attrs["long_name"] = "HTMP eigenvalue repulsion kappa (inf: Marchenko-Pastur)"
+    ds.attrs.update(provenance_attrs(config, None, rule="aggregate_fits"))
+    ds.attrs["title"] = "htmu fits of every stored spectrum"
+    write_netcdf(ds, out_nc)
+    log.info("aggregated %d fit rows from %d files", len(fits), len(fit_paths))
+    return fits
+
+
+# ---------------------------------------------------------------------------------------------- theory
+def run_theory(experiment: str, theory: Mapping[str, Any], outputs: Sequence[str], config: Mapping) -> None:
+    """Run one theory experiment of :mod:`htmu.theory` and save its tables."""
+    from htmu import theory as th
+    from htmu.stores import write_netcdf
+
+    rng = np.random.default_rng([theory["seed"], sorted(_EXPERIMENTS).index(experiment)])
+    t0 = time.perf_counter()
+    attrs = provenance_attrs(config, theory["seed"], rule=f"theory_{experiment}")
+    if experiment == "ensemble":
+        c = theory["ensemble"]
+        rows, eigs = th.ensemble_check([tuple(g) for g in c["grid"]], c["n"], c["draws"], rng)
+        _write_csv_atomic(rows, outputs[0])
+        eigs.attrs.update(attrs)
+        write_netcdf(eigs, outputs[1])
+    elif experiment == "estimator":
+        c = theory["estimator"]
+        rows = th.estimator_study(c["gamma"], c["kappa"], c["ns"], c["draws"], rng)
+        _write_csv_atomic(rows, outputs[0])
+        _write_csv_atomic(th.summarise_estimator(rows), outputs[1])
+    elif experiment == "structure":
+        c = theory["structure"]
+        _write_csv_atomic(th.structure_experiment(c["n"], c["gamma"], c["draws"], rng), outputs[0])
+    elif experiment == "correlation":
+        c = theory["correlation"]
+        rows = th.correlation_experiment(c["n"], c["gamma"], c["alphas"], c["draws"], rng)
+        _write_csv_atomic(rows, outputs[0])
+    elif experiment == "scaling":
+        c = theory["scaling"]
+        raw = th.scaling_experiment([tuple(g) for g in c["grid"]], c["ns"], c["draws"], rng)
+        _write_csv_atomic(raw, outputs[0])
+        _write_csv_atomic(th.scaling_exponents(raw), outputs[1])
+    else:
+        raise ValueError(f"unknown theory experiment {experiment!r}; known: {sorted(_EXPERIMENTS)}")
+    log.info("theory %s done in %.1f s", experiment, time.perf_counter() - t0)
+
+
+_EXPERIMENTS = ("ensemble", "estimator", "structure", "correlation", "scaling")
+
+
+# --------------------------------------------------------------------------------- figures and tables
+def _theory_tables(theory_dir: str | os.PathLike) -> dict[str, Any]:
+    """Load every theory table that exists under ``theory_dir`` (missing ones are None)."""
+    import xarray as xr
+
+    d = Path(theory_dir)
+
+    def csv(name):
+        return pd.read_csv(d / name) if (d / name).exists() else None
+
+    eigs = None
+    if (d / "ensemble_eigs.nc").exists():
+        eigs = xr.load_dataset(d / "ensemble_eigs.nc", engine="netcdf4")
+    return {
+        "ensemble": csv("ensemble.csv"), "ensemble_eigs": eigs, "estimator": csv("estimator_summary.csv"),
+        "structure": csv("structure.csv"), "correlation": csv("correlation.csv"), "scaling_raw": csv("scaling.csv"),
+        "scaling": csv("scaling_exponents.csv"),
+    }  # fmt: skip
+
+
+def make_figures(
+    spectra_path: str | os.PathLike, fits_path: str | os.PathLike, theory_dir: str | os.PathLike,
+    out_dir: str | os.PathLike, figures: Sequence[str], formats: Sequence[str],
+) -> list[Path]:
+    """Draw every figure of the study from the aggregated stores (see :mod:`htmu.plots`)."""
+    from htmu import plots
+    from htmu.stores import read_spectra
+
+    spectra = read_spectra(spectra_path)
+    fits = pd.read_csv(fits_path)
+    t = _theory_tables(theory_dir)
+    makers = {
+        "phases": lambda: plots.fig_phases(spectra, fits),
+        "ntk": lambda: plots.fig_ntk(spectra, fits),
+        "kappa_accuracy": lambda: plots.fig_kappa_accuracy(fits),
+        "ensemble": lambda: plots.fig_ensemble(t["ensemble"], t["ensemble_eigs"]),
+        "estimator": lambda: plots.fig_estimator(t["estimator"]),
+        "structure": lambda: plots.fig_structure(t["structure"]),
+        "correlation": lambda: plots.fig_correlation(t["correlation"]),
+        "scaling": lambda: plots.fig_scaling(t["scaling_raw"], t["scaling"]),
+    }
+    written = []
+    for name in figures:
+        t0 = time.perf_counter()
+        written += plots.save_figure(makers[name](), Path(out_dir) / name, formats)
+        log.info("figure %s: %.1f s", name, time.perf_counter() - t0)
+    return written
+
+
+def make_scorecard(
+    fits_path: str | os.PathLike, theory_dir: str | os.PathLike, out_csv: str | os.PathLike,
+    out_rst: str | os.PathLike,
+) -> pd.DataFrame:
+    """Turn each claim of the paper into a verdict row (see :mod:`htmu.scorecard`)."""
+    from htmu.scorecard import build_scorecard, scorecard_rst
+
+    t = _theory_tables(theory_dir)
+    card = build_scorecard(
+        pd.read_csv(fits_path), ensemble=t["ensemble"], estimator=t["estimator"], structure=t["structure"],
+        correlation=t["correlation"], scaling=t["scaling"],
+    )  # fmt: skip
+    _write_csv_atomic(card, out_csv)
+    tmp = Path(out_rst).with_name(f".{Path(out_rst).name}.tmp")
+    tmp.write_text(scorecard_rst(card))
+    os.replace(tmp, out_rst)
+    for row in card.itertuples():
+        log.info("%s: %s (%s)", row.claim, row.verdict, row.ours)
+    return card

@@ -1,0 +1,104 @@
+# Shared helpers: config validation, wildcard constraints, target lists and resource functions.
+
+import os
+import sys
+from pathlib import Path
+
+# The package lives in src/; jobs (local, conda or SLURM) import it from the workflow's checkout.
+_SRC = str(Path(workflow.basedir) / "src")
+sys.path.insert(0, _SRC)
+# (set, not read: the jobs inherit it, also under --sdm conda and on SLURM where the Snakefile is re-evaluated)
+os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("PYTHONPATH")) if p))
+# Shared cluster filesystems often lack POSIX locks; HDF5's locking then makes netCDF writes fail.
+os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
+
+from htmu.config import ConfigError, load_schema, validate_config  # noqa: E402
+
+try:
+    _validated = validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
+except ConfigError as _err:
+    # One line, no traceback: the run stops before any job.
+    print(f"htmu: invalid configuration: {_err}", file=sys.stderr)
+    sys.exit(1)
+config.update(_validated)
+
+ARCHS = config["architectures"]
+BATCH_SIZES = config["batch_sizes"]
+SEEDS = config["seeds"]
+STAGES = config["spectra"]["stages"]
+RUNS = [f"{a}_bs{b}_s{s}" for a in ARCHS for b in BATCH_SIZES for s in SEEDS]
+SNAPSHOT_STAGES = [f"epoch{e}" for e in config["training"]["snapshot_epochs"]]
+FIG_FORMATS = config["report"]["figure_formats"]
+
+
+wildcard_constraints:
+    arch="|".join(ARCHS),
+    bs=r"\d+",
+    seed=r"\d+",
+    run=r"[a-z0-9]+_bs\d+_s\d+",
+    stage=r"init|final|epoch\d+",
+
+
+def parse_run(run):
+    """'minialexnet_bs64_s0' -> ('minialexnet', 64, 0)."""
+    arch, bs, seed = run.rsplit("_", 2)
+    return arch, int(bs[2:]), int(seed[1:])
+
+
+def subset_of(wildcards):
+    return f"results/data/subset_s{parse_run(wildcards.run)[2]}.npz"
+
+
+def spectra_files():
+    return [f"results/spectra/{run}/{stage}.nc" for run in RUNS for stage in STAGES]
+
+
+def fit_files():
+    return [f"results/fits/{run}/{stage}.csv" for run in RUNS for stage in STAGES]
+
+
+THEORY_OUTPUTS = {
+    "ensemble": ["results/theory/ensemble.csv", "results/theory/ensemble_eigs.nc"],
+    "estimator": ["results/theory/estimator.csv", "results/theory/estimator_summary.csv"],
+    "structure": ["results/theory/structure.csv"],
+    "correlation": ["results/theory/correlation.csv"],
+    "scaling": ["results/theory/scaling.csv", "results/theory/scaling_exponents.csv"],
+}
+
+FIGURES = ["phases", "ntk", "kappa_accuracy", "ensemble", "estimator", "structure", "correlation", "scaling"]
+
+
+def figure_files():
+    return [f"results/figures/{name}.{ext}" for name in FIGURES for ext in FIG_FORMATS]
+
+
+def all_outputs():
+    return [
+        "results/spectra.nc",
+        "results/fits.csv",
+        "results/fits.nc",
+        "results/scorecard.csv",
+        *figure_files(),
+    ]
+
+
+def gpu_request():
+    """GPUs a training/NTK/Hessian job asks the cluster for: one when the config demands CUDA."""
+    return 1 if config["training"]["device"] == "cuda" else 0
+
+
+def train_mem_mb(wildcards):
+    arch, bs, _ = parse_run(wildcards.run)
+    return 4000 + (8000 if arch in ("vgg11", "resnet9", "resnet18") else 0)
+
+
+def train_runtime(wildcards):
+    """Minutes: grows with epochs and with the number of optimiser steps (small batches)."""
+    arch, bs, _ = parse_run(wildcards.run)
+    heavy = arch in ("vgg11", "resnet9", "resnet18")
+    return int(30 + config["epochs"] * (2 if heavy else 0.5) * max(1.0, 256 / bs))
+
+
+def spectra_mem_mb(wildcards):
+    n = config["spectra"]["ntk"]["n"] if "ntk" in config["spectra"]["matrices"] else 0
+    return 4000 + config["spectra"]["ntk"]["max_memory_mb"] + int(8 * (10 * n) ** 2 * 3 / 2**20)
