@@ -25,7 +25,8 @@ include: "workflow/rules/theory.smk"
 include: "workflow/rules/figures.smk"
 
 
-report: "workflow/report/workflow.rst"
+# The report opens with the scorecard once the scorecard rule has written it into the report's introduction.
+report: REPORT_INTRO
 
 
 localrules:

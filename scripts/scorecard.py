@@ -6,4 +6,6 @@ from htmu.pipeline import job_log, make_scorecard
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):
-    make_scorecard(sm.input.fits, Path(sm.input.theory[0]).parent, sm.output.csv, sm.output.rst)
+    make_scorecard(
+        sm.input.fits, Path(sm.input.theory[0]).parent, sm.output.csv, sm.output.intro, sm.params.intro
+    )

@@ -374,9 +374,13 @@ def make_figures(
 
 def make_scorecard(
     fits_path: str | os.PathLike, theory_dir: str | os.PathLike, out_csv: str | os.PathLike,
-    out_rst: str | os.PathLike,
+    out_rst: str | os.PathLike, intro_path: str | os.PathLike,
 ) -> pd.DataFrame:
-    """Turn each claim of the paper into a verdict row (see :mod:`htmu.scorecard`)."""
+    """Turn each claim of the paper into a verdict row (see :mod:`htmu.scorecard`).
+
+    ``out_rst`` is the report's introduction: the text of ``intro_path`` followed by the scorecard table,
+    so that the HTML report opens with the verdicts.
+    """
     from htmu.scorecard import build_scorecard, scorecard_rst
 
     t = _theory_tables(theory_dir)
@@ -386,7 +390,8 @@ def make_scorecard(
     )  # fmt: skip
     _write_csv_atomic(card, out_csv)
     tmp = Path(out_rst).with_name(f".{Path(out_rst).name}.tmp")
-    tmp.write_text(scorecard_rst(card))
+    intro = Path(intro_path).read_text()
+    tmp.write_text(f"{intro.rstrip()}\n\nScorecard\n---------\n\n{scorecard_rst(card)}\n")
     os.replace(tmp, out_rst)
     for row in card.itertuples():
         log.info("%s: %s (%s)", row.claim, row.verdict, row.ours)

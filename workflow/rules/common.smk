@@ -29,6 +29,11 @@ STAGES = config["spectra"]["stages"]
 RUNS = [f"{a}_bs{b}_s{s}" for a in ARCHS for b in BATCH_SIZES for s in SEEDS]
 SNAPSHOT_STAGES = [f"epoch{e}" for e in config["training"]["snapshot_epochs"]]
 FIG_FORMATS = config["report"]["figure_formats"]
+REPORT_INTRO = (
+    str(Path("results/report_intro.rst").resolve())
+    if Path("results/report_intro.rst").exists()
+    else "workflow/report/workflow.rst"
+)
 
 
 wildcard_constraints:

@@ -32,9 +32,11 @@ rule scorecard:
         theory=[f for outs in THEORY_OUTPUTS.values() for f in outs],
     output:
         csv=report("results/scorecard.csv", caption="../report/scorecard.rst", category="Scorecard"),
-        rst="results/scorecard.rst",
+        intro="results/report_intro.rst",
     log:
         "results/logs/scorecard.log",
+    params:
+        intro=workflow.source_path("../report/workflow.rst"),
     conda:
         "../../envs/analysis.yaml"
     script:
