@@ -1,0 +1,1145 @@
+"""Checks of the theory on sampled random matrices, independent of any trained network.
+
+Each experiment is a pure function of its sizes and an explicit ``numpy.random.Generator`` and returns
+tidy data (one row per observation) for the Snakemake scripts to save and the figures to draw:
+
+* :func:`ensemble_check` -- does the high-temperature beta-Laguerre ensemble follow HTMP, and does the
+  estimator recover its kappa?
+* :func:`estimator_study` / :func:`summarise_estimator` -- bias and interval coverage of the kappa
+  estimator against the matrix size n.
+* :func:`structure_experiment` / :func:`structure_trend` -- "reduced eigenvector entropy gives a smaller
+  kappa and heavier tails".
+* :func:`correlation_experiment` -- "power law in, power law out" through a random linear layer (free
+  multiplicative convolution).
+* :func:`scaling_experiment` / :func:`scaling_exponents` -- the ridge-regression scaling law of
+  Proposition 5.1, under an explicitly stated setup.
+* :func:`spearman_ci` -- rank correlation with a bootstrap interval.
+
+The random-matrix samplers and estimators come from :mod:`htmu.ensembles`, :mod:`htmu.laws` and
+:mod:`htmu.estimate`; every experiment also accepts them as arguments (``sampler=``, ``fit=``, ...) so that
+it can be checked against samplers and estimators with known behaviour.
+
+References
+----------
+L. Hodgkinson, Z. Wang, M. W. Mahoney, "Models of Heavy-Tailed Mechanistic Universality", ICML 2025
+(arXiv:2506.03470).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import xarray as xr
+from scipy import stats
+
+__all__ = [
+    "ensemble_check",
+    "estimator_study",
+    "summarise_estimator",
+    "wilson_interval",
+    "structure_experiment",
+    "structure_trend",
+    "eigenvector_freedom",
+    "correlation_experiment",
+    "scaling_experiment",
+    "scaling_exponents",
+    "ridge_exact_error",
+    "predicted_slope",
+    "spearman_ci",
+]
+
+Sampler = Callable[..., np.ndarray]
+FitFn = Callable[..., Any]
+
+# Two-sided 95% standard-normal quantile, Phi^{-1}(0.975).
+_Z95 = float(stats.norm.ppf(0.975))
+
+
+# --------------------------------------------------------------------------------------------------
+# argument checks and access to the package's samplers and estimators
+# --------------------------------------------------------------------------------------------------
+
+
+def _check_rng(rng: Any, name: str = "rng") -> None:
+    if not isinstance(rng, np.random.Generator):
+        raise ValueError(f"{name} must be a numpy.random.Generator, got {type(rng).__name__}")
+
+
+def _check_int(value: Any, name: str, minimum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def _check_gamma(gamma: Any, name: str = "gamma") -> float:
+    if not (isinstance(gamma, int | float | np.number) and np.isfinite(gamma) and 0.0 < gamma < 1.0):
+        raise ValueError(f"{name} must lie in (0, 1), got {gamma!r}")
+    return float(gamma)
+
+
+def _check_kappa(kappa: Any, name: str = "kappa") -> float:
+    if not (isinstance(kappa, int | float | np.number) and np.isfinite(kappa) and kappa > 0.0):
+        raise ValueError(f"{name} must be a finite number > 0, got {kappa!r}")
+    return float(kappa)
+
+
+def _check_ns(ns: Any, name: str = "ns", minimum: int = 2) -> list[int]:
+    values = list(ns)
+    if not values:
+        raise ValueError(f"{name} must be a non-empty sequence of integers >= {minimum}")
+    return [_check_int(v, f"{name}[{i}]", minimum) for i, v in enumerate(values)]
+
+
+def _default_sampler() -> Sampler:
+    from htmu.ensembles import sample_htmp_ensemble
+
+    return sample_htmp_ensemble
+
+
+def _default_fit() -> FitFn:
+    from htmu.estimate import fit_htmp
+
+    return fit_htmp
+
+
+def _default_cdf() -> Callable[[np.ndarray, float, float], np.ndarray]:
+    from htmu.laws import htmp
+
+    return lambda x, gamma, kappa: htmp.cdf(x, gamma, kappa)
+
+
+def _default_compare() -> FitFn:
+    from htmu.estimate import compare_laws
+
+    return compare_laws
+
+
+def _default_powerlaw() -> FitFn:
+    from htmu.estimate import fit_powerlaw
+
+    return fit_powerlaw
+
+
+def _fit_fields(result: Any) -> dict[str, Any]:
+    """kappa, its interval and status of a fit result (``FitResult`` or any object with those attributes)."""
+    ci = getattr(result, "kappa_ci", None)
+    lo, hi = (np.nan, np.nan) if ci is None else (float(ci[0]), float(ci[1]))
+    return {
+        "kappa_hat": float(result.kappa),
+        "kappa_lo": lo,
+        "kappa_hi": hi,
+        "status": str(result.status),
+    }
+
+
+def _ks_statistic(x: np.ndarray, cdf_values: np.ndarray) -> float:
+    r"""Kolmogorov distance :math:`\sup_x |F_n(x) - F(x)|` of a sample from a continuous law.
+
+    The supremum is attained at a sample point, on either side of its jump:
+    :math:`\max_i \max(i/n - F(x_{(i)}),\ F(x_{(i)}) - (i-1)/n)`.
+    """
+    f = np.asarray(cdf_values, dtype=float)[np.argsort(x, kind="stable")]
+    n = f.size
+    i = np.arange(1, n + 1)
+    return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. Spearman correlation with a bootstrap interval (used by the others)
+# --------------------------------------------------------------------------------------------------
+
+
+def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise Pearson correlation; NaN where a row is constant (rank correlation undefined)."""
+    a = a - a.mean(axis=-1, keepdims=True)
+    b = b - b.mean(axis=-1, keepdims=True)
+    den = np.sqrt((a * a).sum(axis=-1) * (b * b).sum(axis=-1))
+    num = (a * b).sum(axis=-1)
+    out = np.full(num.shape, np.nan)
+    ok = den > 0
+    out[ok] = num[ok] / den[ok]
+    return np.clip(out, -1.0, 1.0)
+
+
+def spearman_ci(
+    x: Sequence[float] | np.ndarray,
+    y: Sequence[float] | np.ndarray,
+    rng: np.random.Generator,
+    n_boot: int = 1000,
+) -> tuple[float, float, float, float]:
+    r"""Spearman rank correlation with a percentile-bootstrap 95% interval and its p-value.
+
+    :math:`\rho` is the Pearson correlation of the (average, for ties) ranks of ``x`` and ``y``; the
+    two-sided p-value uses :math:`t = \rho\sqrt{(m-2)/(1-\rho^2)}` with :math:`m - 2` degrees of freedom
+    (the same approximation as :func:`scipy.stats.spearmanr`). The interval is the 2.5% and 97.5%
+    percentiles of :math:`\rho` over ``n_boot`` resamples of the pairs with replacement; resamples in
+    which either variable is constant (undefined :math:`\rho`) are left out of the percentiles.
+
+    Infinite values are allowed (they rank above or below every finite value, e.g. ``kappa = inf`` for a
+    Marchenko--Pastur spectrum); NaN is not.
+
+    Parameters
+    ----------
+    x, y : array_like
+        Paired observations, same length, at least 3.
+    rng : numpy.random.Generator
+        Source of the bootstrap resamples.
+    n_boot : int, optional
+        Number of bootstrap resamples (default 1000), at least 10.
+
+    Returns
+    -------
+    rho, lo, hi, p : float
+        Rank correlation, bootstrap interval and two-sided p-value. ``lo`` and ``hi`` are NaN only if no
+        resample had a defined correlation; ``rho`` and ``p`` are NaN if ``x`` or ``y`` is constant.
+
+    References
+    ----------
+    C. Spearman (1904); B. Efron and R. Tibshirani, "An Introduction to the Bootstrap" (1993), ch. 13.
+    """
+    _check_rng(rng)
+    n_boot = _check_int(n_boot, "n_boot", 10)
+    xa = np.asarray(x, dtype=float).ravel()
+    ya = np.asarray(y, dtype=float).ravel()
+    if xa.size != ya.size:
+        raise ValueError(f"x and y must have the same length, got {xa.size} and {ya.size}")
+    if xa.size < 3:
+        raise ValueError(f"x and y need at least 3 pairs, got {xa.size}")
+    if np.isnan(xa).any() or np.isnan(ya).any():
+        raise ValueError("x and y must not contain NaN (drop failed observations first)")
+    m = xa.size
+    rho = float(_pearson_rows(stats.rankdata(xa)[None, :], stats.rankdata(ya)[None, :])[0])
+    if np.isnan(rho):
+        p = np.nan
+    elif abs(rho) == 1.0:
+        p = 0.0
+    else:
+        t = rho * math.sqrt((m - 2) / (1.0 - rho * rho))
+        p = float(2.0 * stats.t.sf(abs(t), m - 2))
+    idx = rng.integers(0, m, size=(n_boot, m))
+    boot = _pearson_rows(stats.rankdata(xa[idx], axis=1), stats.rankdata(ya[idx], axis=1))
+    boot = boot[np.isfinite(boot)]
+    if boot.size == 0:
+        lo = hi = np.nan
+    else:
+        lo, hi = (float(v) for v in np.percentile(boot, [2.5, 97.5]))
+    return rho, lo, hi, p
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. the ensemble against the law
+# --------------------------------------------------------------------------------------------------
+
+DEFAULT_ENSEMBLE_GRID = ((0.3255, 1.9), (0.3255, 5.5), (0.5, 2.0), (0.25, 6.0))
+
+
+def ensemble_check(
+    grid: Sequence[tuple[float, float]] = DEFAULT_ENSEMBLE_GRID,
+    n: int = 1000,
+    draws: int = 3,
+    rng: np.random.Generator | None = None,
+    *,
+    sampler: Sampler | None = None,
+    fit: FitFn | None = None,
+    cdf: Callable[[np.ndarray, float, float], np.ndarray] | None = None,
+) -> tuple[pd.DataFrame, xr.Dataset]:
+    r"""Sample the high-temperature ensemble, compare each spectrum with HTMP and re-estimate kappa.
+
+    For each :math:`(\gamma, \kappa)` in ``grid``, ``draws`` independent spectra of size ``n`` are drawn
+    from the Dumitriu--Edelman beta-Laguerre ensemble with Dyson index :math:`\kappa/n` (direct form,
+    mean 1; :func:`htmu.ensembles.sample_htmp_ensemble`). Each spectrum gets its Kolmogorov distance to
+    the HTMP law, :math:`D = \sup_x |F_n(x) - F_{\gamma,\kappa}(x)|`, and a maximum-likelihood fit of
+    :math:`\kappa` in the direct form with :math:`\gamma` known. Under the null (and for large ``n``)
+    :math:`\sqrt n\, D` follows the Kolmogorov law (median about 0.83), so :math:`D` should be about
+    :math:`0.83/\sqrt n` plus the finite-n bias of the ensemble.
+
+    Parameters
+    ----------
+    grid : sequence of (gamma, kappa)
+        Cases, gamma in (0, 1), kappa > 0.
+    n : int
+        Eigenvalues per spectrum (default 1000).
+    draws : int
+        Spectra per case (default 3).
+    rng : numpy.random.Generator
+        Source of randomness (required).
+    sampler : callable, optional
+        ``sampler(n, gamma, kappa, rng) -> eigenvalues``; default the ensemble above.
+    fit : callable, optional
+        ``fit(eigenvalues, gamma, form="direct", rng=rng, ci=True)`` returning an object with ``kappa``,
+        ``kappa_ci`` and ``status``; default :func:`htmu.estimate.fit_htmp`.
+    cdf : callable, optional
+        ``cdf(x, gamma, kappa)``; default ``htmu.laws.htmp.cdf``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per spectrum: ``gamma``, ``kappa`` (true), ``draw``, ``n``, ``ks_vs_htmp`` (:math:`D`),
+        ``kappa_hat``, ``kappa_lo``, ``kappa_hi`` (95% interval), ``status`` (the fit's).
+    eigs : xarray.Dataset
+        ``eigenvalue`` (dims ``case``, ``k``; the ``draws * n`` pooled eigenvalues of a case, each draw
+        sorted, draws one after another) and ``draw`` (same dims), with coordinates ``gamma(case)`` and
+        ``kappa(case)``: for histograms against the density.
+    """
+    if rng is None:
+        raise ValueError("rng must be a numpy.random.Generator, got None")
+    _check_rng(rng)
+    n = _check_int(n, "n", 2)
+    draws = _check_int(draws, "draws", 1)
+    cases = [(_check_gamma(g, "grid gamma"), _check_kappa(k, "grid kappa")) for g, k in grid]
+    if not cases:
+        raise ValueError("grid must hold at least one (gamma, kappa) pair")
+    sampler = sampler or _default_sampler()
+    fit = fit or _default_fit()
+    cdf = cdf or _default_cdf()
+
+    rows = []
+    pooled = np.empty((len(cases), draws * n))
+    for c, (gamma, kappa) in enumerate(cases):
+        for d in range(draws):
+            eigs = np.sort(np.asarray(sampler(n, gamma, kappa, rng), dtype=float))
+            pooled[c, d * n : (d + 1) * n] = eigs
+            ks = _ks_statistic(eigs, cdf(eigs, gamma, kappa))
+            rows.append(
+                {"gamma": gamma, "kappa": kappa, "draw": d, "n": n, "ks_vs_htmp": ks}
+                | _fit_fields(fit(eigs, gamma, form="direct", rng=rng, ci=True))
+            )
+    table = pd.DataFrame(rows)
+    draw_index = np.broadcast_to(np.repeat(np.arange(draws), n), pooled.shape)
+    ds = xr.Dataset(
+        {
+            "eigenvalue": (
+                ("case", "k"),
+                pooled,
+                {
+                    "long_name": "eigenvalue of the high-temperature beta-Laguerre ensemble (direct form)",
+                    "units": "1",
+                },
+            ),
+            "draw": (("case", "k"), draw_index.copy(), {"long_name": "independent draw index"}),
+        },
+        coords={
+            "case": np.arange(len(cases)),
+            "gamma": ("case", [g for g, _ in cases], {"long_name": "aspect ratio"}),
+            "kappa": ("case", [k for _, k in cases], {"long_name": "true HTMP kappa"}),
+        },
+        attrs={"n": n, "draws": draws, "form": "direct"},
+    )
+    return table, ds
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. bias and coverage of the estimator
+# --------------------------------------------------------------------------------------------------
+
+
+def estimator_study(
+    gamma: float = 0.3255,
+    kappa: float = 5.5,
+    ns: Sequence[int] = (200, 500, 1000),
+    draws: int = 20,
+    rng: np.random.Generator | None = None,
+    *,
+    sampler: Sampler | None = None,
+    fit: FitFn | None = None,
+    form: str = "direct",
+) -> pd.DataFrame:
+    r"""Fit kappa on many ensemble spectra with known kappa, for several sizes n.
+
+    Each spectrum is drawn with ``sampler(n, gamma, kappa, rng)`` (default the high-temperature ensemble,
+    direct form); ``form="inverse"`` fits the reciprocal eigenvalues :math:`1/x` in the inverse form,
+    which follow the inverse HTMP law when :math:`x` follows the direct one.
+
+    Parameters
+    ----------
+    gamma, kappa : float
+        True parameters.
+    ns : sequence of int
+        Matrix sizes.
+    draws : int
+        Spectra per size.
+    rng : numpy.random.Generator
+        Source of randomness (required).
+    sampler, fit : callable, optional
+        As in :func:`ensemble_check`.
+    form : {"direct", "inverse"}
+        Which form to fit.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (n, draw): ``gamma``, ``kappa`` (true), ``form``, ``n``, ``draw``, ``kappa_hat``,
+        ``lo``, ``hi`` (95% interval), ``covered`` (nullable boolean: ``lo <= kappa <= hi``, missing when
+        the fit gave no finite interval) and ``status``.
+    """
+    if rng is None:
+        raise ValueError("rng must be a numpy.random.Generator, got None")
+    _check_rng(rng)
+    gamma = _check_gamma(gamma)
+    kappa = _check_kappa(kappa)
+    ns = _check_ns(ns)
+    draws = _check_int(draws, "draws", 1)
+    if form not in ("direct", "inverse"):
+        raise ValueError(f"form must be 'direct' or 'inverse', got {form!r}")
+    sampler = sampler or _default_sampler()
+    fit = fit or _default_fit()
+
+    rows = []
+    for n in ns:
+        for d in range(draws):
+            eigs = np.asarray(sampler(n, gamma, kappa, rng), dtype=float)
+            if form == "inverse":
+                eigs = np.sort(1.0 / eigs)
+            f = _fit_fields(fit(eigs, gamma, form=form, rng=rng, ci=True))
+            lo, hi = f["kappa_lo"], f["kappa_hi"]
+            covered = bool(lo <= kappa <= hi) if np.isfinite(lo) and np.isfinite(hi) else pd.NA
+            rows.append(
+                {
+                    "gamma": gamma,
+                    "kappa": kappa,
+                    "form": form,
+                    "n": n,
+                    "draw": d,
+                    "kappa_hat": f["kappa_hat"],
+                    "lo": lo,
+                    "hi": hi,
+                    "covered": covered,
+                    "status": f["status"],
+                }
+            )
+    df = pd.DataFrame(rows)
+    df["covered"] = df["covered"].astype("boolean")
+    return df
+
+
+def wilson_interval(successes: int, trials: int, z: float = _Z95) -> tuple[float, float]:
+    r"""Wilson score interval for a binomial proportion.
+
+    .. math::
+        \frac{\hat p + z^2/(2m)}{1 + z^2/m} \pm
+        \frac{z}{1 + z^2/m}\sqrt{\frac{\hat p(1-\hat p)}{m} + \frac{z^2}{4m^2}},
+        \qquad \hat p = k/m,
+
+    the two roots in :math:`p` of :math:`(\hat p - p)^2 = z^2 p(1-p)/m`.
+
+    Parameters
+    ----------
+    successes, trials : int
+        :math:`k` and :math:`m`, ``0 <= k <= m``, ``m >= 1``.
+    z : float
+        Normal quantile (default :math:`\Phi^{-1}(0.975)`, a 95% interval).
+
+    Returns
+    -------
+    (lo, hi) : tuple of float
+
+    References
+    ----------
+    E. B. Wilson, "Probable inference, the law of succession, and statistical inference", JASA 22 (1927).
+    """
+    trials = _check_int(trials, "trials", 1)
+    if (
+        isinstance(successes, bool)
+        or not isinstance(successes, int | np.integer)
+        or not (0 <= successes <= trials)
+    ):
+        raise ValueError(f"successes must be an integer in [0, trials={trials}], got {successes!r}")
+    p = successes / trials
+    denom = 1.0 + z * z / trials
+    centre = (p + z * z / (2 * trials)) / denom
+    half = z / denom * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials))
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def summarise_estimator(df: pd.DataFrame) -> pd.DataFrame:
+    r"""Per-n bias and interval coverage of :func:`estimator_study`'s table.
+
+    Bias is :math:`\overline{\hat\kappa} - \kappa` over the fits with a finite :math:`\hat\kappa`
+    (relative bias divides by :math:`\kappa`); coverage is the fraction of finite 95% intervals that
+    contain :math:`\kappa`, with its Wilson 95% interval (:func:`wilson_interval`).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per ``n``: ``n``, ``kappa``, ``n_draws``, ``n_estimates`` (finite kappa_hat),
+        ``n_intervals`` (finite intervals), ``mean_kappa_hat``, ``bias``, ``relative_bias``,
+        ``sd_kappa_hat``, ``coverage``, ``coverage_lo``, ``coverage_hi`` (NaN when there is no
+        estimate or no interval at that n).
+    """
+    required = {"n", "kappa", "kappa_hat", "covered"}
+    missing = required - set(df.columns)
+    if missing:
+        raise ValueError(f"df is missing columns {sorted(missing)}")
+    out = []
+    for n, g in df.groupby("n", sort=True):
+        kappa = float(g["kappa"].iloc[0])
+        est = g["kappa_hat"].to_numpy(dtype=float)
+        est = est[np.isfinite(est)]
+        cov = g["covered"].dropna().astype(bool)
+        row = {
+            "n": int(n),
+            "kappa": kappa,
+            "n_draws": len(g),
+            "n_estimates": est.size,
+            "n_intervals": len(cov),
+            "mean_kappa_hat": float(est.mean()) if est.size else np.nan,
+            "sd_kappa_hat": float(est.std(ddof=1)) if est.size > 1 else np.nan,
+        }
+        row["bias"] = row["mean_kappa_hat"] - kappa
+        row["relative_bias"] = row["bias"] / kappa
+        if len(cov):
+            k = int(cov.sum())
+            row["coverage"] = k / len(cov)
+            row["coverage_lo"], row["coverage_hi"] = wilson_interval(k, len(cov))
+        else:
+            row["coverage"] = row["coverage_lo"] = row["coverage_hi"] = np.nan
+        out.append(row)
+    cols = [
+        "n",
+        "kappa",
+        "n_draws",
+        "n_estimates",
+        "n_intervals",
+        "mean_kappa_hat",
+        "bias",
+        "relative_bias",
+        "sd_kappa_hat",
+        "coverage",
+        "coverage_lo",
+        "coverage_hi",
+    ]
+    return pd.DataFrame(out, columns=cols)
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. eigenvector structure against kappa
+# --------------------------------------------------------------------------------------------------
+
+
+def _block_sizes(n: int, block_size: int) -> list[int]:
+    sizes = [block_size] * (n // block_size)
+    if n % block_size:
+        sizes.append(n % block_size)
+    return sizes
+
+
+def _kronecker_factor(n: int) -> int:
+    """Largest divisor of n not above sqrt(n): the most balanced Kronecker factorisation."""
+    return max(f for f in range(1, math.isqrt(n) + 1) if n % f == 0)
+
+
+def eigenvector_freedom(
+    structure: str, n: int, *, block_size: int | None = None, factor: int | None = None
+) -> float:
+    r"""Normalised dimension of the group the eigenvectors of a structured matrix range over.
+
+    The eigenvectors of an :math:`n \times n` symmetric matrix form an element of the orthogonal group
+    :math:`O(n)`, of dimension :math:`n(n-1)/2`. A structure confines them to a subgroup :math:`G`;
+    the freedom is :math:`\dim G / \dim O(n)` in [0, 1]:
+
+    * ``"haar"``: :math:`G = O(n)`, freedom 1;
+    * ``"block_diagonal"`` with blocks :math:`b_1, \dots, b_k`: :math:`G = \prod O(b_j)`,
+      :math:`\sum_j b_j(b_j-1)/2`;
+    * ``"kronecker"`` :math:`n = n_1 n_2`: :math:`G = O(n_1) \otimes O(n_2)`,
+      :math:`n_1(n_1-1)/2 + n_2(n_2-1)/2`;
+    * ``"fixed_eigenvectors"``: :math:`G` is the finite group of signed permutations, freedom 0.
+
+    Parameters
+    ----------
+    structure : {"haar", "block_diagonal", "kronecker", "fixed_eigenvectors"}
+    n : int
+        Matrix size, at least 2.
+    block_size : int, optional
+        Rows per block (``"block_diagonal"``; the last block takes the remainder, as in
+        :func:`htmu.ensembles.sample_structured`).
+    factor : int, optional
+        :math:`n_1` (``"kronecker"``), a divisor of n; default the largest divisor not above
+        :math:`\sqrt n`.
+    """
+    n = _check_int(n, "n", 2)
+    dim_o = n * (n - 1) / 2
+    if structure == "haar":
+        return 1.0
+    if structure == "fixed_eigenvectors":
+        return 0.0
+    if structure == "block_diagonal":
+        if block_size is None:
+            raise ValueError("block_size is required for structure='block_diagonal'")
+        b = _check_int(block_size, "block_size", 1)
+        if b > n:
+            raise ValueError(f"block_size must be at most n={n}, got {b}")
+        return sum(s * (s - 1) / 2 for s in _block_sizes(n, b)) / dim_o
+    if structure == "kronecker":
+        n1 = _kronecker_factor(n) if factor is None else _check_int(factor, "factor", 1)
+        if n % n1:
+            raise ValueError(f"factor must divide n={n}, got {n1}")
+        n2 = n // n1
+        return (n1 * (n1 - 1) / 2 + n2 * (n2 - 1) / 2) / dim_o
+    raise ValueError(
+        "structure must be one of 'haar', 'block_diagonal', 'kronecker', 'fixed_eigenvectors', "
+        f"got {structure!r}"
+    )
+
+
+def structure_experiment(
+    n: int = 500,
+    gamma: float = 0.5,
+    draws: int = 3,
+    rng: np.random.Generator | None = None,
+    *,
+    block_counts: Sequence[int] = (2, 5, 10, 25, 50),
+    sampler: Sampler | None = None,
+    fit: FitFn | None = None,
+    compare: FitFn | None = None,
+    powerlaw: FitFn | None = None,
+) -> pd.DataFrame:
+    r"""Fit kappa to Wishart-like spectra whose eigenvector freedom is reduced step by step.
+
+    The paper's claim: less eigenvector entropy gives heavier tails and a smaller fitted :math:`\kappa`
+    (Haar eigenvectors give Marchenko--Pastur, :math:`\kappa = \infty`; fixed eigenvectors give
+    Gamma/inverse-Gamma-like tails, :math:`\kappa \to 0`). The matrices are
+    :func:`htmu.ensembles.sample_structured` Gram matrices :math:`W W^\top/\text{cols}` (mean eigenvalue 1,
+    aspect ratio :math:`\gamma`): Haar; block-diagonal with :math:`k` blocks for each :math:`k` in
+    ``block_counts`` (block size :math:`\lfloor n/k \rfloor`, more blocks = less freedom); Kronecker
+    :math:`W_1 \otimes W_2` with the most balanced factorisation of ``n``; fixed eigenvectors.
+
+    **Form.** These are Gram (covariance-like) matrices of Gaussian weights, the analogue of
+    :math:`W W^\top` for a weight matrix: their spectra are fitted in the **direct** form (the form the
+    high-temperature ensemble produces, whose :math:`\kappa \to \infty` limit is MP(:math:`\gamma`) and
+    :math:`\kappa \to 0` limit is a Gamma law, exactly the fixed-eigenvector spectrum), with
+    :math:`\gamma` known. ``preferred`` is the likelihood's choice among MP, HTMP (direct) and a power
+    law (:func:`htmu.estimate.compare_laws`) and ``tail_alpha`` the Clauset--Shalizi--Newman power-law
+    exponent of the upper tail (:func:`htmu.estimate.fit_powerlaw`; a larger alpha is a lighter tail).
+
+    Parameters
+    ----------
+    n : int
+        Matrix size (default 500).
+    gamma : float
+        Aspect ratio in (0, 1) (default 0.5).
+    draws : int
+        Independent matrices per structure (default 3).
+    rng : numpy.random.Generator
+        Source of randomness (required).
+    block_counts : sequence of int
+        Numbers of diagonal blocks, each in [2, n].
+    sampler : callable, optional
+        ``sampler(n, gamma, structure, rng, **kw)``; default :func:`htmu.ensembles.sample_structured`.
+    fit, compare, powerlaw : callable, optional
+        Default :func:`htmu.estimate.fit_htmp`, :func:`htmu.estimate.compare_laws` and
+        :func:`htmu.estimate.fit_powerlaw`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (structure setting, draw): ``structure``, ``label``, ``block_size`` and
+        ``n_blocks`` (Haar: one block of n; fixed eigenvectors: n blocks of 1; missing for Kronecker),
+        ``factor`` (Kronecker :math:`n_1`, else missing), ``freedom`` (:func:`eigenvector_freedom`), ``n``, ``gamma``,
+        ``draw``, ``form`` ("direct"), ``kappa``, ``kappa_lo``, ``kappa_hi``, ``status``, ``preferred``,
+        ``tail_alpha``, ``tail_alpha_se``, ``tail_xmin``, ``tail_n``.
+    """
+    if rng is None:
+        raise ValueError("rng must be a numpy.random.Generator, got None")
+    _check_rng(rng)
+    n = _check_int(n, "n", 4)
+    gamma = _check_gamma(gamma)
+    draws = _check_int(draws, "draws", 1)
+    counts = [_check_int(k, "block_counts", 2) for k in block_counts]
+    if any(k > n for k in counts):
+        raise ValueError(f"block_counts must be at most n={n}, got {list(block_counts)}")
+    if sampler is None:
+        from htmu.ensembles import sample_structured as sampler
+    fit = fit or _default_fit()
+    compare = compare or _default_compare()
+    powerlaw = powerlaw or _default_powerlaw()
+
+    factor = _kronecker_factor(n)
+    settings: list[tuple[str, str, dict[str, int]]] = [("haar", "haar", {})]
+    for k in sorted(set(counts)):
+        b = n // k
+        settings.append(("block_diagonal", f"block_diagonal(k={k})", {"block_size": b}))
+    settings.append(("kronecker", f"kronecker({factor}x{n // factor})", {"factor": factor}))
+    settings.append(("fixed_eigenvectors", "fixed_eigenvectors", {}))
+
+    rows = []
+    for structure, label, kw in settings:
+        freedom = eigenvector_freedom(structure, n, **kw)
+        # Haar is one block of n, fixed eigenvectors n blocks of 1; Kronecker is not block-diagonal.
+        block_size, n_blocks = {
+            "haar": (n, 1),
+            "fixed_eigenvectors": (1, n),
+            "kronecker": (pd.NA, pd.NA),
+        }.get(structure, (kw.get("block_size"), None))
+        if structure == "block_diagonal":
+            n_blocks = len(_block_sizes(n, block_size))
+        for d in range(draws):
+            eigs = np.sort(np.asarray(sampler(n, gamma, structure, rng, **kw), dtype=float))
+            f = _fit_fields(fit(eigs, gamma, form="direct", rng=rng, ci=True))
+            cmp = compare(eigs, gamma, form="direct")
+            pl = powerlaw(eigs)
+            rows.append(
+                {
+                    "structure": structure,
+                    "label": label,
+                    "block_size": block_size,
+                    "n_blocks": n_blocks,
+                    "factor": kw.get("factor", pd.NA),
+                    "freedom": freedom,
+                    "n": n,
+                    "gamma": gamma,
+                    "draw": d,
+                    "form": "direct",
+                    "kappa": f["kappa_hat"],
+                    "kappa_lo": f["kappa_lo"],
+                    "kappa_hi": f["kappa_hi"],
+                    "status": f["status"],
+                    "preferred": str(cmp.preferred),
+                    "tail_alpha": float(pl.alpha),
+                    "tail_alpha_se": float(getattr(pl, "alpha_se", np.nan)),
+                    "tail_xmin": float(pl.xmin),
+                    "tail_n": int(pl.n_tail),
+                }
+            )
+    df = pd.DataFrame(rows)
+    for col in ("block_size", "n_blocks", "factor"):
+        df[col] = df[col].astype("Int64")
+    return df
+
+
+def structure_trend(
+    df: pd.DataFrame,
+    rng: np.random.Generator | None = None,
+    n_boot: int = 1000,
+    *,
+    x: str = "freedom",
+    y: str = "kappa",
+) -> pd.DataFrame:
+    r"""Spearman correlation between eigenvector freedom and fitted kappa, with a bootstrap interval.
+
+    The claim predicts a positive correlation (more freedom, larger :math:`\kappa`). Rows with a NaN
+    ``kappa`` (a failed fit) are left out and counted; ``kappa = inf`` (a Marchenko--Pastur fit) is kept:
+    it ranks above every finite value. The interval resamples rows (:func:`spearman_ci`).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`structure_experiment`'s table.
+    rng : numpy.random.Generator, optional
+        Bootstrap randomness; ``None`` means ``numpy.random.default_rng(0)`` so that the summary of a
+        saved table is reproducible.
+    n_boot : int
+        Bootstrap resamples.
+    x, y : str
+        Columns to correlate.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row: ``x``, ``y``, ``rho``, ``lo``, ``hi``, ``p``, ``n_used``, ``n_dropped``.
+    """
+    for col in (x, y):
+        if col not in df.columns:
+            raise ValueError(f"df has no column {col!r}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    _check_rng(rng)
+    xv = df[x].to_numpy(dtype=float)
+    yv = df[y].to_numpy(dtype=float)
+    keep = ~(np.isnan(xv) | np.isnan(yv))
+    rho, lo, hi, p = spearman_ci(xv[keep], yv[keep], rng, n_boot=n_boot)
+    return pd.DataFrame(
+        [
+            {
+                "x": x,
+                "y": y,
+                "rho": rho,
+                "lo": lo,
+                "hi": hi,
+                "p": p,
+                "n_used": int(keep.sum()),
+                "n_dropped": int((~keep).sum()),
+            }
+        ]
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. power law in, power law out
+# --------------------------------------------------------------------------------------------------
+
+
+def correlation_experiment(
+    n: int = 300,
+    gamma: float = 0.5,
+    alphas: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0),
+    draws: int = 3,
+    rng: np.random.Generator | None = None,
+    *,
+    activation: str = "linear",
+    fit: FitFn | None = None,
+    powerlaw: FitFn | None = None,
+) -> pd.DataFrame:
+    r"""Propagate a power-law input covariance through a random layer and fit the output spectrum.
+
+    Setup. Input dimension :math:`d = n`, samples :math:`m = \mathrm{round}(n/\gamma)`. Inputs
+    :math:`X = \Sigma^{1/2} G` (:math:`d \times m`, :math:`G` iid N(0, 1)) with
+    :math:`\Sigma = \mathrm{diag}(\sigma_k)`, :math:`\sigma_k \propto k^{-\alpha}`, normalised to mean 1
+    (:math:`\alpha = 0` is isotropic). A Gaussian weight :math:`W` (:math:`n \times d`, entries
+    N(0, 1/d)) gives :math:`Y = W X` (``activation="linear"``, the default: then the output Gram
+    :math:`Y Y^\top/m` is the free multiplicative convolution of MP laws with the law of :math:`\Sigma` in
+    the large-n limit, the "power law in, power law out" mechanism) or :math:`Y = \mathrm{ReLU}(W X)`
+    (``"relu"``; its Gram has an outlier from the non-zero mean, which the tail fit will see). The output
+    spectrum is scaled to mean 1.
+
+    The input's eigenvalue density has the upper tail :math:`\sigma^{-(1 + 1/\alpha)}` (the
+    :math:`k^{-\alpha}` sequence has :math:`\#\{\sigma_k > t\} \propto t^{-1/\alpha}`), so
+    ``tail_alpha_in_theory`` is :math:`1 + 1/\alpha` (infinite for :math:`\alpha = 0`: no power law). The
+    input's sample covariance :math:`X X^\top/m` and the output are fitted the same way: power-law tail
+    (:func:`htmu.estimate.fit_powerlaw`, interval :math:`\hat\alpha \pm 1.96\,\mathrm{se}`) and HTMP
+    :math:`\kappa` in the **inverse** form (the form with a power-law upper tail; :math:`\gamma` known).
+
+    Parameters
+    ----------
+    n : int
+        Output (and input) dimension, default 300.
+    gamma : float
+        :math:`n/m`, in (0, 1).
+    alphas : sequence of float
+        Covariance decay exponents, each >= 0.
+    draws : int
+        Independent (X, W) per alpha.
+    rng : numpy.random.Generator
+        Source of randomness (required).
+    activation : {"linear", "relu"}
+    fit, powerlaw : callable, optional
+        Default :func:`htmu.estimate.fit_htmp` and :func:`htmu.estimate.fit_powerlaw`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (alpha, draw): ``alpha_in``, ``draw``, ``n``, ``m``, ``gamma``, ``activation``,
+        ``tail_alpha_in_theory``, ``tail_alpha_in`` (fitted on :math:`X X^\top/m`), ``tail_alpha_out``,
+        ``tail_alpha_out_lo``, ``tail_alpha_out_hi``, ``tail_n_out``, ``kappa_in``, ``kappa``,
+        ``kappa_lo``, ``kappa_hi``, ``form`` ("inverse"), ``status_in``, ``status``.
+    """
+    if rng is None:
+        raise ValueError("rng must be a numpy.random.Generator, got None")
+    _check_rng(rng)
+    n = _check_int(n, "n", 4)
+    gamma = _check_gamma(gamma)
+    draws = _check_int(draws, "draws", 1)
+    alpha_list = [float(a) for a in alphas]
+    if not alpha_list or any(not np.isfinite(a) or a < 0 for a in alpha_list):
+        raise ValueError(f"alphas must be finite numbers >= 0, got {list(alphas)!r}")
+    if activation not in ("linear", "relu"):
+        raise ValueError(f"activation must be 'linear' or 'relu', got {activation!r}")
+    fit = fit or _default_fit()
+    powerlaw = powerlaw or _default_powerlaw()
+
+    d = n
+    m = int(round(n / gamma))
+    k = np.arange(1, d + 1, dtype=float)
+    rows = []
+    for alpha in alpha_list:
+        sigma = k ** (-alpha)
+        sigma /= sigma.mean()
+        for r in range(draws):
+            x = np.sqrt(sigma)[:, None] * rng.standard_normal((d, m))
+            w = rng.standard_normal((n, d)) / math.sqrt(d)
+            y = w @ x
+            if activation == "relu":
+                y = np.maximum(y, 0.0)
+            eig_in = np.linalg.eigvalsh(x @ x.T / m)
+            eig_out = np.linalg.eigvalsh(y @ y.T / m)
+            eig_in = np.sort(eig_in / eig_in.mean())
+            eig_out = np.sort(eig_out / eig_out.mean())
+            pl_in = powerlaw(eig_in)
+            pl_out = powerlaw(eig_out)
+            f_in = _fit_fields(fit(eig_in, gamma, form="inverse", rng=rng, ci=True))
+            f_out = _fit_fields(fit(eig_out, gamma, form="inverse", rng=rng, ci=True))
+            se = float(getattr(pl_out, "alpha_se", np.nan))
+            rows.append(
+                {
+                    "alpha_in": alpha,
+                    "draw": r,
+                    "n": n,
+                    "m": m,
+                    "gamma": gamma,
+                    "activation": activation,
+                    "tail_alpha_in_theory": np.inf if alpha == 0 else 1.0 + 1.0 / alpha,
+                    "tail_alpha_in": float(pl_in.alpha),
+                    "tail_alpha_out": float(pl_out.alpha),
+                    "tail_alpha_out_lo": float(pl_out.alpha) - _Z95 * se,
+                    "tail_alpha_out_hi": float(pl_out.alpha) + _Z95 * se,
+                    "tail_n_out": int(pl_out.n_tail),
+                    "kappa_in": f_in["kappa_hat"],
+                    "kappa": f_out["kappa_hat"],
+                    "kappa_lo": f_out["kappa_lo"],
+                    "kappa_hi": f_out["kappa_hi"],
+                    "form": "inverse",
+                    "status_in": f_in["status"],
+                    "status": f_out["status"],
+                }
+            )
+    return pd.DataFrame(rows)
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. the scaling law of Proposition 5.1
+# --------------------------------------------------------------------------------------------------
+
+DEFAULT_SCALING_GRID = ((2.0, 0.5, 0.5), (5.5, 0.3255, 0.5), (2.0, 0.5, 0.25))
+
+
+def predicted_slope(kappa: float, gamma: float, ell: float) -> float:
+    r"""Proposition 5.1's exponent of n: :math:`-\ell\,(2 + \kappa/(2\gamma) - \kappa/2)`."""
+    return -ell * (2.0 + kappa / (2.0 * gamma) - kappa / 2.0)
+
+
+def ridge_exact_error(phi: np.ndarray, lam: np.ndarray, mu: float, sigma: float) -> tuple[float, float]:
+    r"""Excess test error of ridge regression, averaged exactly over teacher and noise.
+
+    Model: :math:`y = \Phi\theta^* + \sigma\varepsilon`, :math:`\theta^* \sim N(0, I_d/d)`,
+    :math:`\varepsilon \sim N(0, I_n)`, test inputs with covariance :math:`\Lambda = \mathrm{diag}(\lambda)`.
+    With :math:`S = \Phi^\top\Phi/n` and :math:`A = (S + \mu I)^{-1}`, the ridge estimator
+    :math:`\hat\theta = A\Phi^\top y/n` has :math:`\hat\theta - \theta^* = -\mu A\theta^* +
+    A\Phi^\top\sigma\varepsilon/n`, so
+
+    .. math::
+        \mathbb E_{\theta^*,\varepsilon}\,(\hat\theta - \theta^*)^\top\Lambda(\hat\theta - \theta^*)
+        = \underbrace{\frac{\mu^2}{d}\operatorname{tr}(A\Lambda A)}_{\text{bias}}
+        + \underbrace{\frac{\sigma^2}{n}\operatorname{tr}(A\Lambda A S)}_{\text{variance}}.
+
+    Parameters
+    ----------
+    phi : numpy.ndarray
+        Training features, ``(n, d)``.
+    lam : numpy.ndarray
+        Diagonal of the test covariance, ``(d,)``.
+    mu : float
+        Ridge, > 0.
+    sigma : float
+        Noise standard deviation, >= 0.
+
+    Returns
+    -------
+    (bias, variance) : tuple of float
+    """
+    n, d = phi.shape
+    s = phi.T @ phi / n
+    # A Lambda A via a Cholesky solve: S + mu I is symmetric positive definite for mu > 0.
+    chol = np.linalg.cholesky(s + mu * np.eye(d))
+    a = np.linalg.solve(chol.T, np.linalg.solve(chol, np.eye(d)))
+    ala = a @ (lam[:, None] * a)
+    bias = mu * mu / d * float(np.trace(ala))
+    variance = sigma * sigma / n * float(np.sum(ala * s))
+    return bias, variance
+
+
+def _inverse_form_spectrum(d: int, gamma: float, kappa: float, rng: np.random.Generator) -> np.ndarray:
+    # The Master Model's matrix is the inverse of the beta-ensemble one: reciprocal eigenvalues.
+    return 1.0 / _default_sampler()(d, gamma, kappa, rng)
+
+
+def scaling_experiment(
+    grid: Sequence[tuple[float, float, float]] = DEFAULT_SCALING_GRID,
+    ns: Sequence[int] = (100, 200, 400, 800, 1600),
+    draws: int = 5,
+    rng: np.random.Generator | None = None,
+    *,
+    d: int = 50,
+    sigma: float = 0.1,
+    spectrum: Sampler | None = None,
+) -> pd.DataFrame:
+    r"""Generalisation error of ridge regression on Master-Model features against the sample size n.
+
+    Proposition 5.1 of the paper states that ridge regression on fixed features whose spectrum follows
+    the Master Model, with ridge :math:`\mu = n^{-\ell}`, :math:`\ell \in (0, 1)`, has generalisation
+    error :math:`L \asymp n^{-\ell(2 + \kappa/(2\gamma) - \kappa/2)}` for isotropic :math:`\Sigma`. The
+    paper's exact setup is not available; **this is the setup assumed here**:
+
+    * :math:`d` features (fixed, default 50, independent of n). Their covariance
+      :math:`\Lambda = \mathrm{diag}(\lambda_1..\lambda_d)` has the Master Model's spectrum, the
+      **inverse** HTMP form: :math:`\lambda_j = 1/x_j` with :math:`x` a draw of the high-temperature
+      beta-Laguerre ensemble of size :math:`d` (:func:`htmu.ensembles.sample_htmp_ensemble`, direct
+      form, mean 1), so the :math:`\lambda` density has the power-law upper tail
+      :math:`\lambda^{-(1 + \kappa/(2\gamma) - \kappa/2)}` and an inverse-Gamma lower edge.
+    * Training features :math:`\Phi = Z\Lambda^{1/2}`, :math:`Z` an :math:`n \times d` iid N(0, 1)
+      matrix; teacher :math:`\theta^* \sim N(0, I_d/d)` (isotropic); labels
+      :math:`y = \Phi\theta^* + \sigma\varepsilon`, default :math:`\sigma = 0.1`.
+    * Ridge estimator :math:`\hat\theta = (\Phi^\top\Phi/n + \mu I)^{-1}\Phi^\top y/n`,
+      :math:`\mu = n^{-\ell}`.
+    * :math:`L` is the excess test error :math:`(\hat\theta - \theta^*)^\top\Lambda(\hat\theta - \theta^*)`
+      averaged **exactly** over :math:`\theta^*` and the noise given :math:`\Phi` and :math:`\Lambda`
+      (:func:`ridge_exact_error`): no test samples. Each draw is a fresh spectrum and a fresh
+      :math:`Z`.
+
+    Under this setup the classical ridge analysis predicts :math:`L \approx \mu^2\,\overline{1/\lambda}
+    + \sigma^2 d/n` once :math:`\mu` falls below the smallest :math:`\lambda`, i.e. a slope
+    :math:`-\min(2\ell, 1)` (ridge saturation), whatever :math:`\kappa`. In fact the bias can never fall
+    faster than :math:`\mu^2` here: :math:`\operatorname{tr}(A\Lambda A) \ge
+    \lambda_{\max}/(\|S\| + \mu)^2`, so :math:`L \gtrsim \mu^2/(d\,\lambda_{\max})` and a slope steeper
+    than :math:`-2\ell` is impossible, while the paper's exponent exceeds :math:`2\ell` whenever
+    :math:`\gamma < 1`. :func:`scaling_exponents` reports both slopes and the data decide.
+
+    Parameters
+    ----------
+    grid : sequence of (kappa, gamma, ell)
+        kappa > 0, gamma in (0, 1), ell in (0, 1).
+    ns : sequence of int
+        Sample sizes, at least 3 distinct.
+    draws : int
+        Independent (spectrum, features) per (case, n).
+    rng : numpy.random.Generator
+        Source of randomness (required).
+    d : int
+        Number of features.
+    sigma : float
+        Label-noise standard deviation, >= 0.
+    spectrum : callable, optional
+        ``spectrum(d, gamma, kappa, rng) -> lambda`` (positive, length d); default the inverse form above.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (case, n, draw): ``kappa``, ``gamma``, ``ell``, ``n``, ``draw``, ``d``, ``sigma``,
+        ``mu``, ``error`` (= ``bias`` + ``variance``), ``bias``, ``variance``, ``lambda_min``,
+        ``lambda_max``.
+    """
+    if rng is None:
+        raise ValueError("rng must be a numpy.random.Generator, got None")
+    _check_rng(rng)
+    ns = _check_ns(ns, minimum=2)
+    if len(set(ns)) < 3:
+        raise ValueError(f"ns must hold at least 3 distinct sizes, got {ns}")
+    draws = _check_int(draws, "draws", 1)
+    d = _check_int(d, "d", 1)
+    if not (np.isfinite(sigma) and sigma >= 0):
+        raise ValueError(f"sigma must be a finite number >= 0, got {sigma!r}")
+    cases = []
+    for i, case in enumerate(grid):
+        if len(case) != 3:
+            raise ValueError(f"grid[{i}] must be (kappa, gamma, ell), got {case!r}")
+        kappa, gamma, ell = case
+        ell = float(ell)
+        if not (0.0 < ell < 1.0):
+            raise ValueError(f"grid[{i}] ell must lie in (0, 1), got {ell!r}")
+        cases.append((_check_kappa(kappa, f"grid[{i}] kappa"), _check_gamma(gamma, f"grid[{i}] gamma"), ell))
+    if not cases:
+        raise ValueError("grid must hold at least one (kappa, gamma, ell) triple")
+    spectrum = spectrum or _inverse_form_spectrum
+
+    rows = []
+    for kappa, gamma, ell in cases:
+        for n in ns:
+            mu = float(n) ** (-ell)
+            for r in range(draws):
+                lam = np.asarray(spectrum(d, gamma, kappa, rng), dtype=float)
+                if lam.shape != (d,) or not np.all(lam > 0):
+                    raise ValueError("spectrum must return d positive eigenvalues")
+                phi = rng.standard_normal((n, d)) * np.sqrt(lam)
+                bias, var = ridge_exact_error(phi, lam, mu, sigma)
+                rows.append(
+                    {
+                        "kappa": kappa,
+                        "gamma": gamma,
+                        "ell": ell,
+                        "n": n,
+                        "draw": r,
+                        "d": d,
+                        "sigma": float(sigma),
+                        "mu": mu,
+                        "error": bias + var,
+                        "bias": bias,
+                        "variance": var,
+                        "lambda_min": float(lam.min()),
+                        "lambda_max": float(lam.max()),
+                    }
+                )
+    return pd.DataFrame(rows)
+
+
+def _loglog_slope(n: np.ndarray, err: np.ndarray) -> float:
+    return float(np.polyfit(np.log(n), np.log(err), 1)[0])
+
+
+def scaling_exponents(
+    df: pd.DataFrame, rng: np.random.Generator | None = None, n_boot: int = 1000
+) -> pd.DataFrame:
+    r"""Measured against predicted exponents of :func:`scaling_experiment`.
+
+    For each (kappa, gamma, ell) the slope of :math:`\log \bar L` against :math:`\log n` (least squares,
+    :math:`\bar L` the mean error over draws at each n) is compared with Proposition 5.1's
+    :math:`-\ell(2 + \kappa/(2\gamma) - \kappa/2)`. The 95% interval is a percentile bootstrap over draws
+    (draws resampled with replacement independently at each n, the slope refitted). ``agrees`` says
+    whether the predicted slope lies inside the interval. ``slope_large_n`` is the same fit over the three
+    largest n only (less affected by the small-n transient where n is comparable to d).
+    ``saturation_slope`` is
+    :math:`-\min(2\ell, 1)`, the classical fixed-d ridge rate (bias :math:`\propto\mu^2`, variance
+    :math:`\propto 1/n`), reported for comparison. With few draws the bootstrap interval is narrow and
+    optimistic: read it with the number of draws.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`scaling_experiment`'s table.
+    rng : numpy.random.Generator, optional
+        Bootstrap randomness; ``None`` means ``numpy.random.default_rng(0)``.
+    n_boot : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (kappa, gamma, ell): ``kappa``, ``gamma``, ``ell``, ``slope``, ``slope_lo``,
+        ``slope_hi``, ``predicted_slope``, ``agrees``, ``slope_large_n``, ``saturation_slope``,
+        ``n_min``, ``n_max``,
+        ``draws``.
+    """
+    required = {"kappa", "gamma", "ell", "n", "draw", "error"}
+    missing = required - set(df.columns)
+    if missing:
+        raise ValueError(f"df is missing columns {sorted(missing)}")
+    rng = np.random.default_rng(0) if rng is None else rng
+    _check_rng(rng)
+    n_boot = _check_int(n_boot, "n_boot", 10)
+    out = []
+    for (kappa, gamma, ell), g in df.groupby(["kappa", "gamma", "ell"], sort=False):
+        wide = g.pivot_table(index="n", columns="draw", values="error", aggfunc="first").sort_index()
+        ns = wide.index.to_numpy(dtype=float)
+        err = wide.to_numpy(dtype=float)  # (n, draw), NaN where a draw is missing
+        counts = np.sum(np.isfinite(err), axis=1)
+        if np.any(counts == 0) or ns.size < 3:
+            raise ValueError(f"case kappa={kappa}, gamma={gamma}, ell={ell} needs >= 3 sizes with errors")
+        mean_err = np.nanmean(err, axis=1)
+        slope = _loglog_slope(ns, mean_err)
+        boot = np.empty(n_boot)
+        for b in range(n_boot):
+            means = np.empty(ns.size)
+            for i in range(ns.size):
+                row = err[i][np.isfinite(err[i])]
+                means[i] = row[rng.integers(0, row.size, size=row.size)].mean()
+            boot[b] = _loglog_slope(ns, means)
+        lo, hi = (float(v) for v in np.percentile(boot, [2.5, 97.5]))
+        pred = predicted_slope(kappa, gamma, ell)
+        out.append(
+            {
+                "kappa": kappa,
+                "gamma": gamma,
+                "ell": ell,
+                "slope": slope,
+                "slope_lo": lo,
+                "slope_hi": hi,
+                "predicted_slope": pred,
+                "agrees": bool(lo <= pred <= hi),
+                "slope_large_n": _loglog_slope(ns[-3:], mean_err[-3:]),
+                "saturation_slope": -min(2.0 * ell, 1.0),
+                "n_min": int(ns.min()),
+                "n_max": int(ns.max()),
+                "draws": int(counts.min()),
+            }
+        )
+    return pd.DataFrame(out)

@@ -1,0 +1,501 @@
+"""Tests of the theory checks (htmu.theory) against closed forms and samplers with known behaviour.
+
+The experiments take their samplers and estimators as arguments; most tests inject small ones whose
+answers are known exactly, so that each test checks the experiment's own bookkeeping and statistics.
+The tests at the end run the experiments on the package's real law and estimator.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import integrate, stats
+
+from htmu import theory
+
+# --------------------------------------------------------------------------------------------------
+# injected fakes with known behaviour
+# --------------------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Fit:
+    kappa: float
+    kappa_ci: tuple[float, float] | None
+    status: str = "ok"
+
+
+@dataclass
+class _PowerLaw:
+    alpha: float
+    xmin: float
+    alpha_se: float
+    n_tail: int
+    ks: float = float("nan")
+
+
+@dataclass
+class _Compare:
+    preferred: str
+
+
+def _moment_fit(eigs, gamma, form="direct", rng=None, ci=True):
+    """Method of moments from Var x / (E x)^2 = gamma (1 + 2/kappa), interval +-10%."""
+    x = np.asarray(eigs, dtype=float)
+    if form == "inverse":
+        x = 1.0 / x
+    excess = x.var() / x.mean() ** 2 - gamma
+    if excess <= 0:
+        return _Fit(math.inf, None, "mp")
+    k = 2.0 * gamma / excess
+    return _Fit(k, (0.9 * k, 1.1 * k) if ci else None)
+
+
+def _hill(eigs, xmin=None):
+    """Hill estimator on the top 10%: alpha = 1 + k / sum log(x_i / x_min) (the CSN continuous MLE)."""
+    x = np.sort(np.asarray(eigs, dtype=float))
+    k = max(5, x.size // 10)
+    tail = x[-k:]
+    lo = tail[0]
+    alpha = 1.0 + k / np.sum(np.log(tail / lo))
+    return _PowerLaw(alpha=float(alpha), xmin=float(lo), alpha_se=float((alpha - 1) / math.sqrt(k)), n_tail=k)
+
+
+def _compare(eigs, gamma, form="direct"):
+    return _Compare("HTMP")
+
+
+# --------------------------------------------------------------------------------------------------
+# 6. spearman_ci
+# --------------------------------------------------------------------------------------------------
+
+
+def test_spearman_matches_scipy_with_ties_and_infinities():
+    rng = np.random.default_rng(1)
+    x = rng.integers(0, 8, size=40).astype(float)  # many ties
+    y = x + rng.normal(size=40)
+    x[3] = np.inf
+    rho, lo, hi, p = theory.spearman_ci(x, y, np.random.default_rng(2), n_boot=500)
+    ref = stats.spearmanr(x, y)
+    assert rho == pytest.approx(ref.statistic, abs=1e-12)
+    assert p == pytest.approx(ref.pvalue, rel=1e-9)
+    assert lo < rho < hi
+    assert -1.0 <= lo and hi <= 1.0
+
+
+def test_spearman_perfectly_monotone_and_antitone():
+    x = np.linspace(0.0, 3.0, 12)
+    rho, lo, hi, p = theory.spearman_ci(x, np.exp(x), np.random.default_rng(0), n_boot=200)
+    assert (rho, lo, hi, p) == (1.0, 1.0, 1.0, 0.0)
+    rho, lo, hi, p = theory.spearman_ci(x, -(x**3), np.random.default_rng(0), n_boot=200)
+    assert (rho, lo, hi, p) == (-1.0, -1.0, -1.0, 0.0)
+
+
+def test_spearman_bootstrap_interval_is_calibrated_roughly():
+    # For bivariate normal data with correlation r, Spearman's rho_s = (6/pi) asin(r/2); a 95%
+    # bootstrap interval from m = 200 pairs should contain it (seeded, so deterministic).
+    r = 0.6
+    truth = 6.0 / math.pi * math.asin(r / 2.0)
+    rng = np.random.default_rng(3)
+    z = rng.multivariate_normal([0, 0], [[1, r], [r, 1]], size=200)
+    rho, lo, hi, _ = theory.spearman_ci(z[:, 0], z[:, 1], rng, n_boot=1000)
+    assert lo < truth < hi
+    assert hi - lo < 0.3
+
+
+def test_spearman_deterministic_and_rejects_bad_input():
+    x, y = np.arange(10.0), np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3.0])
+    a = theory.spearman_ci(x, y, np.random.default_rng(5))
+    b = theory.spearman_ci(x, y, np.random.default_rng(5))
+    assert a == b
+    with pytest.raises(ValueError, match="NaN"):
+        theory.spearman_ci([1, 2, np.nan], [1, 2, 3], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="same length"):
+        theory.spearman_ci([1, 2, 3], [1, 2], np.random.default_rng(0))
+    with pytest.raises(ValueError, match="rng"):
+        theory.spearman_ci([1, 2, 3], [1, 2, 3], 0)
+
+
+# --------------------------------------------------------------------------------------------------
+# 1. ensemble_check
+# --------------------------------------------------------------------------------------------------
+
+
+def _gamma_sampler(n, gamma, kappa, rng):
+    # A law with a known CDF stands in for the ensemble: Gamma(shape kappa, scale 1/kappa), mean 1.
+    return rng.gamma(kappa, 1.0 / kappa, size=n)
+
+
+def _gamma_cdf(x, gamma, kappa):
+    return stats.gamma.cdf(x, kappa, scale=1.0 / kappa)
+
+
+def test_ensemble_check_ks_matches_scipy_and_layout():
+    grid = [(0.3, 2.0), (0.5, 5.0)]
+    table, ds = theory.ensemble_check(
+        grid,
+        n=150,
+        draws=2,
+        rng=np.random.default_rng(0),
+        sampler=_gamma_sampler,
+        fit=_moment_fit,
+        cdf=_gamma_cdf,
+    )
+    assert list(table.columns) == [
+        "gamma",
+        "kappa",
+        "draw",
+        "n",
+        "ks_vs_htmp",
+        "kappa_hat",
+        "kappa_lo",
+        "kappa_hi",
+        "status",
+    ]
+    assert len(table) == 4
+    # Re-draw the same spectra and compare with scipy's one-sample KS statistic.
+    rng = np.random.default_rng(0)
+    for row in table.itertuples():
+        eigs = _gamma_sampler(150, row.gamma, row.kappa, rng)
+        assert row.ks_vs_htmp == pytest.approx(
+            stats.kstest(eigs, _gamma_cdf, args=(row.gamma, row.kappa)).statistic, abs=1e-14
+        )
+    assert ds["eigenvalue"].dims == ("case", "k")
+    assert ds["eigenvalue"].shape == (2, 300)
+    np.testing.assert_array_equal(ds["gamma"].values, [0.3, 0.5])
+    np.testing.assert_array_equal(ds["kappa"].values, [2.0, 5.0])
+    assert np.all(np.diff(ds["eigenvalue"].values[0, :150]) >= 0)
+    assert set(np.unique(ds["draw"].values)) == {0, 1}
+
+
+def test_ensemble_check_is_deterministic_and_validates():
+    kw = dict(n=50, draws=2, sampler=_gamma_sampler, fit=_moment_fit, cdf=_gamma_cdf)
+    t1, d1 = theory.ensemble_check([(0.4, 3.0)], rng=np.random.default_rng(9), **kw)
+    t2, d2 = theory.ensemble_check([(0.4, 3.0)], rng=np.random.default_rng(9), **kw)
+    pd.testing.assert_frame_equal(t1, t2)
+    assert d1.identical(d2)
+    with pytest.raises(ValueError, match="gamma"):
+        theory.ensemble_check([(1.5, 3.0)], rng=np.random.default_rng(0), **kw)
+    with pytest.raises(ValueError, match="rng"):
+        theory.ensemble_check([(0.4, 3.0)], rng=None, **kw)
+
+
+# --------------------------------------------------------------------------------------------------
+# 2. estimator_study / summarise_estimator / wilson_interval
+# --------------------------------------------------------------------------------------------------
+
+
+def test_wilson_interval_solves_its_quadratic():
+    z = stats.norm.ppf(0.975)
+    for k, m in [(7, 20), (1, 3), (45, 50), (0, 10), (10, 10)]:
+        lo, hi = theory.wilson_interval(k, m)
+        p = k / m
+        # (p - q)^2 = z^2 q (1 - q) / m  <=>  (1 + z^2/m) q^2 - (2p + z^2/m) q + p^2 = 0
+        roots = np.sort(np.roots([1 + z * z / m, -(2 * p + z * z / m), p * p]).real)
+        assert lo == pytest.approx(max(roots[0], 0.0), abs=1e-12)
+        assert hi == pytest.approx(min(roots[1], 1.0), abs=1e-12)
+    assert theory.wilson_interval(0, 10) == pytest.approx((0.0, z * z / (10 + z * z)))
+    assert theory.wilson_interval(10, 10) == pytest.approx((10 / (10 + z * z), 1.0))
+    with pytest.raises(ValueError, match="successes"):
+        theory.wilson_interval(11, 10)
+
+
+_Z80 = stats.norm.ppf(0.9)  # +-1.2816 sd covers 80%
+
+
+def _normal_sampler(n, gamma, kappa, rng):
+    return rng.standard_normal(n)
+
+
+def _coverage80_fit(eigs, gamma, form="direct", rng=None, ci=True):
+    """kappa_hat = 3 + 0.1 z with z = sqrt(n) mean(eigs) ~ N(0, 1) exactly; interval covers w.p. 0.8."""
+    z = math.sqrt(eigs.size) * float(np.mean(eigs))
+    k = 3.0 + 0.1 * z
+    return _Fit(k, (k - 0.1 * _Z80, k + 0.1 * _Z80))
+
+
+def test_estimator_study_coverage_summary_on_known_coverage():
+    df = theory.estimator_study(
+        0.5,
+        3.0,
+        ns=(20, 40),
+        draws=300,
+        rng=np.random.default_rng(4),
+        sampler=_normal_sampler,
+        fit=_coverage80_fit,
+    )
+    assert list(df.columns) == [
+        "gamma",
+        "kappa",
+        "form",
+        "n",
+        "draw",
+        "kappa_hat",
+        "lo",
+        "hi",
+        "covered",
+        "status",
+    ]
+    assert len(df) == 600
+    assert df["covered"].dtype == "boolean"
+    summary = theory.summarise_estimator(df)
+    assert list(summary["n"]) == [20, 40]
+    for row in summary.itertuples():
+        k = int(df.loc[df["n"] == row.n, "covered"].sum())
+        assert row.coverage == k / 300
+        assert (row.coverage_lo, row.coverage_hi) == theory.wilson_interval(k, 300)
+        assert row.coverage_lo < 0.8 < row.coverage_hi
+        # bias of 0.1 z over 300 draws: standard error 0.1/sqrt(300) = 0.0058
+        assert abs(row.bias) < 4 * 0.1 / math.sqrt(300)
+        assert row.relative_bias == pytest.approx(row.bias / 3.0)
+        assert row.sd_kappa_hat == pytest.approx(0.1, rel=0.15)
+
+
+def test_estimator_study_missing_intervals_and_determinism():
+    def no_ci(eigs, gamma, form="direct", rng=None, ci=True):
+        return _Fit(float("nan"), None, "failed")
+
+    df = theory.estimator_study(
+        0.5, 3.0, ns=(20,), draws=3, rng=np.random.default_rng(0), sampler=_normal_sampler, fit=no_ci
+    )
+    assert df["covered"].isna().all()
+    s = theory.summarise_estimator(df)
+    assert s.loc[0, "n_intervals"] == 0 and np.isnan(s.loc[0, "coverage"]) and np.isnan(s.loc[0, "bias"])
+    kw = dict(ns=(20, 30), draws=4, sampler=_normal_sampler, fit=_coverage80_fit)
+    a = theory.estimator_study(0.5, 3.0, rng=np.random.default_rng(1), **kw)
+    b = theory.estimator_study(0.5, 3.0, rng=np.random.default_rng(1), **kw)
+    pd.testing.assert_frame_equal(a, b)
+
+
+# --------------------------------------------------------------------------------------------------
+# 3. structure_experiment / structure_trend / eigenvector_freedom
+# --------------------------------------------------------------------------------------------------
+
+
+def test_eigenvector_freedom_closed_forms():
+    n = 60
+    dim = n * (n - 1) / 2
+    assert theory.eigenvector_freedom("haar", n) == 1.0
+    assert theory.eigenvector_freedom("fixed_eigenvectors", n) == 0.0
+    assert theory.eigenvector_freedom("block_diagonal", n, block_size=15) == pytest.approx(4 * 105 / dim)
+    # 60 = 4 blocks of 14 + one of 4
+    assert theory.eigenvector_freedom("block_diagonal", n, block_size=14) == pytest.approx((4 * 91 + 6) / dim)
+    assert theory.eigenvector_freedom("block_diagonal", n, block_size=n) == 1.0
+    assert theory.eigenvector_freedom("block_diagonal", n, block_size=1) == 0.0
+    assert theory.eigenvector_freedom("kronecker", n) == pytest.approx((6 * 5 / 2 + 10 * 9 / 2) / dim)
+    with pytest.raises(ValueError, match="structure"):
+        theory.eigenvector_freedom("banded", n)
+    with pytest.raises(ValueError, match="factor"):
+        theory.eigenvector_freedom("kronecker", n, factor=7)
+
+
+def test_structure_experiment_layout_and_trend_with_moment_fit():
+    kw = dict(block_counts=(2, 6), fit=_moment_fit, compare=_compare, powerlaw=_hill)
+    df = theory.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
+    assert list(df["label"].unique()) == [
+        "haar",
+        "block_diagonal(k=2)",
+        "block_diagonal(k=6)",
+        "kronecker(10x12)",
+        "fixed_eigenvectors",
+    ]
+    assert len(df) == 10
+    for col in [
+        "structure",
+        "freedom",
+        "form",
+        "kappa",
+        "kappa_lo",
+        "kappa_hi",
+        "status",
+        "preferred",
+        "tail_alpha",
+        "tail_alpha_se",
+        "tail_xmin",
+        "tail_n",
+    ]:
+        assert col in df.columns
+    assert (df["form"] == "direct").all()
+    per = df.groupby("label", sort=False)["freedom"].first()
+    assert per.is_monotonic_decreasing
+    assert per["block_diagonal(k=6)"] == pytest.approx(
+        theory.eigenvector_freedom("block_diagonal", 120, block_size=20)
+    )
+    first = df.groupby("label", sort=False).first()
+    assert first["block_size"].tolist() == [120, 60, 20, pd.NA, 1]
+    assert first["n_blocks"].tolist() == [1, 2, 6, pd.NA, 120]
+    assert df.loc[df["structure"] == "kronecker", "factor"].eq(10).all()
+    trend = theory.structure_trend(df, np.random.default_rng(1), n_boot=200)
+    assert list(trend.columns) == ["x", "y", "rho", "lo", "hi", "p", "n_used", "n_dropped"]
+    assert trend.loc[0, "n_used"] == 10
+    df2 = theory.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
+    pd.testing.assert_frame_equal(df, df2)
+
+
+def test_structure_trend_drops_failed_fits_and_ranks_infinity():
+    df = pd.DataFrame(
+        {"freedom": [0.0, 0.1, 0.2, 0.5, 1.0, 1.0], "kappa": [0.5, 1.0, 2.0, np.nan, np.inf, np.inf]}
+    )
+    t = theory.structure_trend(df, np.random.default_rng(0), n_boot=100)
+    assert t.loc[0, "n_used"] == 5 and t.loc[0, "n_dropped"] == 1
+    assert t.loc[0, "rho"] == pytest.approx(1.0)
+
+
+# --------------------------------------------------------------------------------------------------
+# 4. correlation_experiment
+# --------------------------------------------------------------------------------------------------
+
+
+def test_correlation_experiment_layout_and_power_law_in_power_law_out():
+    df = theory.correlation_experiment(
+        200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), fit=_moment_fit, powerlaw=_hill
+    )
+    assert len(df) == 4
+    for col in [
+        "alpha_in",
+        "tail_alpha_in_theory",
+        "tail_alpha_in",
+        "tail_alpha_out",
+        "tail_alpha_out_lo",
+        "tail_alpha_out_hi",
+        "kappa",
+        "kappa_lo",
+        "kappa_hi",
+        "form",
+        "status",
+    ]:
+        assert col in df.columns
+    assert (df["form"] == "inverse").all()
+    assert np.isinf(df.loc[df["alpha_in"] == 0, "tail_alpha_in_theory"]).all()
+    assert df.loc[df["alpha_in"] == 1.5, "tail_alpha_in_theory"].iloc[0] == pytest.approx(1 + 1 / 1.5)
+    assert (df["tail_alpha_out_lo"] < df["tail_alpha_out"]).all()
+    # A power-law input covariance gives a much heavier output tail than an isotropic one.
+    heavy = df.loc[df["alpha_in"] == 1.5, "tail_alpha_out"].max()
+    light = df.loc[df["alpha_in"] == 0.0, "tail_alpha_out"].min()
+    assert heavy < 0.5 * light
+    df2 = theory.correlation_experiment(
+        200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), fit=_moment_fit, powerlaw=_hill
+    )
+    pd.testing.assert_frame_equal(df, df2)
+    with pytest.raises(ValueError, match="activation"):
+        theory.correlation_experiment(20, 0.5, (0.0,), 1, np.random.default_rng(0), activation="tanh")
+
+
+# --------------------------------------------------------------------------------------------------
+# 5. scaling_experiment / scaling_exponents / ridge_exact_error
+# --------------------------------------------------------------------------------------------------
+
+
+def test_predicted_slope_closed_form():
+    assert theory.predicted_slope(2.0, 0.5, 0.5) == pytest.approx(-1.5)
+    assert theory.predicted_slope(5.5, 0.3255, 0.5) == pytest.approx(-0.5 * (2 + 5.5 / 0.651 - 2.75))
+
+
+def test_ridge_exact_error_matches_monte_carlo():
+    rng = np.random.default_rng(0)
+    n, d, mu, sigma = 30, 6, 0.3, 0.7
+    lam = rng.uniform(0.2, 3.0, size=d)
+    phi = rng.standard_normal((n, d)) * np.sqrt(lam)
+    bias, var = theory.ridge_exact_error(phi, lam, mu, sigma)
+    reps = 40000
+    theta = rng.standard_normal((reps, d)) / math.sqrt(d)
+    y = theta @ phi.T + sigma * rng.standard_normal((reps, n))
+    hat = np.linalg.solve(phi.T @ phi / n + mu * np.eye(d), (y @ phi / n).T).T
+    loss = np.sum((hat - theta) ** 2 * lam, axis=1)
+    se = loss.std() / math.sqrt(reps)
+    assert abs(loss.mean() - (bias + var)) < 4 * se
+    # noise-free part alone
+    hat0 = np.linalg.solve(phi.T @ phi / n + mu * np.eye(d), (theta @ phi.T @ phi / n).T).T
+    loss0 = np.sum((hat0 - theta) ** 2 * lam, axis=1)
+    assert abs(loss0.mean() - bias) < 4 * loss0.std() / math.sqrt(reps)
+
+
+def _ones(d, gamma, kappa, rng):
+    return np.ones(d)
+
+
+def test_scaling_recovers_closed_form_slope():
+    # Isotropic features (Lambda = I), no noise: for n >> d, S -> I and the exact error tends to
+    # mu^2 / (1 + mu)^2 with mu = n^-ell, whose log-log slope over the ns is known in closed form
+    # (about -2 ell). Its finite-n value for d = 1 is mu^2 E[(chi2_n/n + mu)^-2], a 1-d integral.
+    ell, ns = 0.6, (400, 800, 1600, 3200, 6400)
+    df = theory.scaling_experiment(
+        [(2.0, 0.5, ell)], ns, 8, np.random.default_rng(0), d=4, sigma=0.0, spectrum=_ones
+    )
+    assert len(df) == 5 * 8
+    mu = np.asarray(ns, dtype=float) ** -ell
+    # Second order in S - I: E tr((S + mu)^-2)/d = (1 + mu)^-2 (1 + 3 (d + 1) / (n (1 + mu)^2) + O(n^-2)),
+    # using E tr(S - I) = 0 and E tr((S - I)^2)/d = (d + 1)/n for S = Z^T Z / n, Z n x d Gaussian.
+    closed = mu**2 / (1 + mu) ** 2 * (1 + 3 * 5 / (np.asarray(ns) * (1 + mu) ** 2))
+    expected = np.polyfit(np.log(ns), np.log(closed), 1)[0]
+    res = theory.scaling_exponents(df, np.random.default_rng(1), n_boot=200)
+    assert res.loc[0, "slope"] == pytest.approx(expected, abs=0.02)
+    assert res.loc[0, "slope_lo"] <= res.loc[0, "slope"] <= res.loc[0, "slope_hi"]
+    by_n = df.groupby("n")["error"]
+    se = by_n.std().to_numpy() / math.sqrt(8)
+    assert np.all(np.abs(by_n.mean().to_numpy() - closed) < 4 * se)
+    assert np.all(se / closed < 0.05)  # the check above is not vacuous
+    assert res.loc[0, "predicted_slope"] == pytest.approx(-ell * 3.0)
+    assert res.loc[0, "saturation_slope"] == pytest.approx(-1.0)
+
+    # d = 1 exactly: E[mu^2 / (s + mu)^2], s = chi2_n / n, by quadrature.
+    n1, mu1 = 50, 50.0**-ell
+    exact = integrate.quad(
+        lambda s: mu1**2 / (s + mu1) ** 2 * stats.gamma.pdf(s, n1 / 2, scale=2 / n1), 0, np.inf
+    )[0]
+    rng = np.random.default_rng(2)
+    errs = [
+        theory.ridge_exact_error(rng.standard_normal((n1, 1)), np.ones(1), mu1, 0.0)[0] for _ in range(4000)
+    ]
+    assert np.mean(errs) == pytest.approx(exact, rel=4 * np.std(errs) / np.sqrt(4000) / exact)
+
+
+def test_scaling_exponents_on_exact_power_laws_and_agreement_flag():
+    rng = np.random.default_rng(0)
+    rows = []
+    # kappa = 2.8, gamma = 0.5, ell = 0.5 predicts -0.5 (2 + 2.8 - 1.4) = -1.7: feed exactly that slope,
+    # and a second case whose data slope (-1.0) is far from its prediction.
+    for kappa, slope in [(2.8, -1.7), (6.0, -1.0)]:
+        for n in (100, 200, 400, 800):
+            for draw in range(6):
+                err = 3.0 * n**slope * math.exp(0.05 * rng.standard_normal())
+                rows.append({"kappa": kappa, "gamma": 0.5, "ell": 0.5, "n": n, "draw": draw, "error": err})
+    res = theory.scaling_exponents(pd.DataFrame(rows), np.random.default_rng(1), n_boot=300)
+    assert res.loc[0, "slope"] == pytest.approx(-1.7, abs=0.03)
+    assert res.loc[0, "predicted_slope"] == pytest.approx(-1.7)
+    assert bool(res.loc[0, "agrees"])
+    assert res.loc[1, "predicted_slope"] == pytest.approx(-0.5 * (2 + 6 - 3))
+    assert not bool(res.loc[1, "agrees"])
+    assert res.loc[1, "slope_hi"] - res.loc[1, "slope_lo"] < 0.1
+
+
+def test_scaling_experiment_default_spectrum_layout_and_determinism():
+    kw = dict(d=10, sigma=0.1)
+    a = theory.scaling_experiment([(2.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
+    b = theory.scaling_experiment([(2.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
+    pd.testing.assert_frame_equal(a, b)
+    assert list(a.columns) == [
+        "kappa",
+        "gamma",
+        "ell",
+        "n",
+        "draw",
+        "d",
+        "sigma",
+        "mu",
+        "error",
+        "bias",
+        "variance",
+        "lambda_min",
+        "lambda_max",
+    ]
+    np.testing.assert_allclose(a["error"], a["bias"] + a["variance"])
+    assert (a["lambda_min"] > 0).all()
+    with pytest.raises(ValueError, match="ell"):
+        theory.scaling_experiment([(2.0, 0.5, 1.5)], (20, 40, 80), 1, np.random.default_rng(0))
+    with pytest.raises(ValueError, match="ns"):
+        theory.scaling_experiment([(2.0, 0.5, 0.5)], (20, 40), 1, np.random.default_rng(0))
