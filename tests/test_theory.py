@@ -36,11 +36,14 @@ class _PowerLaw:
     alpha_se: float
     n_tail: int
     ks: float = float("nan")
+    status: str = "ok"
 
 
 @dataclass
 class _Compare:
     preferred: str
+    htmp: _Fit
+    powerlaw: _PowerLaw
 
 
 def _moment_fit(eigs, gamma, form="direct", rng=None, ci=True):
@@ -65,8 +68,8 @@ def _hill(eigs, xmin=None):
     return _PowerLaw(alpha=float(alpha), xmin=float(lo), alpha_se=float((alpha - 1) / math.sqrt(k)), n_tail=k)
 
 
-def _compare(eigs, gamma, form="direct"):
-    return _Compare("HTMP")
+def _compare(eigs, gamma, form="direct", rng=None, ci=True):
+    return _Compare("HTMP", _moment_fit(eigs, gamma, form, rng, ci), _hill(eigs))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -294,7 +297,7 @@ def test_eigenvector_freedom_closed_forms():
 
 
 def test_structure_experiment_layout_and_trend_with_moment_fit():
-    kw = dict(block_counts=(2, 6), fit=_moment_fit, compare=_compare, powerlaw=_hill)
+    kw = dict(block_counts=(2, 6), compare=_compare)
     df = theory.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
     assert list(df["label"].unique()) == [
         "haar",
@@ -351,9 +354,7 @@ def test_structure_trend_drops_failed_fits_and_ranks_infinity():
 
 
 def test_correlation_experiment_layout_and_power_law_in_power_law_out():
-    df = theory.correlation_experiment(
-        200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), fit=_moment_fit, powerlaw=_hill
-    )
+    df = theory.correlation_experiment(200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), compare=_compare)
     assert len(df) == 4
     for col in [
         "alpha_in",
@@ -377,9 +378,7 @@ def test_correlation_experiment_layout_and_power_law_in_power_law_out():
     heavy = df.loc[df["alpha_in"] == 1.5, "tail_alpha_out"].max()
     light = df.loc[df["alpha_in"] == 0.0, "tail_alpha_out"].min()
     assert heavy < 0.5 * light
-    df2 = theory.correlation_experiment(
-        200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), fit=_moment_fit, powerlaw=_hill
-    )
+    df2 = theory.correlation_experiment(200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), compare=_compare)
     pd.testing.assert_frame_equal(df, df2)
     with pytest.raises(ValueError, match="activation"):
         theory.correlation_experiment(20, 0.5, (0.0,), 1, np.random.default_rng(0), activation="tanh")

@@ -118,12 +118,6 @@ def _default_compare() -> FitFn:
     return compare_laws
 
 
-def _default_powerlaw() -> FitFn:
-    from htmu.estimate import fit_powerlaw
-
-    return fit_powerlaw
-
-
 def _fit_fields(result: Any) -> dict[str, Any]:
     """kappa, its interval and status of a fit result (``FitResult`` or any object with those attributes)."""
     ci = getattr(result, "kappa_ci", None)
@@ -593,9 +587,7 @@ def structure_experiment(
     *,
     block_counts: Sequence[int] = (2, 5, 10, 25, 50),
     sampler: Sampler | None = None,
-    fit: FitFn | None = None,
     compare: FitFn | None = None,
-    powerlaw: FitFn | None = None,
 ) -> pd.DataFrame:
     r"""Fit kappa to Wishart-like spectra whose eigenvector freedom is reduced step by step.
 
@@ -611,9 +603,10 @@ def structure_experiment(
     :math:`W W^\top` for a weight matrix: their spectra are fitted in the **direct** form (the form the
     high-temperature ensemble produces, whose :math:`\kappa \to \infty` limit is MP(:math:`\gamma`) and
     :math:`\kappa \to 0` limit is a Gamma law, exactly the fixed-eigenvector spectrum), with
-    :math:`\gamma` known. ``preferred`` is the likelihood's choice among MP, HTMP (direct) and a power
-    law (:func:`htmu.estimate.compare_laws`) and ``tail_alpha`` the Clauset--Shalizi--Newman power-law
-    exponent of the upper tail (:func:`htmu.estimate.fit_powerlaw`; a larger alpha is a lighter tail).
+    :math:`\gamma` known. One call of :func:`htmu.estimate.compare_laws` per spectrum gives the HTMP fit
+    with its bootstrap interval, ``preferred`` (the likelihood's choice among MP, HTMP and a power law)
+    and ``tail_alpha``, the Clauset--Shalizi--Newman exponent of the upper tail (a larger alpha is a
+    lighter tail).
 
     Parameters
     ----------
@@ -629,9 +622,10 @@ def structure_experiment(
         Numbers of diagonal blocks, each in [2, n].
     sampler : callable, optional
         ``sampler(n, gamma, structure, rng, **kw)``; default :func:`htmu.ensembles.sample_structured`.
-    fit, compare, powerlaw : callable, optional
-        Default :func:`htmu.estimate.fit_htmp`, :func:`htmu.estimate.compare_laws` and
-        :func:`htmu.estimate.fit_powerlaw`.
+    compare : callable, optional
+        ``compare(eigenvalues, gamma, form=..., rng=rng, ci=True)`` returning an object with
+        ``preferred``, ``htmp`` (``kappa``, ``kappa_ci``, ``status``) and ``powerlaw`` (``alpha``,
+        ``alpha_se``, ``xmin``, ``n_tail``, ``status``); default :func:`htmu.estimate.compare_laws`.
 
     Returns
     -------
@@ -639,8 +633,9 @@ def structure_experiment(
         One row per (structure setting, draw): ``structure``, ``label``, ``block_size`` and
         ``n_blocks`` (Haar: one block of n; fixed eigenvectors: n blocks of 1; missing for Kronecker),
         ``factor`` (Kronecker :math:`n_1`, else missing), ``freedom`` (:func:`eigenvector_freedom`), ``n``, ``gamma``,
-        ``draw``, ``form`` ("direct"), ``kappa``, ``kappa_lo``, ``kappa_hi``, ``status``, ``preferred``,
-        ``tail_alpha``, ``tail_alpha_se``, ``tail_xmin``, ``tail_n``.
+        ``draw``, ``form`` ("direct"), ``kappa``, ``kappa_lo``, ``kappa_hi``, ``status`` (the HTMP
+        fit's), ``preferred``, ``tail_alpha``, ``tail_alpha_se``, ``tail_xmin``, ``tail_n``,
+        ``tail_status``.
     """
     if rng is None:
         raise ValueError("rng must be a numpy.random.Generator, got None")
@@ -653,9 +648,7 @@ def structure_experiment(
         raise ValueError(f"block_counts must be at most n={n}, got {list(block_counts)}")
     if sampler is None:
         from htmu.ensembles import sample_structured as sampler
-    fit = fit or _default_fit()
     compare = compare or _default_compare()
-    powerlaw = powerlaw or _default_powerlaw()
 
     factor = _kronecker_factor(n)
     settings: list[tuple[str, str, dict[str, int]]] = [("haar", "haar", {})]
@@ -678,9 +671,9 @@ def structure_experiment(
             n_blocks = len(_block_sizes(n, block_size))
         for d in range(draws):
             eigs = np.sort(np.asarray(sampler(n, gamma, structure, rng, **kw), dtype=float))
-            f = _fit_fields(fit(eigs, gamma, form="direct", rng=rng, ci=True))
-            cmp = compare(eigs, gamma, form="direct")
-            pl = powerlaw(eigs)
+            cmp = compare(eigs, gamma, form="direct", rng=rng, ci=True)
+            f = _fit_fields(cmp.htmp)
+            pl = cmp.powerlaw
             rows.append(
                 {
                     "structure": structure,
@@ -702,6 +695,7 @@ def structure_experiment(
                     "tail_alpha_se": float(getattr(pl, "alpha_se", np.nan)),
                     "tail_xmin": float(pl.xmin),
                     "tail_n": int(pl.n_tail),
+                    "tail_status": str(pl.status),
                 }
             )
     df = pd.DataFrame(rows)
@@ -774,13 +768,12 @@ def structure_trend(
 def correlation_experiment(
     n: int = 300,
     gamma: float = 0.5,
-    alphas: Sequence[float] = (0.0, 0.5, 1.0, 1.5, 2.0),
+    alphas: Sequence[float] = (0.0, 0.5, 1.0, 1.5),
     draws: int = 3,
     rng: np.random.Generator | None = None,
     *,
     activation: str = "linear",
-    fit: FitFn | None = None,
-    powerlaw: FitFn | None = None,
+    compare: FitFn | None = None,
 ) -> pd.DataFrame:
     r"""Propagate a power-law input covariance through a random layer and fit the output spectrum.
 
@@ -797,9 +790,10 @@ def correlation_experiment(
     The input's eigenvalue density has the upper tail :math:`\sigma^{-(1 + 1/\alpha)}` (the
     :math:`k^{-\alpha}` sequence has :math:`\#\{\sigma_k > t\} \propto t^{-1/\alpha}`), so
     ``tail_alpha_in_theory`` is :math:`1 + 1/\alpha` (infinite for :math:`\alpha = 0`: no power law). The
-    input's sample covariance :math:`X X^\top/m` and the output are fitted the same way: power-law tail
-    (:func:`htmu.estimate.fit_powerlaw`, interval :math:`\hat\alpha \pm 1.96\,\mathrm{se}`) and HTMP
-    :math:`\kappa` in the **inverse** form (the form with a power-law upper tail; :math:`\gamma` known).
+    input's sample covariance :math:`X X^\top/m` and the output are fitted the same way, by
+    :func:`htmu.estimate.compare_laws`: power-law tail (interval
+    :math:`\hat\alpha \pm 1.96\,\mathrm{se}`), HTMP :math:`\kappa` in the **inverse** form (the form
+    with a power-law upper tail; :math:`\gamma` known) with its bootstrap interval, and the preferred law.
 
     Parameters
     ----------
@@ -814,8 +808,8 @@ def correlation_experiment(
     rng : numpy.random.Generator
         Source of randomness (required).
     activation : {"linear", "relu"}
-    fit, powerlaw : callable, optional
-        Default :func:`htmu.estimate.fit_htmp` and :func:`htmu.estimate.fit_powerlaw`.
+    compare : callable, optional
+        As in :func:`structure_experiment`; default :func:`htmu.estimate.compare_laws`.
 
     Returns
     -------
@@ -823,7 +817,8 @@ def correlation_experiment(
         One row per (alpha, draw): ``alpha_in``, ``draw``, ``n``, ``m``, ``gamma``, ``activation``,
         ``tail_alpha_in_theory``, ``tail_alpha_in`` (fitted on :math:`X X^\top/m`), ``tail_alpha_out``,
         ``tail_alpha_out_lo``, ``tail_alpha_out_hi``, ``tail_n_out``, ``kappa_in``, ``kappa``,
-        ``kappa_lo``, ``kappa_hi``, ``form`` ("inverse"), ``status_in``, ``status``.
+        ``kappa_lo``, ``kappa_hi``, ``form`` ("inverse"), ``preferred_in``, ``preferred``,
+        ``status_in``, ``status`` (HTMP fits), ``tail_status``.
     """
     if rng is None:
         raise ValueError("rng must be a numpy.random.Generator, got None")
@@ -836,8 +831,7 @@ def correlation_experiment(
         raise ValueError(f"alphas must be finite numbers >= 0, got {list(alphas)!r}")
     if activation not in ("linear", "relu"):
         raise ValueError(f"activation must be 'linear' or 'relu', got {activation!r}")
-    fit = fit or _default_fit()
-    powerlaw = powerlaw or _default_powerlaw()
+    compare = compare or _default_compare()
 
     d = n
     m = int(round(n / gamma))
@@ -856,10 +850,10 @@ def correlation_experiment(
             eig_out = np.linalg.eigvalsh(y @ y.T / m)
             eig_in = np.sort(eig_in / eig_in.mean())
             eig_out = np.sort(eig_out / eig_out.mean())
-            pl_in = powerlaw(eig_in)
-            pl_out = powerlaw(eig_out)
-            f_in = _fit_fields(fit(eig_in, gamma, form="inverse", rng=rng, ci=True))
-            f_out = _fit_fields(fit(eig_out, gamma, form="inverse", rng=rng, ci=True))
+            cmp_in = compare(eig_in, gamma, form="inverse", rng=rng, ci=True)
+            cmp_out = compare(eig_out, gamma, form="inverse", rng=rng, ci=True)
+            pl_in, pl_out = cmp_in.powerlaw, cmp_out.powerlaw
+            f_in, f_out = _fit_fields(cmp_in.htmp), _fit_fields(cmp_out.htmp)
             se = float(getattr(pl_out, "alpha_se", np.nan))
             rows.append(
                 {
@@ -880,8 +874,11 @@ def correlation_experiment(
                     "kappa_lo": f_out["kappa_lo"],
                     "kappa_hi": f_out["kappa_hi"],
                     "form": "inverse",
+                    "preferred_in": str(cmp_in.preferred),
+                    "preferred": str(cmp_out.preferred),
                     "status_in": f_in["status"],
                     "status": f_out["status"],
+                    "tail_status": str(pl_out.status),
                 }
             )
     return pd.DataFrame(rows)
