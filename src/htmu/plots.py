@@ -1,0 +1,1006 @@
+"""The study's figures, each a :class:`matplotlib.figure.Figure` built without pyplot's global state.
+
+Every function tolerates missing data: a panel with nothing to draw says "no data" (and why) instead of
+raising. Densities are drawn through an injectable ``pdf`` argument (see :data:`PdfFn`), defaulting to the
+package laws :data:`htmu.laws.marchenko_pastur`, :data:`htmu.laws.htmp` and :data:`htmu.laws.invhtmp`.
+
+Phase labels follow :func:`htmu.scorecard.phase_label`, whose thresholds (κ > 4 bulk-decay,
+0.1 < κ ≤ 4 heavy-tailed, κ ≤ 0.1 rank-collapse) are a convention of htmu, not of the paper.
+
+References
+----------
+L. Hodgkinson, Z. Wang, M. W. Mahoney, "Models of Heavy-Tailed Mechanistic Universality", ICML 2025,
+arXiv:2506.03470 (Figures 1 and 2).
+C. H. Martin, M. W. Mahoney, "Implicit self-regularization in deep neural networks", JMLR 22 (2021)
+(the "5+1 phases", their Figure 12).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # figures are files; never open a window (set here only, not package-wide)
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import xarray as xr  # noqa: E402
+from matplotlib.axes import Axes  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from scipy import optimize, stats  # noqa: E402
+
+from htmu.scorecard import (  # noqa: E402
+    SPECTRUM_KEYS,
+    best_fits,
+    effective_kappa,
+    phase_label,
+    spearman_bootstrap,
+)
+
+__all__ = [
+    "InvGammaFit",
+    "PdfFn",
+    "fig_correlation",
+    "fig_ensemble",
+    "fig_estimator",
+    "fig_kappa_accuracy",
+    "fig_ntk",
+    "fig_phases",
+    "fig_scaling",
+    "fig_structure",
+    "fit_invgamma_lower",
+    "package_pdf",
+    "save_figure",
+]
+
+#: ``pdf(law, x, *, gamma, kappa, scale) -> density`` with ``law`` one of ``"mp"``, ``"direct"``, ``"inverse"``.
+PdfFn = Callable[..., np.ndarray]
+
+_NO_DATA_STYLE = {"ha": "center", "va": "center", "fontsize": 10, "color": "0.35"}
+_TEXT_BOX = {"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"}
+
+
+def package_pdf(
+    law: str, x: np.ndarray, *, gamma: float, kappa: float = math.inf, scale: float = 1.0
+) -> np.ndarray:
+    """Density of one of the package laws at ``x`` (the default ``pdf`` of every figure).
+
+    Parameters
+    ----------
+    law : {"mp", "direct", "inverse"}
+        Marchenko–Pastur MP(γ) (mean ``scale``), HTMP(γ, κ) (direct form) or its inverse form.
+    x : ndarray
+        Points (eigenvalues) at which to evaluate.
+    gamma, kappa, scale : float
+        Shapes and scale, as in :mod:`htmu.laws`.
+    """
+    from htmu import laws  # imported lazily: laws.py carries the mpmath machinery
+
+    if law == "mp":
+        return np.asarray(laws.marchenko_pastur.pdf(x, gamma, scale=scale), dtype=float)
+    if law == "direct":
+        return np.asarray(laws.htmp.pdf(x, gamma, kappa, scale=scale), dtype=float)
+    if law == "inverse":
+        return np.asarray(laws.invhtmp.pdf(x, gamma, kappa, scale=scale), dtype=float)
+    raise ValueError(f"law must be 'mp', 'direct' or 'inverse', got {law!r}")
+
+
+def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
+    """Write ``fig`` as ``stem.<format>`` for each format, creating parent directories, then close it.
+
+    Parameters
+    ----------
+    fig : Figure
+        The figure to write.
+    stem : str or Path
+        Output path without suffix.
+    formats : sequence of str
+        File formats understood by matplotlib (``"png"``, ``"pdf"``, ``"svg"``, ...).
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order of ``formats``.
+    """
+    if not formats:
+        raise ValueError("formats must name at least one file format")
+    stem = Path(stem)
+    stem.parent.mkdir(parents=True, exist_ok=True)
+    paths = []
+    try:
+        for fmt in formats:
+            path = stem.with_name(f"{stem.name}.{fmt.lstrip('.')}")
+            fig.savefig(path, format=fmt.lstrip("."), dpi=150)
+            paths.append(path)
+    finally:
+        # a figure made through pyplot stays registered until closed; ours are not, and closing is harmless
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return paths
+
+
+# ----------------------------------------------------------------------------------------------- helpers
+
+
+def _no_data(ax: Axes, reason: str = "") -> None:
+    ax.text(
+        0.5, 0.5, "no data" + (f"\n({reason})" if reason else ""), transform=ax.transAxes, **_NO_DATA_STYLE
+    )
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _new_figure(nrows: int, ncols: int, width: float = 4.0, height: float = 3.2) -> tuple[Figure, np.ndarray]:
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
+    return fig, axes
+
+
+def _is_empty(obj: object) -> bool:
+    if obj is None:
+        return True
+    if isinstance(obj, xr.Dataset):
+        return "spectrum" not in obj.sizes or obj.sizes["spectrum"] == 0
+    return len(obj) == 0  # type: ignore[arg-type]
+
+
+def _spectrum_meta(spectra: xr.Dataset) -> pd.DataFrame:
+    """Coordinates along ``spectrum`` as a DataFrame (row i ↔ spectrum i)."""
+    cols = {name: np.asarray(c.values) for name, c in spectra.coords.items() if c.dims == ("spectrum",)}
+    return pd.DataFrame(cols, index=pd.RangeIndex(spectra.sizes["spectrum"]))
+
+
+def _eigenvalues(spectra: xr.Dataset, i: int) -> np.ndarray:
+    ev = np.asarray(spectra["eigenvalue"].isel(spectrum=i).values, dtype=float)
+    return ev[np.isfinite(ev)]
+
+
+def _same(a: object, b: object) -> bool:
+    """Equality across the types a CSV round trip produces (100 vs 100.0 vs "100")."""
+    try:
+        fa, fb = float(a), float(b)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return str(a) == str(b)
+    if math.isnan(fa) and math.isnan(fb):
+        return True
+    return fa == fb
+
+
+def _matching(
+    fits: pd.DataFrame | None, meta_row: pd.Series, keys: Sequence[str] = SPECTRUM_KEYS
+) -> pd.DataFrame:
+    """Rows of ``fits`` describing the spectrum whose coordinates are ``meta_row``."""
+    if fits is None or len(fits) == 0:
+        return pd.DataFrame()
+    common = [k for k in keys if k in fits.columns and k in meta_row.index and k != "epoch"]
+    mask = np.ones(len(fits), dtype=bool)
+    for k in common:
+        target = meta_row[k]
+        mask &= np.array([_same(v, target) for v in fits[k].to_numpy()])
+    return fits[mask]
+
+
+def _filter(df: pd.DataFrame, **conditions: object) -> pd.DataFrame:
+    for col, val in conditions.items():
+        if val is None or col not in df.columns:
+            continue
+        df = df[np.array([_same(v, val) for v in df[col].to_numpy()], dtype=bool)]
+    return df
+
+
+def _positive(ev: np.ndarray) -> tuple[np.ndarray, int]:
+    pos = ev[ev > 0]
+    return pos, int(ev.size - pos.size)
+
+
+def _log_hist(ax: Axes, ev: np.ndarray, label: str = "eigenvalues", color: str = "C0") -> np.ndarray:
+    """Density histogram on log-spaced bins (density per unit λ, so it overlays a pdf in λ)."""
+    lo, hi = ev.min(), ev.max()
+    if hi <= lo:
+        hi = lo * 1.01 + 1e-300
+    nbins = int(np.clip(np.sqrt(ev.size), 10, 60))
+    bins = np.geomspace(lo, hi, nbins + 1)
+    ax.hist(ev, bins=bins, density=True, color=color, alpha=0.45, label=label)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    return np.geomspace(lo, hi, 400)
+
+
+def _draw_pdf(ax: Axes, pdf: PdfFn, law: str, x: np.ndarray, label: str, style: dict, **params: float) -> str:
+    """Draw a density; a numerical failure is shown in the panel (returned as a note), not raised."""
+    try:
+        y = np.asarray(pdf(law, x, **params), dtype=float)
+    except (ValueError, ArithmeticError, RuntimeError) as err:
+        return f"{label} not drawn: {type(err).__name__}: {err}"
+    y = np.where(y > 0, y, np.nan)
+    if not np.any(np.isfinite(y)):
+        return f"{label} not drawn: density not positive on the range"
+    ax.plot(x, y, label=label, **style)
+    return ""
+
+
+def _fmt_kappa(k: float) -> str:
+    if k is None or math.isnan(k):
+        return "n/a"
+    return "∞" if math.isinf(k) else f"{k:.3g}"
+
+
+def _kappa_ci(row: pd.Series) -> str:
+    k = float(row.get("kappa", math.nan))
+    lo, hi = float(row.get("kappa_lo", math.nan)), float(row.get("kappa_hi", math.nan))
+    ci = f" [{_fmt_kappa(lo)}, {_fmt_kappa(hi)}]" if not (math.isnan(lo) and math.isnan(hi)) else ""
+    return f"κ = {_fmt_kappa(k)}{ci}"
+
+
+def _finite(series: pd.Series) -> np.ndarray:
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+# ----------------------------------------------------------------------------------------------- Figure 2
+
+
+def fig_phases(
+    spectra: xr.Dataset | None,
+    fits: pd.DataFrame | None,
+    arch: str = "minialexnet",
+    layer: str = "fc1",
+    stage: str = "final",
+    seed: int | None = None,
+    *,
+    matrix: str = "weight",
+    dataset: str | None = None,
+    pdf: PdfFn = package_pdf,
+) -> Figure:
+    """The "5+1 phases" of training (the paper's Figure 2): one panel per batch size, descending.
+
+    Each panel shows the layer's eigenvalue histogram (log-spaced bins, density per unit λ), the
+    Marchenko–Pastur density MP(γ) at scale = mean eigenvalue (MP has mean ``scale``), and the HTMP density of
+    the form (direct or inverse) with the larger log-likelihood at its fitted κ and scale, with κ [CI], the
+    preferred law and the phase of :func:`htmu.scorecard.phase_label`.
+
+    Parameters
+    ----------
+    spectra : xarray.Dataset or None
+        ``results/spectra.nc`` (``eigenvalue(spectrum, k)`` and coordinates on ``spectrum``).
+    fits : DataFrame or None
+        ``results/fits.csv``.
+    arch, layer, stage : str
+        Which spectra to show.
+    seed : int or None
+        Seed to show; the smallest available per batch size when None.
+    matrix : str
+        Matrix kind (``"weight"`` for the paper's figure).
+    dataset : str or None
+        Dataset to show; the first (sorted) when None.
+    pdf : PdfFn
+        Density function (injectable for tests).
+
+    Returns
+    -------
+    Figure
+    """
+    title = f"5+1 phases of training: {arch} {layer} ({matrix}, stage {stage})"
+    meta = pd.DataFrame() if _is_empty(spectra) else _spectrum_meta(spectra)
+    if len(meta):
+        meta = _filter(meta, arch=arch, layer=layer, stage=stage, matrix=matrix)
+        if len(meta) and "dataset" in meta:
+            dataset = dataset if dataset is not None else sorted(meta["dataset"].astype(str).unique())[0]
+            meta = _filter(meta, dataset=dataset)
+    batch_sizes = sorted(pd.to_numeric(meta["batch_size"]).unique(), reverse=True) if len(meta) else []
+    if not batch_sizes:
+        fig, axes = _new_figure(1, 1)
+        _no_data(axes[0, 0], f"no {matrix} spectra for {arch} {layer} at stage {stage}")
+        fig.suptitle(title)
+        return fig
+
+    ncols = min(3, len(batch_sizes))
+    nrows = math.ceil(len(batch_sizes) / ncols)
+    fig, axes = _new_figure(nrows, ncols)
+    for ax in axes.flat[len(batch_sizes) :]:
+        ax.set_visible(False)
+    for ax, bs in zip(axes.flat, batch_sizes, strict=False):
+        sub = meta[pd.to_numeric(meta["batch_size"]) == bs]
+        seeds = sorted(pd.to_numeric(sub["seed"]).unique()) if "seed" in sub else [None]
+        chosen = seed if seed is not None else seeds[0]
+        if chosen is not None:
+            sub = sub[pd.to_numeric(sub["seed"]) == chosen]
+        ax.set_title(f"batch size {int(bs)}" + (f", seed {int(chosen)}" if chosen is not None else ""))
+        if len(sub) == 0:
+            _no_data(ax, f"seed {chosen} not available")
+            continue
+        i = int(sub.index[0])
+        row_meta = sub.loc[i]
+        ev, n_nonpos = _positive(_eigenvalues(spectra, i))
+        if ev.size < 2:
+            _no_data(ax, f"{ev.size} positive eigenvalues (status {row_meta.get('status', '?')})")
+            continue
+        x = _log_hist(ax, ev)
+        gamma = float(row_meta.get("gamma", math.nan))
+        notes = []
+        if math.isfinite(gamma):
+            notes.append(
+                _draw_pdf(
+                    ax,
+                    pdf,
+                    "mp",
+                    x,
+                    f"MP(γ={gamma:.3g})",
+                    {"color": "k", "ls": "--"},
+                    gamma=gamma,
+                    scale=float(ev.mean()),
+                )
+            )
+        rows = _matching(fits, row_meta)
+        best = best_fits(rows) if len(rows) else pd.DataFrame()
+        lines = []
+        if len(best):
+            b = best.iloc[0]
+            form = str(b.get("form", "direct"))
+            kappa = float(b.get("kappa", math.nan))
+            if str(b.get("status", "")) == "ok" and math.isfinite(kappa):
+                notes.append(
+                    _draw_pdf(
+                        ax,
+                        pdf,
+                        form,
+                        x,
+                        f"HTMP {form}",
+                        {"color": "C3"},
+                        gamma=float(b.get("gamma", gamma)),
+                        kappa=kappa,
+                        scale=float(b.get("scale", 1.0)),
+                    )
+                )
+            lines.append(f"{_kappa_ci(b)} ({form})")
+            lines.append(f"preferred: {b.get('preferred', '') or 'none'}")
+            lines.append(
+                "phase: "
+                + phase_label(
+                    b.get("preferred", ""), kappa, b.get("status", "ok"), b.get("train_status", "ok")
+                )
+            )
+        else:
+            lines.append("no fit")
+        if n_nonpos:
+            lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
+        lines += [n for n in notes if n]
+        ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=_TEXT_BOX)
+        ax.set_xlabel(f"eigenvalue λ of W Wᵀ ({matrix}, arbitrary units)")
+        ax.set_ylabel("density p(λ) (per unit λ)")
+        ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle(title)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------- Figure 1
+
+
+@dataclass(frozen=True)
+class InvGammaFit:
+    """Inverse-Gamma law fitted to the eigenvalues below a threshold; ``status`` says why if it failed."""
+
+    shape: float
+    scale: float
+    threshold: float
+    n_used: int
+    n_total: int
+    status: str
+
+    def pdf_below(self, x: np.ndarray) -> np.ndarray:
+        """Density of the whole sample implied below ``threshold``: (n_used/n_total) f(x)/F(threshold)."""
+        f = stats.invgamma.pdf(x, self.shape, scale=self.scale)
+        norm = stats.invgamma.cdf(self.threshold, self.shape, scale=self.scale)
+        return np.where(x <= self.threshold, (self.n_used / self.n_total) * f / norm, np.nan)
+
+
+def fit_invgamma_lower(eigenvalues: np.ndarray, quantile: float = 0.5, min_points: int = 10) -> InvGammaFit:
+    """Fit an inverse-Gamma law to the lowest eigenvalues by truncated maximum likelihood.
+
+    With threshold t the ``quantile`` of the positive eigenvalues, maximise over shape a and scale s
+
+    .. math:: \\sum_{\\lambda_i \\le t} \\log f(\\lambda_i; a, s) - m \\log F(t; a, s),
+
+    f, F the inverse-Gamma density and CDF (``scipy.stats.invgamma``, location 0), m the number of points
+    used. Conditioning on λ ≤ t makes the fit describe the law near zero only, which is what the paper's
+    Figure 1 shows (the inverse-Gamma behaviour λ^(−(1+κ/(2γ)+κ/2)) e^(−c/λ) of the inverse form near 0).
+
+    Parameters
+    ----------
+    eigenvalues : ndarray
+        Spectrum; non-positive and non-finite values are ignored.
+    quantile : float
+        Fraction of the positive eigenvalues used, in (0, 1].
+    min_points : int
+        Fewer points than this give ``status="too_few"``.
+
+    Returns
+    -------
+    InvGammaFit
+    """
+    if not 0 < quantile <= 1:
+        raise ValueError(f"quantile must be in (0, 1], got {quantile!r}")
+    ev = np.asarray(eigenvalues, dtype=float)
+    ev = ev[np.isfinite(ev) & (ev > 0)]
+    if ev.size == 0:
+        return InvGammaFit(math.nan, math.nan, math.nan, 0, 0, "too_few")
+    t = float(np.quantile(ev, quantile))
+    low = ev[ev <= t]
+    if low.size < min_points:
+        return InvGammaFit(math.nan, math.nan, t, int(low.size), int(ev.size), "too_few")
+    # start from the moments of 1/λ (Gamma(a, rate s) for an untruncated law); optimise in logs so both
+    # parameters stay positive
+    inv = 1.0 / low
+    a0 = max(inv.mean() ** 2 / inv.var(), 1e-3) if inv.var() > 0 else 1.0
+    s0 = a0 / inv.mean()
+
+    def nll(theta: np.ndarray) -> float:
+        a, s = np.exp(theta)
+        # trial points far from the optimum overflow scipy's CDF; such points get an explicit penalty below
+        with np.errstate(divide="ignore", over="ignore", invalid="ignore"):
+            val = -(
+                stats.invgamma.logpdf(low, a, scale=s).sum() - low.size * stats.invgamma.logcdf(t, a, scale=s)
+            )
+        return float(val) if np.isfinite(val) else 1e300
+
+    res = optimize.minimize(
+        nll, np.log([a0, s0]), method="Nelder-Mead", options={"xatol": 1e-8, "fatol": 1e-8, "maxiter": 4000}
+    )
+    a, s = np.exp(res.x)
+    status = "ok" if res.success else "no_convergence"
+    return InvGammaFit(float(a), float(s), t, int(low.size), int(ev.size), status)
+
+
+def fig_ntk(
+    spectra: xr.Dataset | None,
+    fits: pd.DataFrame | None,
+    *,
+    stages: Sequence[str] = ("init", "final"),
+    quantile: float = 0.5,
+    pdf: PdfFn = package_pdf,
+) -> Figure:
+    """NTK spectra at initialisation and after training, per architecture (the paper's Figure 1).
+
+    Rows are architectures, columns ``stages``. Each panel: histogram of the NTK eigenvalues (log-spaced
+    bins; first dataset, batch size and seed), the inverse-Gamma law fitted to the eigenvalues below the
+    ``quantile`` by :func:`fit_invgamma_lower` (drawn below that threshold), and the fitted inverse-form HTMP
+    density from ``fits`` (form ``"inverse"``, status ``ok``).
+
+    Parameters
+    ----------
+    spectra : xarray.Dataset or None
+        Spectra (matrix ``"ntk"`` is used).
+    fits : DataFrame or None
+        Fits table.
+    stages : sequence of str
+        Stages to show, one column each.
+    quantile : float
+        Fraction of the lowest eigenvalues used by the inverse-Gamma fit.
+    pdf : PdfFn
+        Density function (injectable for tests).
+
+    Returns
+    -------
+    Figure
+    """
+    title = "NTK spectral densities at initialisation and after training, inverse-Gamma near zero"
+    meta = pd.DataFrame() if _is_empty(spectra) else _filter(_spectrum_meta(spectra), matrix="ntk")
+    archs = sorted(meta["arch"].astype(str).unique()) if len(meta) else []
+    if not archs:
+        fig, axes = _new_figure(1, 1)
+        _no_data(axes[0, 0], "no NTK spectra")
+        fig.suptitle(title)
+        return fig
+    fig, axes = _new_figure(len(archs), len(stages))
+    for r, arch in enumerate(archs):
+        for c, stage in enumerate(stages):
+            ax = axes[r, c]
+            ax.set_title(f"{arch}, {stage}")
+            sub = _filter(meta, arch=arch, stage=stage)
+            for col in ("dataset", "batch_size", "seed"):
+                if len(sub) and col in sub:
+                    first = sorted(sub[col].unique(), key=str)[0]
+                    sub = _filter(sub, **{col: first})
+            if len(sub) == 0:
+                _no_data(ax, f"no {stage} NTK spectrum")
+                continue
+            i = int(sub.index[0])
+            ev, n_nonpos = _positive(_eigenvalues(spectra, i))
+            if ev.size < 2:
+                _no_data(ax, f"{ev.size} positive eigenvalues")
+                continue
+            x = _log_hist(ax, ev)
+            lines = []
+            ig = fit_invgamma_lower(ev, quantile=quantile)
+            if ig.status == "ok":
+                xl = x[x <= ig.threshold]
+                ax.plot(xl, ig.pdf_below(xl), color="C2", lw=2, label="inverse-Gamma (lower half)")
+                lines.append(f"inv-Gamma shape {ig.shape:.3g}, scale {ig.scale:.3g}")
+            else:
+                lines.append(f"inverse-Gamma fit: {ig.status}")
+            rows = _matching(fits, sub.loc[i])
+            inv = (
+                rows[(rows["form"].astype(str) == "inverse")]
+                if len(rows) and "form" in rows
+                else pd.DataFrame()
+            )
+            if len(inv):
+                b = inv.iloc[0]
+                kappa = float(b.get("kappa", math.nan))
+                if str(b.get("status", "")) == "ok" and math.isfinite(kappa):
+                    note = _draw_pdf(
+                        ax,
+                        pdf,
+                        "inverse",
+                        x,
+                        "HTMP inverse form",
+                        {"color": "C3"},
+                        gamma=float(b.get("gamma", math.nan)),
+                        kappa=kappa,
+                        scale=float(b.get("scale", 1.0)),
+                    )
+                    if note:
+                        lines.append(note)
+                lines.append(f"{_kappa_ci(b)}, KS {float(b.get('ks', math.nan)):.3f} ({b.get('status', '')})")
+            else:
+                lines.append("no inverse-form fit")
+            if n_nonpos:
+                lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
+            ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, bbox=_TEXT_BOX)
+            ax.set_xlabel("NTK eigenvalue λ (arbitrary units)")
+            ax.set_ylabel("density p(λ) (per unit λ)")
+            ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle(title)
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------- κ vs accuracy
+
+
+def fig_kappa_accuracy(
+    fits: pd.DataFrame | None,
+    matrix: str = "weight",
+    layer: str | None = None,
+    *,
+    stage: str = "final",
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> Figure:
+    """κ against test accuracy across batch sizes and seeds, one colour per architecture.
+
+    One point per spectrum (the form with the larger likelihood). Finite κ on a log axis; MP-preferred
+    spectra (κ = ∞) drawn as triangles on a line above the data. The legend gives Spearman's ρ between κ and
+    test accuracy with a percentile-bootstrap 95% interval (:func:`htmu.scorecard.spearman_bootstrap`),
+    ranking κ = ∞ above every finite κ.
+
+    Parameters
+    ----------
+    fits : DataFrame or None
+        Fits table.
+    matrix : str
+        Matrix kind.
+    layer : str or None
+        Layer; when None, per architecture ``"fc1"`` if it has one, else its first layer (sorted).
+    stage : str
+        Training stage.
+    seed : int
+        Seed of the bootstrap.
+    n_boot : int
+        Bootstrap resamples.
+
+    Returns
+    -------
+    Figure
+    """
+    fig, axes = _new_figure(1, 1, width=6.0, height=4.5)
+    ax = axes[0, 0]
+    ax.set_title(f"HTMP κ against test accuracy ({matrix}, stage {stage})")
+    need = {"arch", "kappa", "test_acc", "status"}
+    if _is_empty(fits) or not need <= set(fits.columns):
+        _no_data(ax, "fits empty" if _is_empty(fits) else f"fits lacks {sorted(need - set(fits.columns))}")
+        return fig
+    df = _filter(fits, matrix=matrix, stage=stage)
+    rng = np.random.default_rng(seed)
+    series = []
+    for arch, g in df.groupby("arch", sort=True):
+        layers = sorted(g["layer"].astype(str).unique()) if "layer" in g else [""]
+        lay = layer if layer is not None else ("fc1" if "fc1" in layers else layers[0])
+        g = _filter(g, layer=lay) if "layer" in g else g
+        best = best_fits(g)
+        kap = np.array([effective_kappa(r) for _, r in best.iterrows()], dtype=float)
+        acc = _finite(best["test_acc"])
+        keep = ~np.isnan(kap) & ~np.isnan(acc)
+        if keep.any():
+            series.append((f"{arch} {lay}".strip(), best[keep], kap[keep], acc[keep]))
+    if not series:
+        _no_data(ax, f"no fitted {matrix} spectra with test accuracy")
+        return fig
+    finite_all = np.concatenate([k[np.isfinite(k)] for *_, k, _ in series])
+    kmax = float(finite_all.max()) if finite_all.size else 10.0
+    kmin = float(finite_all.min()) if finite_all.size else 1.0
+    y_inf = kmax * 3.0
+    for j, (name, best, kap, acc) in enumerate(series):
+        res = spearman_bootstrap(kap, acc, rng=rng, n_boot=n_boot)
+        color = f"C{j % 10}"
+        fin = np.isfinite(kap)
+        ax.scatter(acc[fin], kap[fin], color=color, label=f"{name}: {res.text()}")
+        ax.scatter(acc[~fin], np.full((~fin).sum(), y_inf), color=color, marker="^")
+        bs = best["batch_size"].to_numpy() if "batch_size" in best else [None] * len(kap)
+        for a, k, b in zip(acc, np.where(fin, kap, y_inf), bs, strict=True):
+            if b is not None:
+                ax.annotate(f"{int(b)}", (a, k), textcoords="offset points", xytext=(3, 3), fontsize=6)
+    ax.axhline(y_inf, color="0.5", ls=":", lw=1)
+    ax.text(0.01, y_inf, " κ = ∞ (MP preferred)", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylim(max(kmin / 3.0, 1e-6), y_inf * 3.0)
+    ax.set_xlabel("test accuracy (fraction correct)")
+    ax.set_ylabel("fitted κ (dimensionless, log scale)")
+    ax.legend(
+        fontsize=7, title="Spearman ρ(κ, accuracy), 95% bootstrap CI; labels: batch size", title_fontsize=7
+    )
+    return fig
+
+
+# ----------------------------------------------------------------------------------------------- theory figures
+
+
+def fig_ensemble(
+    ens_rows: pd.DataFrame | None,
+    ens_eigs: xr.Dataset | None,
+    *,
+    max_panels: int = 6,
+    pdf: PdfFn = package_pdf,
+) -> Figure:
+    """Sampled high-temperature β-Laguerre spectra against the HTMP(γ, κ) density.
+
+    One panel per case of ``ens_eigs`` (at most ``max_panels``): histogram of the rescaled eigenvalues
+    x = γλ/κ, the HTMP density (mean 1, scale 1), and the median KS distance and κ̂ over the matching rows of
+    ``ens_rows``.
+
+    Parameters
+    ----------
+    ens_rows : DataFrame or None
+        Ensemble rows (``gamma, kappa, draw, ks_vs_htmp, kappa_hat, ...``).
+    ens_eigs : xarray.Dataset or None
+        Eigenvalues, dims ``(case, k)`` with coordinates ``gamma``, ``kappa`` on ``case``; the variable
+        ``eigenvalue`` (or the only data variable).
+    max_panels : int
+        Most cases drawn.
+    pdf : PdfFn
+        Density function (injectable for tests).
+
+    Returns
+    -------
+    Figure
+    """
+    title = "High-temperature ensemble vs the HTMP law"
+    ncase = 0 if ens_eigs is None or "case" not in ens_eigs.sizes else int(ens_eigs.sizes["case"])
+    if ncase == 0:
+        fig, axes = _new_figure(1, 1)
+        _no_data(axes[0, 0], "no ensemble eigenvalues")
+        fig.suptitle(title)
+        return fig
+    var = "eigenvalue" if "eigenvalue" in ens_eigs else next(iter(ens_eigs.data_vars))
+    n = min(ncase, max_panels)
+    ncols = min(3, n)
+    fig, axes = _new_figure(math.ceil(n / ncols), ncols)
+    for ax in axes.flat[n:]:
+        ax.set_visible(False)
+    for c, ax in zip(range(n), axes.flat, strict=False):
+        gamma = float(ens_eigs["gamma"].values[c])
+        kappa = float(ens_eigs["kappa"].values[c])
+        ax.set_title(f"γ = {gamma:.3g}, κ = {_fmt_kappa(kappa)}")
+        ev = np.asarray(ens_eigs[var].isel(case=c).values, dtype=float).ravel()
+        ev, _ = _positive(ev[np.isfinite(ev)])
+        if ev.size < 2:
+            _no_data(ax, "no eigenvalues")
+            continue
+        x = _log_hist(ax, ev, label="sampled")
+        lines = [_draw_pdf(ax, pdf, "direct", x, "HTMP(γ, κ)", {"color": "C3"}, gamma=gamma, kappa=kappa)]
+        if ens_rows is not None and len(ens_rows) and {"gamma", "kappa"} <= set(ens_rows.columns):
+            m = ens_rows[
+                np.isclose(_finite(ens_rows["gamma"]), gamma) & np.isclose(_finite(ens_rows["kappa"]), kappa)
+            ]
+            if len(m) and "ks_vs_htmp" in m:
+                lines.append(f"KS median {np.nanmedian(_finite(m['ks_vs_htmp'])):.4f} ({len(m)} draws)")
+            if len(m) and "kappa_hat" in m:
+                lines.append(f"κ̂ median {_fmt_kappa(float(np.nanmedian(_finite(m['kappa_hat']))))}")
+            if not len(m):
+                lines.append("no KS rows for this case")
+        else:
+            lines.append("no KS rows")
+        ax.text(
+            0.03, 0.03, "\n".join(s for s in lines if s), transform=ax.transAxes, fontsize=7, bbox=_TEXT_BOX
+        )
+        ax.set_xlabel("rescaled eigenvalue x = γλ/κ (dimensionless)")
+        ax.set_ylabel("density p(x)")
+        ax.legend(fontsize=7, loc="upper right")
+    fig.suptitle(title)
+    return fig
+
+
+_GROUP_COLS = ("estimator", "method", "gamma", "kappa")
+
+
+def _groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
+    cols = [c for c in _GROUP_COLS if c in df.columns]
+    if not cols:
+        return [("", df)]
+    out = []
+    for key, g in df.groupby(cols, sort=True, dropna=False):
+        key = key if isinstance(key, tuple) else (key,)
+        out.append(
+            (
+                ", ".join(
+                    f"{c}={v:.3g}" if isinstance(v, float) else f"{c}={v}"
+                    for c, v in zip(cols, key, strict=True)
+                ),
+                g,
+            )
+        )
+    return out
+
+
+def fig_estimator(summary: pd.DataFrame | None) -> Figure:
+    """Bias and coverage of the κ estimator against the number of eigenvalues n.
+
+    Left: relative bias (bias/κ) when ``rel_bias`` is present, else bias. Right: empirical coverage of the
+    nominal 95% interval with its Wilson interval (``coverage_lo``, ``coverage_hi``) and the nominal 0.95 line.
+    One line per group of the columns ``estimator, method, gamma, kappa`` present.
+
+    Parameters
+    ----------
+    summary : DataFrame or None
+        Estimator summary rows (``n, bias, rel_bias, coverage, coverage_lo, coverage_hi``).
+
+    Returns
+    -------
+    Figure
+    """
+    fig, axes = _new_figure(1, 2, width=5.0, height=3.8)
+    ax_b, ax_c = axes[0]
+    fig.suptitle("κ estimator: bias and coverage against sample size")
+    if _is_empty(summary) or "n" not in summary.columns:
+        _no_data(ax_b, "no estimator summary")
+        _no_data(ax_c, "no estimator summary")
+        return fig
+    bias_col = "rel_bias" if "rel_bias" in summary else ("bias" if "bias" in summary else None)
+    for j, (name, g) in enumerate(_groups(summary)):
+        g = g.sort_values("n")
+        n = _finite(g["n"])
+        if bias_col:
+            ax_b.plot(n, _finite(g[bias_col]), "o-", color=f"C{j % 10}", label=name or None)
+        if "coverage" in g:
+            cov = _finite(g["coverage"])
+            if {"coverage_lo", "coverage_hi"} <= set(g.columns):
+                err = np.vstack([cov - _finite(g["coverage_lo"]), _finite(g["coverage_hi"]) - cov])
+                ax_c.errorbar(
+                    n,
+                    cov,
+                    yerr=np.clip(err, 0, None),
+                    fmt="o-",
+                    capsize=3,
+                    color=f"C{j % 10}",
+                    label=name or None,
+                )
+            else:
+                ax_c.plot(n, cov, "o-", color=f"C{j % 10}", label=name or None)
+    if bias_col:
+        ax_b.axhline(0, color="k", lw=0.8)
+        ax_b.set_xscale("log")
+        ax_b.set_xlabel("number of eigenvalues n")
+        ax_b.set_ylabel("relative bias (κ̂ − κ)/κ" if bias_col == "rel_bias" else "bias κ̂ − κ (dimensionless)")
+        ax_b.set_title("bias")
+        if ax_b.get_legend_handles_labels()[0]:
+            ax_b.legend(fontsize=7)
+    else:
+        _no_data(ax_b, "no bias column")
+    if "coverage" in summary:
+        ax_c.axhline(0.95, color="k", ls="--", lw=1, label="nominal 0.95")
+        ax_c.set_xscale("log")
+        ax_c.set_ylim(0, 1.02)
+        ax_c.set_xlabel("number of eigenvalues n")
+        ax_c.set_ylabel("coverage of the 95% interval (fraction)")
+        ax_c.set_title("coverage (Wilson 95% intervals)")
+        ax_c.legend(fontsize=7)
+    else:
+        _no_data(ax_c, "no coverage column")
+    return fig
+
+
+def fig_structure(rows: pd.DataFrame | None) -> Figure:
+    """κ against eigenvector freedom for each structure (points with κ intervals).
+
+    κ = ∞ (MP preferred) is drawn as a triangle on a line above the finite values.
+
+    Parameters
+    ----------
+    rows : DataFrame or None
+        Structure rows (``structure, param, freedom, kappa, kappa_lo, kappa_hi, preferred, alpha_tail``).
+
+    Returns
+    -------
+    Figure
+    """
+    fig, axes = _new_figure(1, 1, width=6.0, height=4.2)
+    ax = axes[0, 0]
+    ax.set_title("Eigenvector structure lowers κ (reduced eigenvector entropy)")
+    if _is_empty(rows) or not {"structure", "freedom", "kappa"} <= set(rows.columns):
+        _no_data(ax, "no structure rows")
+        return fig
+    kap = np.array([effective_kappa(r) for _, r in rows.iterrows()], dtype=float)
+    fin = np.isfinite(kap)
+    if not np.any(~np.isnan(kap)):
+        _no_data(ax, "no fitted κ")
+        return fig
+    kmax = float(kap[fin].max()) if fin.any() else 10.0
+    kmin = float(kap[fin].min()) if fin.any() else 1.0
+    y_inf = kmax * 3.0
+    for j, (name, g) in enumerate(rows.assign(_k=kap).groupby("structure", sort=True)):
+        g = g.sort_values("freedom")
+        color = f"C{j % 10}"
+        free, k = _finite(g["freedom"]), g["_k"].to_numpy(float)
+        f = np.isfinite(k)
+        if {"kappa_lo", "kappa_hi"} <= set(g.columns) and f.any():
+            lo, hi = _finite(g["kappa_lo"])[f], _finite(g["kappa_hi"])[f]
+            err = np.vstack([k[f] - lo, hi - k[f]])
+            err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
+            ax.errorbar(free[f], k[f], yerr=err, fmt="o-", capsize=3, color=color, label=str(name))
+        else:
+            ax.plot(free[f], k[f], "o-", color=color, label=str(name))
+        ax.scatter(free[np.isinf(k)], np.full(np.isinf(k).sum(), y_inf), marker="^", color=color)
+    ax.axhline(y_inf, color="0.5", ls=":", lw=1)
+    ax.text(0.01, y_inf, " κ = ∞ (MP preferred)", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
+    ax.set_yscale("log")
+    ax.set_ylim(max(kmin / 3.0, 1e-6), y_inf * 3.0)
+    ax.set_xlabel("eigenvector freedom (free degrees of freedom, fraction of Haar)")
+    ax.set_ylabel("fitted κ (dimensionless, log scale)")
+    ax.legend(fontsize=7, title="structure", title_fontsize=7)
+    return fig
+
+
+def fig_correlation(rows: pd.DataFrame | None) -> Figure:
+    """Output tail exponent against the input covariance's power-law exponent ("power law in, power law out").
+
+    Points with the output exponent's interval, ``status != "ok"`` rows omitted (counted in the panel), and
+    the identity line as a reference.
+
+    Parameters
+    ----------
+    rows : DataFrame or None
+        Correlation rows (``alpha_in, tail_alpha_out, tail_alpha_lo, tail_alpha_hi, kappa, status``).
+
+    Returns
+    -------
+    Figure
+    """
+    fig, axes = _new_figure(1, 1, width=5.5, height=4.2)
+    ax = axes[0, 0]
+    ax.set_title("Power law in, power law out: tail exponents")
+    if _is_empty(rows) or not {"alpha_in", "tail_alpha_out"} <= set(rows.columns):
+        _no_data(ax, "no correlation rows")
+        return fig
+    ok = rows if "status" not in rows else rows[rows["status"].astype(str) == "ok"]
+    a_in, a_out = _finite(ok["alpha_in"]), _finite(ok["tail_alpha_out"])
+    keep = np.isfinite(a_in) & np.isfinite(a_out)
+    if not keep.any():
+        _no_data(ax, "no finite tail exponents")
+        return fig
+    kap = _finite(ok["kappa"]) if "kappa" in ok else np.full(len(ok), np.nan)
+    for j, k in enumerate(np.unique(kap[keep])):
+        m = keep & ((kap == k) | (np.isnan(kap) & np.isnan(k)))
+        if {"tail_alpha_lo", "tail_alpha_hi"} <= set(ok.columns):
+            err = np.vstack(
+                [a_out[m] - _finite(ok["tail_alpha_lo"])[m], _finite(ok["tail_alpha_hi"])[m] - a_out[m]]
+            )
+            err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
+        else:
+            err = None
+        ax.errorbar(
+            a_in[m],
+            a_out[m],
+            yerr=err,
+            fmt="o",
+            capsize=3,
+            color=f"C{j % 10}",
+            label=f"κ = {_fmt_kappa(float(k))}",
+        )
+    lim = [min(a_in[keep].min(), a_out[keep].min()), max(a_in[keep].max(), a_out[keep].max())]
+    ax.plot(lim, lim, "k--", lw=1, label="α_out = α_in (reference)")
+    if len(rows) > len(ok):
+        ax.text(
+            0.03,
+            0.97,
+            f"{len(rows) - len(ok)} rows without an ok tail fit omitted",
+            transform=ax.transAxes,
+            va="top",
+            fontsize=7,
+        )
+    ax.set_xlabel("input covariance power-law exponent α_in (dimensionless)")
+    ax.set_ylabel("output spectrum tail exponent α_out (dimensionless)")
+    ax.legend(fontsize=7)
+    return fig
+
+
+def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Figure:
+    """Ridge-regression error against n (Proposition 5.1), with fitted and predicted slopes.
+
+    Left: log L against log n per (κ, γ, ℓ) (mean over repeats as points), with the fitted slope (solid) and
+    the predicted slope −ℓ(2 + κ/(2γ) − κ/2) (dashed), both drawn through the geometric mean of the points.
+    Right: fitted slope with its 95% interval against the predicted slope, with the identity line.
+
+    Parameters
+    ----------
+    raw : DataFrame or None
+        Raw errors (``kappa, gamma, ell, n, error``).
+    exponents : DataFrame or None
+        Fitted exponents (``kappa, gamma, ell, slope, slope_lo, slope_hi, predicted, agrees``).
+
+    Returns
+    -------
+    Figure
+    """
+    fig, axes = _new_figure(1, 2, width=5.0, height=4.0)
+    ax_l, ax_r = axes[0]
+    fig.suptitle("Scaling law: ridge error L ≍ n^(−ℓ(2 + κ/(2γ) − κ/2))")
+    keys = ["kappa", "gamma", "ell"]
+    exp = (
+        exponents
+        if exponents is not None and len(exponents) and set(keys) <= set(exponents.columns)
+        else None
+    )
+    if _is_empty(raw) or not {*keys, "n", "error"} <= set(raw.columns):
+        _no_data(ax_l, "no raw scaling errors")
+    else:
+        for j, (key, g) in enumerate(raw.groupby(keys, sort=True)):
+            color = f"C{j % 10}"
+            mean = g.groupby("n")["error"].mean()
+            n, err = mean.index.to_numpy(float), mean.to_numpy(float)
+            pos = (n > 0) & (err > 0)
+            n, err = n[pos], err[pos]
+            if n.size == 0:
+                continue
+            k, gm, ell = key
+            ax_l.plot(n, err, "o", color=color, label=f"κ={_fmt_kappa(k)}, γ={gm:.3g}, ℓ={ell:.3g}")
+            cx, cy = np.exp(np.log(n).mean()), np.exp(np.log(err).mean())
+            xs = np.array([n.min(), n.max()])
+            if exp is not None:
+                e = exp[
+                    np.isclose(_finite(exp["kappa"]), k)
+                    & np.isclose(_finite(exp["gamma"]), gm)
+                    & np.isclose(_finite(exp["ell"]), ell)
+                ]
+                if len(e) and "slope" in e:
+                    ax_l.plot(xs, cy * (xs / cx) ** float(e["slope"].iloc[0]), "-", color=color, lw=1)
+            pred = -ell * (2 + k / (2 * gm) - k / 2)
+            ax_l.plot(xs, cy * (xs / cx) ** pred, "--", color=color, lw=1)
+        ax_l.set_xscale("log")
+        ax_l.set_yscale("log")
+        ax_l.set_xlabel("number of samples n")
+        ax_l.set_ylabel("generalisation error L (squared loss)")
+        ax_l.set_title("solid: fitted slope; dashed: predicted")
+        if ax_l.get_legend_handles_labels()[0]:
+            ax_l.legend(fontsize=6)
+    if exp is None or not {"slope", "predicted"} <= set(exp.columns):
+        _no_data(ax_r, "no fitted exponents")
+    else:
+        slope, pred = _finite(exp["slope"]), _finite(exp["predicted"])
+        if {"slope_lo", "slope_hi"} <= set(exp.columns):
+            err = np.vstack([slope - _finite(exp["slope_lo"]), _finite(exp["slope_hi"]) - slope])
+            err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
+        else:
+            err = None
+        ax_r.errorbar(pred, slope, yerr=err, fmt="o", capsize=3, label="fitted (95% CI)")
+        both = np.concatenate([pred[np.isfinite(pred)], slope[np.isfinite(slope)]])
+        if both.size:
+            lim = [both.min(), both.max()]
+            ax_r.plot(lim, lim, "k--", lw=1, label="fitted = predicted")
+        ax_r.set_xlabel("predicted slope −ℓ(2 + κ/(2γ) − κ/2)")
+        ax_r.set_ylabel("fitted slope d log L / d log n")
+        ax_r.set_title("exponents")
+        ax_r.legend(fontsize=7)
+    return fig

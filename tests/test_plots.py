@@ -1,0 +1,490 @@
+"""Tests of htmu.plots on small synthetic inputs built here (independent of the other modules' progress)."""
+
+from __future__ import annotations
+
+import math
+
+import matplotlib
+import numpy as np
+import pandas as pd
+import pytest
+import xarray as xr
+from scipy import stats
+
+from htmu import plots
+from htmu.scorecard import spearman_bootstrap
+
+# ------------------------------------------------------------------------------------------ builders
+
+FIT_DEFAULTS = {
+    "dataset": "cifar10",
+    "arch": "minialexnet",
+    "batch_size": 1000,
+    "seed": 0,
+    "stage": "final",
+    "epoch": 200,
+    "matrix": "weight",
+    "layer": "fc1",
+    "gamma": 1 / 3,
+    "n_eigs": 200,
+    "form": "direct",
+    "kappa": math.inf,
+    "kappa_lo": math.nan,
+    "kappa_hi": math.nan,
+    "scale": 1.0,
+    "loglik": 0.0,
+    "ks": 0.02,
+    "status": "ok",
+    "preferred": "MP",
+    "alpha_tail": math.nan,
+    "alpha_tail_se": math.nan,
+    "xmin": math.nan,
+    "test_acc": 0.6,
+    "train_status": "ok",
+}
+
+
+def make_fits(rows: list[dict]) -> pd.DataFrame:
+    return pd.DataFrame([{**FIT_DEFAULTS, **r} for r in rows], columns=list(FIT_DEFAULTS))
+
+
+def make_spectra(items: list[tuple[dict, np.ndarray]]) -> xr.Dataset:
+    """Dataset in the results/spectra.nc format: eigenvalue(spectrum, k), ascending, NaN-padded."""
+    kmax = max((ev.size for _, ev in items), default=0)
+    eig = np.full((len(items), kmax), np.nan)
+    for i, (_, ev) in enumerate(items):
+        eig[i, : ev.size] = np.sort(ev)
+    coords = {}
+    for name in (
+        "dataset",
+        "arch",
+        "batch_size",
+        "seed",
+        "stage",
+        "epoch",
+        "matrix",
+        "layer",
+        "gamma",
+        "status",
+    ):
+        coords[name] = ("spectrum", [{**FIT_DEFAULTS, **meta}[name] for meta, _ in items])
+    coords["n_eigs"] = ("spectrum", [ev.size for _, ev in items])
+    return xr.Dataset({"eigenvalue": (("spectrum", "k"), eig)}, coords=coords)
+
+
+def mp_sample(n: int, gamma: float, rng: np.random.Generator, scale: float = 1.0) -> np.ndarray:
+    """Eigenvalues of W Wᵀ/m, W n×m Gaussian, m = n/γ: Marchenko–Pastur MP(γ) with mean ``scale``."""
+    m = int(round(n / gamma))
+    w = rng.standard_normal((n, m))
+    return scale * np.linalg.eigvalsh(w @ w.T / m)
+
+
+def mp_pdf_closed(x: np.ndarray, gamma: float, scale: float) -> np.ndarray:
+    """Marchenko–Pastur density (γ < 1, mean ``scale``), closed form."""
+    a, b = scale * (1 - math.sqrt(gamma)) ** 2, scale * (1 + math.sqrt(gamma)) ** 2
+    inside = (x > a) & (x < b)
+    out = np.zeros_like(x, dtype=float)
+    out[inside] = np.sqrt((b - x[inside]) * (x[inside] - a)) / (2 * math.pi * gamma * scale * x[inside])
+    return out
+
+
+class RecordingPdf:
+    """Injectable density: closed-form MP, a Gamma stand-in for HTMP; records every call."""
+
+    def __init__(self, fail_on: str | None = None):
+        self.calls: list[dict] = []
+        self.fail_on = fail_on
+
+    def __call__(self, law, x, *, gamma, kappa=math.inf, scale=1.0):
+        self.calls.append({"law": law, "gamma": gamma, "kappa": kappa, "scale": scale})
+        if law == self.fail_on:
+            raise ValueError("hypergeometric evaluation did not converge")
+        if law == "mp":
+            return mp_pdf_closed(np.asarray(x, float), gamma, scale)
+        return stats.gamma.pdf(x, 2.0, scale=scale / 2.0)
+
+
+def texts(fig) -> str:
+    return "\n".join(t.get_text() for ax in fig.axes for t in ax.texts)
+
+
+def visible_titles(fig) -> list[str]:
+    return [ax.get_title() for ax in fig.axes if ax.get_visible()]
+
+
+@pytest.fixture(scope="module")
+def sweep():
+    """MiniAlexNet-like fc1 sweep: MP at large batches, heavy tails then rank collapse at small ones."""
+    rng = np.random.default_rng(1)
+    gamma = 1 / 3
+    items, fit_rows = [], []
+    design = {1000: ("MP", math.inf), 250: ("HTMP", 5.5), 100: ("HTMP", 1.9), 5: ("", math.nan)}
+    for bs, (pref, kappa) in design.items():
+        for seed in (0, 1):
+            if bs == 5:
+                ev = np.concatenate([np.zeros(20), rng.pareto(1.0, 180) + 1e-3])
+                status = "rank_collapse"
+            elif pref == "MP":
+                ev = mp_sample(150, gamma, rng, scale=2.0)
+                status = "ok"
+            else:
+                ev = rng.pareto(kappa, 150) + 0.1
+                status = "ok"
+            meta = {"batch_size": bs, "seed": seed, "status": status}
+            items.append((meta, ev))
+            for form, ll in (("direct", -10.0), ("inverse", -5.0)):
+                fit_rows.append(
+                    {
+                        **meta,
+                        "form": form,
+                        "kappa": kappa if form == "inverse" else kappa * 2,
+                        "kappa_lo": kappa * 0.8,
+                        "kappa_hi": kappa * 1.2,
+                        "scale": 3.0 if form == "inverse" else 7.0,
+                        "loglik": ll,
+                        "preferred": pref,
+                        "test_acc": 0.5 + bs / 5000 + 0.01 * seed,
+                    }
+                )
+    return make_spectra(items), make_fits(fit_rows)
+
+
+# ------------------------------------------------------------------------------------------ module basics
+
+
+def test_backend_is_agg():
+    assert matplotlib.get_backend().lower() == "agg"
+
+
+def test_save_figure_writes_both_formats(tmp_path, sweep):
+    spectra, fits = sweep
+    fig = plots.fig_phases(spectra, fits, seed=1, pdf=RecordingPdf())
+    paths = plots.save_figure(fig, tmp_path / "deep" / "dir" / "phases")
+    assert [p.suffix for p in paths] == [".png", ".pdf"]
+    for p in paths:
+        assert p.exists() and p.stat().st_size > 1000
+    assert paths[0].read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert paths[1].read_bytes()[:5] == b"%PDF-"
+
+
+def test_save_figure_rejects_no_format(tmp_path):
+    with pytest.raises(ValueError, match="formats"):
+        plots.save_figure(plots.fig_structure(None), tmp_path / "x", formats=())
+
+
+# ------------------------------------------------------------------------------------------ Figure 2
+
+
+def test_fig_phases_panels_descending_with_phase_labels(sweep):
+    spectra, fits = sweep
+    pdf = RecordingPdf()
+    fig = plots.fig_phases(spectra, fits, pdf=pdf)
+    assert visible_titles(fig) == [f"batch size {b}, seed 0" for b in (1000, 250, 100, 5)]
+    t = texts(fig)
+    for phase in ("random-like / bulk+spikes (κ=∞)", "bulk-decay", "heavy-tailed", "rank-collapse"):
+        assert f"phase: {phase}" in t
+    assert "κ = 5.5 [4.4, 6.6] (inverse)" in t  # the inverse form has the larger log-likelihood
+    assert "20 eigenvalues ≤ 0 not shown" in t
+
+
+def test_fig_phases_draws_mp_at_mean_eigenvalue_and_best_form(sweep):
+    spectra, fits = sweep
+    pdf = RecordingPdf()
+    plots.fig_phases(spectra, fits, pdf=pdf)
+    mp_calls = [c for c in pdf.calls if c["law"] == "mp"]
+    # one MP curve per panel with a positive spectrum (4 panels), at scale = mean eigenvalue of the seed-0 spectrum
+    assert len(mp_calls) == 4
+    ev0 = spectra["eigenvalue"].isel(spectrum=0).values
+    assert mp_calls[0]["scale"] == pytest.approx(np.nanmean(ev0))
+    htmp_calls = [c for c in pdf.calls if c["law"] != "mp"]
+    # finite-κ panels (250, 100) draw the inverse form (larger loglik) with its own κ and scale
+    assert [(c["law"], c["kappa"], c["scale"]) for c in htmp_calls] == [
+        ("inverse", 5.5, 3.0),
+        ("inverse", 1.9, 3.0),
+    ]
+
+
+def test_fig_phases_histogram_is_density_per_unit_lambda(sweep):
+    """Bars integrate to 1 over λ and match the closed-form MP density: curves and bars share units."""
+    rng = np.random.default_rng(7)
+    gamma = 0.25
+    ev = mp_sample(400, gamma, rng, scale=1.5)
+    spectra = make_spectra([({"gamma": gamma}, ev)])
+    fig = plots.fig_phases(spectra, make_fits([{"gamma": gamma}]), pdf=RecordingPdf())
+    ax = fig.axes[0]
+    bars = ax.patches
+    heights = np.array([b.get_height() for b in bars])
+    lefts = np.array([b.get_x() for b in bars])
+    widths = np.array([b.get_width() for b in bars])
+    assert np.sum(heights * widths) == pytest.approx(1.0, rel=1e-9)
+    centres = np.sqrt(lefts * (lefts + widths))
+    truth = mp_pdf_closed(centres, gamma, ev.mean())
+    bulk = (centres > 0.6 * 1.5) & (centres < 2.0 * 1.5)
+    assert np.median(np.abs(heights[bulk] - truth[bulk]) / truth[bulk]) < 0.15
+
+
+def test_fig_phases_seed_selection(sweep):
+    spectra, fits = sweep
+    fig = plots.fig_phases(spectra, fits, seed=1, pdf=RecordingPdf())
+    assert visible_titles(fig)[0] == "batch size 1000, seed 1"
+
+
+def test_fig_phases_density_failure_is_shown_not_raised(sweep):
+    spectra, fits = sweep
+    fig = plots.fig_phases(spectra, fits, pdf=RecordingPdf(fail_on="inverse"))
+    assert "HTMP inverse not drawn: ValueError" in texts(fig)
+
+
+@pytest.mark.parametrize("spectra", [None, make_spectra([])])
+def test_fig_phases_empty(spectra):
+    fig = plots.fig_phases(spectra, None, pdf=RecordingPdf())
+    assert "no data" in texts(fig)
+
+
+def test_fig_phases_unknown_arch_says_no_data(sweep):
+    spectra, fits = sweep
+    assert "no data" in texts(plots.fig_phases(spectra, fits, arch="vgg11", pdf=RecordingPdf()))
+
+
+# ------------------------------------------------------------------------------------------ Figure 1
+
+
+def test_fit_invgamma_lower_recovers_known_law():
+    rng = np.random.default_rng(3)
+    a, s = 3.0, 2.0
+    x = stats.invgamma.rvs(a, scale=s, size=20000, random_state=rng)
+    fit = plots.fit_invgamma_lower(x, quantile=0.5)
+    assert fit.status == "ok"
+    assert fit.n_used == 10000 and fit.n_total == 20000
+    assert fit.shape == pytest.approx(a, rel=0.1)
+    assert fit.scale == pytest.approx(s, rel=0.1)
+
+
+def test_fit_invgamma_lower_ignores_the_upper_part():
+    """Only the law below the threshold matters: replacing the upper half leaves the fit unchanged."""
+    rng = np.random.default_rng(4)
+    x = stats.invgamma.rvs(2.5, scale=1.0, size=20001, random_state=rng)  # odd size: the median is a point
+    t = np.median(x)
+    y = x.copy()
+    y[x > t] = t + rng.exponential(50.0, size=(x > t).sum())
+    fx = plots.fit_invgamma_lower(x)
+    fy = plots.fit_invgamma_lower(y)
+    assert fy.threshold == t
+    assert fy.shape == pytest.approx(fx.shape, rel=1e-6)
+    # the lower-half shape estimate has a standard error near 0.2 at this size (seen over seeds): 2.5 SE
+    assert abs(fy.shape - 2.5) < 0.5
+    # the untruncated fit is fooled by the replaced upper half
+    a_full, _, _ = stats.invgamma.fit(y, floc=0)
+    assert abs(a_full - 2.5) > 0.5
+
+
+def test_fit_invgamma_lower_too_few_and_bad_quantile():
+    assert plots.fit_invgamma_lower(np.array([1.0, 2.0, -1.0])).status == "too_few"
+    assert plots.fit_invgamma_lower(np.array([])).status == "too_few"
+    with pytest.raises(ValueError, match="quantile"):
+        plots.fit_invgamma_lower(np.ones(50), quantile=0.0)
+
+
+def test_fig_ntk_grid_with_fits():
+    rng = np.random.default_rng(5)
+    items, rows = [], []
+    for arch in ("resnet9", "vgg11"):
+        for stage in ("init", "final"):
+            meta = {
+                "arch": arch,
+                "stage": stage,
+                "matrix": "ntk",
+                "layer": "all",
+                "gamma": 0.5,
+                "batch_size": 64,
+            }
+            items.append((meta, stats.invgamma.rvs(3.0, scale=2.0, size=300, random_state=rng)))
+            rows.append(
+                {
+                    **meta,
+                    "form": "inverse",
+                    "kappa": 2.0,
+                    "kappa_lo": 1.5,
+                    "kappa_hi": 2.5,
+                    "preferred": "HTMP",
+                }
+            )
+    pdf = RecordingPdf()
+    fig = plots.fig_ntk(make_spectra(items), make_fits(rows), pdf=pdf)
+    assert visible_titles(fig) == ["resnet9, init", "resnet9, final", "vgg11, init", "vgg11, final"]
+    assert [c["law"] for c in pdf.calls] == ["inverse"] * 4
+    t = texts(fig)
+    assert t.count("inv-Gamma shape") == 4 and "κ = 2 [1.5, 2.5], KS 0.020 (ok)" in t
+    labels = [line.get_label() for ax in fig.axes for line in ax.lines]
+    assert labels.count("inverse-Gamma (lower half)") == 4
+
+
+def test_fig_ntk_missing_stage_and_empty():
+    rng = np.random.default_rng(6)
+    meta = {"arch": "resnet18", "stage": "init", "matrix": "ntk"}
+    fig = plots.fig_ntk(make_spectra([(meta, rng.gamma(2.0, size=100))]), None, pdf=RecordingPdf())
+    assert "no final NTK spectrum" in texts(fig)
+    assert "no inverse-form fit" in texts(fig)
+    assert "no data" in texts(plots.fig_ntk(None, None))
+    assert "no data" in texts(plots.fig_ntk(make_spectra([]), make_fits([])))
+
+
+# ------------------------------------------------------------------------------------------ κ vs accuracy
+
+
+def test_fig_kappa_accuracy_legend_matches_spearman(sweep):
+    _, fits = sweep
+    fig = plots.fig_kappa_accuracy(fits, seed=0, n_boot=200)
+    labels = fig.axes[0].get_legend_handles_labels()[1]
+    assert len(labels) == 1 and labels[0].startswith("minialexnet fc1: ρ = ")
+    best = fits[fits["form"] == "inverse"]  # larger loglik everywhere
+    usable = best[best["status"] == "ok"]
+    kappa = np.where(usable["preferred"] == "MP", np.inf, usable["kappa"])
+    expected = spearman_bootstrap(kappa, usable["test_acc"], rng=np.random.default_rng(0), n_boot=200)
+    assert labels[0] == f"minialexnet fc1: {expected.text()}"
+    # two MP spectra drawn as triangles on the κ = ∞ line
+    offsets = [c.get_offsets() for c in fig.axes[0].collections]
+    assert sum(len(o) for o in offsets) == len(usable)
+
+
+@pytest.mark.parametrize(
+    "fits",
+    [None, make_fits([]), make_fits([{"status": "no_convergence", "kappa": math.nan, "preferred": ""}])],
+)
+def test_fig_kappa_accuracy_no_data(fits):
+    assert "no data" in texts(plots.fig_kappa_accuracy(fits))
+
+
+# ------------------------------------------------------------------------------------------ theory figures
+
+
+def test_fig_ensemble_with_ks():
+    rng = np.random.default_rng(8)
+    cases = [(0.5, 2.0), (0.25, 10.0)]
+    eig = np.stack([rng.gamma(2.0, 0.5, size=500) for _ in cases])
+    ds = xr.Dataset(
+        {"eigenvalue": (("case", "k"), eig)},
+        coords={"gamma": ("case", [g for g, _ in cases]), "kappa": ("case", [k for _, k in cases])},
+    )
+    rows = pd.DataFrame(
+        {
+            "gamma": [0.5, 0.5, 0.25],
+            "kappa": [2.0, 2.0, 10.0],
+            "draw": [0, 1, 0],
+            "ks_vs_htmp": [0.01, 0.03, 0.005],
+            "kappa_hat": [2.1, 1.9, 9.5],
+            "kappa_lo": [1.5, 1.4, 8.0],
+            "kappa_hi": [2.7, 2.5, 11.0],
+            "status": "ok",
+        }
+    )
+    pdf = RecordingPdf()
+    fig = plots.fig_ensemble(rows, ds, pdf=pdf)
+    assert visible_titles(fig) == ["γ = 0.5, κ = 2", "γ = 0.25, κ = 10"]
+    assert "KS median 0.0200 (2 draws)" in texts(fig) and "KS median 0.0050 (1 draws)" in texts(fig)
+    assert [(c["law"], c["gamma"], c["kappa"]) for c in pdf.calls] == [
+        ("direct", 0.5, 2.0),
+        ("direct", 0.25, 10.0),
+    ]
+    assert "no data" in texts(plots.fig_ensemble(None, None))
+    assert "no KS rows" in texts(plots.fig_ensemble(None, ds, pdf=pdf))
+
+
+def test_fig_estimator():
+    summary = pd.DataFrame(
+        {
+            "n": [100, 300, 1000] * 2,
+            "kappa": [2.0] * 3 + [8.0] * 3,
+            "bias": [0.3, 0.1, 0.02, 1.0, 0.5, 0.1],
+            "rel_bias": [0.15, 0.05, 0.01, 0.125, 0.06, 0.01],
+            "coverage": [0.9, 0.93, 0.95, 0.88, 0.92, 0.94],
+            "coverage_lo": [0.85, 0.9, 0.93, 0.83, 0.88, 0.92],
+            "coverage_hi": [0.94, 0.96, 0.97, 0.92, 0.95, 0.96],
+        }
+    )
+    fig = plots.fig_estimator(summary)
+    ax_b, ax_c = fig.axes
+    assert ax_b.get_legend_handles_labels()[1] == ["kappa=2", "kappa=8"]
+    assert "nominal 0.95" in ax_c.get_legend_handles_labels()[1]
+    assert any(np.allclose(line.get_ydata(), 0.95) for line in ax_c.lines)
+    assert texts(plots.fig_estimator(None)).count("no data") == 2
+
+
+def test_fig_structure():
+    rows = pd.DataFrame(
+        {
+            "structure": ["block"] * 3 + ["circulant"] * 2,
+            "param": [1, 2, 3, 1, 2],
+            "freedom": [0.1, 0.5, 1.0, 0.2, 1.0],
+            "kappa": [0.5, 3.0, math.inf, 1.0, 8.0],
+            "kappa_lo": [0.3, 2.0, math.nan, 0.7, 6.0],
+            "kappa_hi": [0.8, 4.5, math.nan, 1.4, 11.0],
+            "preferred": ["HTMP", "HTMP", "MP", "HTMP", "HTMP"],
+            "alpha_tail": math.nan,
+        }
+    )
+    fig = plots.fig_structure(rows)
+    assert fig.axes[0].get_legend_handles_labels()[1] == ["block", "circulant"]
+    assert "no data" not in texts(fig)
+    assert "no data" in texts(plots.fig_structure(rows.iloc[:0]))
+
+
+def test_fig_correlation():
+    rows = pd.DataFrame(
+        {
+            "alpha_in": [1.5, 2.0, 3.0, 2.0],
+            "tail_alpha_out": [1.6, 2.1, 2.8, math.nan],
+            "tail_alpha_lo": [1.4, 1.9, 2.5, math.nan],
+            "tail_alpha_hi": [1.8, 2.3, 3.1, math.nan],
+            "kappa": [2.0, 2.0, 2.0, 2.0],
+            "status": ["ok", "ok", "ok", "too_few"],
+        }
+    )
+    fig = plots.fig_correlation(rows)
+    assert "1 rows without an ok tail fit omitted" in texts(fig)
+    assert "no data" in texts(plots.fig_correlation(None))
+
+
+def test_fig_scaling_predicted_slope_line():
+    k, g, ell = 1.0, 0.5, 0.5
+    pred = -ell * (2 + k / (2 * g) - k / 2)
+    n = np.array([100, 200, 400, 800, 1600])
+    raw = pd.DataFrame(
+        {"kappa": k, "gamma": g, "ell": ell, "n": np.repeat(n, 2), "error": np.repeat(3.0 * n**pred, 2)}
+    )
+    exps = pd.DataFrame(
+        {
+            "kappa": [k],
+            "gamma": [g],
+            "ell": [ell],
+            "slope": [pred],
+            "slope_lo": [pred - 0.1],
+            "slope_hi": [pred + 0.1],
+        }
+    ).assign(predicted=pred, agrees=True)
+    fig = plots.fig_scaling(raw, exps)
+    ax_l = fig.axes[0]
+    dashed = [line for line in ax_l.lines if line.get_linestyle() == "--"]
+    assert len(dashed) == 1
+    xs, ys = dashed[0].get_xdata(), dashed[0].get_ydata()
+    # the dashed line has slope −ℓ(2 + κ/(2γ) − κ/2) = −1.25 and passes through the exact power law
+    assert np.log(ys[1] / ys[0]) / np.log(xs[1] / xs[0]) == pytest.approx(-1.25)
+    assert ys[0] == pytest.approx(3.0 * xs[0] ** -1.25)
+    assert texts(plots.fig_scaling(None, None)).count("no data") == 2
+
+
+@pytest.mark.parametrize(
+    "fn",
+    [
+        lambda: plots.fig_estimator(pd.DataFrame()),
+        lambda: plots.fig_structure(pd.DataFrame()),
+        lambda: plots.fig_correlation(pd.DataFrame()),
+        lambda: plots.fig_scaling(pd.DataFrame(), pd.DataFrame()),
+        lambda: plots.fig_ensemble(pd.DataFrame(), xr.Dataset()),
+    ],
+)
+def test_empty_frames_give_no_data_and_save(fn, tmp_path):
+    fig = fn()
+    assert "no data" in texts(fig)
+    for p in plots.save_figure(fig, tmp_path / "empty"):
+        assert p.stat().st_size > 0
