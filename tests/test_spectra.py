@@ -1,0 +1,332 @@
+"""Tests of htmu.spectra against independent truth: naive autograd Jacobians and Hessians, numpy SVD."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from htmu.spectra import (
+    SpectrumRecord,
+    ck_spectrum,
+    hessian_spectrum,
+    ntk_gram,
+    ntk_spectrum,
+    plan_ntk_blocks,
+    weight_spectra,
+)
+
+
+class MLP(nn.Module):
+    def __init__(self, d_in: int = 5, width: int = 7, n_classes: int = 3) -> None:
+        super().__init__()
+        self.fc1 = nn.Linear(d_in, width)
+        self.fc2 = nn.Linear(width, width + 4)
+        self.classifier = nn.Linear(width + 4, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.tanh(self.fc2(torch.tanh(self.fc1(x))))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+class TinyCNN(nn.Module):
+    """Conv + BatchNorm (eval-mode statistics matter) + Linear head."""
+
+    def __init__(self, n_classes: int = 4) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, kernel_size=3, padding=1)
+        self.bn = nn.BatchNorm2d(3)
+        self.classifier = nn.Linear(3 * 3 * 3, n_classes)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        h = torch.relu(self.bn(self.conv(x)))
+        return nn.functional.max_pool2d(h, 2).flatten(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.classifier(self.features(x))
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """Tiny matrices gain nothing from threads, and on a shared 2-core machine threads contend (30x)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(previous)
+
+
+def _seeded(module: nn.Module, seed: int) -> nn.Module:
+    torch.manual_seed(seed)  # only to draw the fixture's weights; the code under test takes no RNG
+    m = module.double()
+    for p in m.parameters():
+        nn.init.normal_(p, std=0.5)
+    for b in m.buffers():
+        if b.is_floating_point():
+            b.uniform_(0.5, 1.5)  # non-trivial running statistics, so eval mode is observable
+    return m
+
+
+@pytest.fixture
+def mlp() -> nn.Module:
+    return _seeded(MLP(), 0)
+
+
+@pytest.fixture
+def cnn() -> nn.Module:
+    return _seeded(TinyCNN(), 1)
+
+
+def _naive_jacobian(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """Row (i*C + c) = d logit_c(x_i) / d theta, one autograd.grad call per row, model in eval mode."""
+    model.eval()
+    params = [p for p in model.parameters() if p.requires_grad]
+    rows = []
+    for i in range(x.shape[0]):
+        out = model(x[i : i + 1])[0]
+        for c in range(out.shape[0]):
+            g = torch.autograd.grad(out[c], params, retain_graph=True)
+            rows.append(torch.cat([t.reshape(-1) for t in g]))
+    model.train()
+    return torch.stack(rows)
+
+
+# --------------------------------------------------------------------------- weights
+
+
+def test_weight_spectra_match_svd_and_conv_reshape(cnn: nn.Module, mlp: nn.Module) -> None:
+    recs = {r.layer: r for r in weight_spectra(cnn)}
+    assert set(recs) == {"conv", "classifier"}
+    w = cnn.conv.weight.detach().numpy().reshape(3, 2 * 3 * 3)  # out x in*k*k
+    r = recs["conv"]
+    assert (r.n_rows, r.n_cols) == (3, 18) and r.gamma == pytest.approx(3 / 18)
+    np.testing.assert_allclose(r.eigenvalues, np.sort(np.linalg.svd(w, compute_uv=False) ** 2), rtol=1e-12)
+    assert r.matrix == "weight" and r.method == "exact" and r.status == "ok"
+    assert "W W^T" in r.convention
+    # fc1 of the MLP is 7 x 5: more rows than columns, so W^T W (5 eigenvalues), gamma = 5/7
+    r = next(r for r in weight_spectra(mlp) if r.layer == "fc1")
+    assert (r.n_rows, r.n_cols) == (5, 7) and r.gamma == pytest.approx(5 / 7)
+    w = mlp.fc1.weight.detach().numpy()
+    np.testing.assert_allclose(r.eigenvalues, np.linalg.eigvalsh(w.T @ w), rtol=1e-12)
+    assert "W^T W" in r.convention
+
+
+def test_weight_spectra_layers_filter_and_unknown_layer(mlp: nn.Module) -> None:
+    assert [r.layer for r in weight_spectra(mlp, layers=["fc2"])] == ["fc2"]
+    with pytest.raises(ValueError, match="layers"):
+        weight_spectra(mlp, layers=["nope"])
+
+
+def test_weight_spectra_diverged_layer_is_a_status_not_an_exception(mlp: nn.Module) -> None:
+    with torch.no_grad():
+        mlp.fc2.weight[0, 0] = float("nan")
+        mlp.classifier.weight[1, 1] = float("inf")
+    recs = {r.layer: r for r in weight_spectra(mlp)}
+    assert recs["fc1"].status == "ok" and recs["fc1"].eigenvalues.size == 5
+    for name in ("fc2", "classifier"):
+        assert recs[name].status == "nonfinite_weights"
+        assert recs[name].eigenvalues.size == 0 and recs[name].eigenvalues.dtype == np.float64
+
+
+def test_record_validates_order_and_kind() -> None:
+    with pytest.raises(ValueError, match="ascending"):
+        SpectrumRecord("weight", "a", np.array([2.0, 1.0]), 0.5, 2, 4, "c")
+    with pytest.raises(ValueError, match="matrix"):
+        SpectrumRecord("gram", "a", np.array([1.0]), 0.5, 1, 2, "c")
+
+
+# --------------------------------------------------------------------------- NTK
+
+
+@pytest.mark.parametrize("block_size", [1, 2, 3, 5, 7, None])
+def test_ntk_matches_naive_jacobian_mlp(mlp: nn.Module, block_size: int | None) -> None:
+    x = torch.randn(7, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(2))
+    jac = _naive_jacobian(mlp, x)
+    g_true = (jac @ jac.T).numpy()
+    # param_block_size 17 splits tensors mid-way and does not divide P
+    gram, plan = ntk_gram(mlp, x, block_size=block_size, param_block_size=17)
+    assert plan.param_block == 17 and plan.n_param_blocks == -(-jac.shape[1] // 17)
+    np.testing.assert_allclose(gram.numpy(), g_true, rtol=0, atol=1e-12 * np.abs(g_true).max())
+    rec = ntk_spectrum(mlp, x, block_size=block_size, param_block_size=17)
+    eig_true = np.linalg.eigvalsh(g_true)
+    np.testing.assert_allclose(rec.eigenvalues, eig_true, rtol=0, atol=1e-10 * eig_true.max())
+    p = jac.shape[1]
+    assert (rec.n_rows, rec.n_cols, rec.matrix, rec.layer) == (21, p, "ntk", "all")
+    assert rec.gamma == pytest.approx(21 / p)
+    assert mlp.training  # eval mode was restored
+
+
+@pytest.mark.parametrize("block_size, param_block_size", [(4, None), (3, 50), (10, 1000)])
+def test_ntk_matches_naive_jacobian_cnn_batchnorm(cnn: nn.Module, block_size, param_block_size) -> None:
+    x = torch.randn(10, 2, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(3))
+    jac = _naive_jacobian(cnn, x)
+    g_true = (jac @ jac.T).numpy()
+    rec = ntk_spectrum(cnn, x, block_size=block_size, param_block_size=param_block_size)
+    eig_true = np.linalg.eigvalsh(g_true)
+    np.testing.assert_allclose(rec.eigenvalues, eig_true, rtol=0, atol=1e-10 * eig_true.max())
+    # C n = 40 > P = 170? no: P = 3*2*9+3 + 6 + 27*4+4 = 175, gamma = 40/175
+    assert rec.gamma == pytest.approx(40 / jac.shape[1])
+    normalized = ntk_spectrum(cnn, x, block_size=block_size, normalize=True)
+    np.testing.assert_allclose(normalized.eigenvalues, eig_true / jac.shape[1], atol=1e-10 * eig_true.max())
+
+
+def test_ntk_budget_forces_blocks_and_respects_arithmetic(mlp: nn.Module) -> None:
+    x = torch.randn(30, 5, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    budget_mb = 0.05  # 52 428 bytes: J for 90 rows x 179 params in float64 is 128 880 bytes
+    gram, plan = ntk_gram(mlp, x, max_memory_mb=budget_mb)
+    assert plan.n_param_blocks > 1
+    assert plan.jacobian_bytes == 3 * 30 * plan.param_block * 8
+    assert plan.jacobian_bytes + plan.working_bytes <= plan.budget_bytes == int(budget_mb * 2**20)
+    jac = _naive_jacobian(mlp, x)
+    g_true = (jac @ jac.T).numpy()
+    np.testing.assert_allclose(gram.numpy(), g_true, rtol=0, atol=1e-12 * np.abs(g_true).max())
+
+
+def test_plan_arithmetic_is_maximal_and_refuses_impossible_budgets() -> None:
+    # MiniAlexNet-like: P = 3.2 M, largest tensor fc1 (3 072 000), n = 1000, C = 10, float32
+    kw = dict(max_memory_mb=1024, itemsize=4, activation_numel=10_000, max_tensor_numel=3_072_000)
+    plan = plan_ntk_blocks(3_200_000, 1000, 10, **kw)
+    budget = 1024 * 2**20
+    column = 10 * 1000 * 4
+    assert plan.param_block == (budget // 2) // column  # half the budget for the Jacobian block
+    assert plan.jacobian_bytes == plan.param_block * column
+    per_sample = 4 * (2 * 10_000 + 10 * (2 * 10_000 + 3_072_000))
+    assert plan.working_bytes == plan.sample_block * per_sample
+    assert plan.jacobian_bytes + plan.working_bytes <= budget
+    assert plan.jacobian_bytes + (plan.sample_block + 1) * per_sample > budget  # sample block maximal
+    assert plan.n_param_blocks == -(-3_200_000 // plan.param_block)
+    assert plan.gram_bytes == 8 * 10_000**2
+    small = plan_ntk_blocks(100, 10, 3, max_memory_mb=64)
+    assert (small.param_block, small.sample_block, small.n_param_blocks) == (100, 10, 1)
+    with pytest.raises(ValueError, match="max_memory_mb"):
+        plan_ntk_blocks(3_200_000, 1000, 10, **{**kw, "max_memory_mb": 64})
+    with pytest.raises(ValueError, match="max_memory_mb"):
+        plan_ntk_blocks(3_200_000, 1000, 10, **kw, block_size=20)
+
+
+def test_ntk_nonfinite_weights(mlp: nn.Module) -> None:
+    with torch.no_grad():
+        mlp.fc1.bias[0] = float("nan")
+    rec = ntk_spectrum(mlp, torch.randn(4, 5, dtype=torch.float64))
+    assert rec.status == "nonfinite_weights" and rec.eigenvalues.size == 0 and rec.n_rows == 12
+
+
+# --------------------------------------------------------------------------- conjugate kernel
+
+
+@pytest.mark.parametrize("n", [6, 40])
+def test_ck_is_squared_singular_values_of_features(cnn: nn.Module, n: int) -> None:
+    x = torch.randn(n, 2, 6, 6, dtype=torch.float64, generator=torch.Generator().manual_seed(n))
+    cnn.eval()
+    f = cnn.features(x).detach().numpy()  # independent forward pass, eval mode
+    cnn.train()
+    rec = ck_spectrum(cnn, x, batch_size=7)
+    sv2 = np.sort(np.linalg.svd(f, compute_uv=False) ** 2)
+    np.testing.assert_allclose(rec.eigenvalues, sv2, rtol=0, atol=1e-12 * sv2.max())
+    d = f.shape[1]
+    assert (rec.n_rows, rec.n_cols) == (min(n, d), max(n, d)) and rec.gamma == pytest.approx(
+        min(n, d) / max(n, d)
+    )
+    assert rec.matrix == "ck" and cnn.training
+
+
+def test_ck_requires_features(mlp: nn.Module) -> None:
+    seq = nn.Sequential(nn.Linear(3, 2))
+    with pytest.raises(ValueError, match="features_fn"):
+        ck_spectrum(seq, torch.randn(4, 3))
+    rec = ck_spectrum(seq, torch.randn(4, 3), features_fn=lambda t: t)
+    assert rec.n_rows == 3 and rec.n_cols == 4
+
+
+# --------------------------------------------------------------------------- Hessian
+
+
+def _naive_hessian(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> np.ndarray:
+    """Double backward, one row per parameter, with torch.autograd (not torch.func)."""
+    model.eval()
+    params = [p for p in model.parameters()]
+    loss = nn.functional.cross_entropy(model(x), y)
+    g = torch.cat([t.reshape(-1) for t in torch.autograd.grad(loss, params, create_graph=True)])
+    rows = [
+        torch.cat([t.reshape(-1) for t in torch.autograd.grad(g[i], params, retain_graph=True)])
+        for i in range(g.numel())
+    ]
+    model.train()
+    h = torch.stack(rows).detach().numpy()
+    return 0.5 * (h + h.T)
+
+
+@pytest.fixture
+def hess_problem():
+    model = _seeded(MLP(d_in=6, width=9, n_classes=4), 5)
+    gen = torch.Generator().manual_seed(6)
+    x = torch.randn(25, 6, dtype=torch.float64, generator=gen)
+    y = torch.randint(0, 4, (25,), generator=gen)
+    return model, x, y, _naive_hessian(model, x, y)
+
+
+def test_hessian_exact_matches_double_backward(hess_problem) -> None:
+    model, x, y, h = hess_problem
+    (rec,) = hessian_spectrum(model, x, y, method="exact")
+    eig = np.linalg.eigvalsh(h)
+    np.testing.assert_allclose(rec.eigenvalues, eig, rtol=0, atol=1e-10 * np.abs(eig).max())
+    assert (rec.matrix, rec.layer, rec.method, rec.n_rows) == ("hessian", "all", "exact", h.shape[0])
+    assert np.isnan(rec.gamma)
+    # one layer's block: the principal submatrix of the full Hessian
+    (blk,) = hessian_spectrum(model, x, y, method="exact", layer="fc2")
+    n1 = 9 * 6 + 9
+    n2 = n1 + 13 * 9 + 13
+    np.testing.assert_allclose(
+        blk.eigenvalues, np.linalg.eigvalsh(h[n1:n2, n1:n2]), atol=1e-10 * np.abs(eig).max()
+    )
+    assert blk.layer == "fc2" and blk.n_rows == n2 - n1
+
+
+def test_hessian_lanczos_top_k_and_slq_moments(hess_problem) -> None:
+    model, x, y, h = hess_problem
+    p = h.shape[0]
+    eig = np.linalg.eigvalsh(h)
+    top, slq = hessian_spectrum(model, x, y, method="lanczos", top_k=5, rng=7, slq_probes=8, slq_steps=40)
+    assert top.method == "lanczos" and top.status == "ok" and top.eigenvalues.size == 5
+    np.testing.assert_allclose(top.eigenvalues, eig[-5:], rtol=1e-6)
+    assert slq.method == "slq" and slq.weights is not None
+    assert slq.weights.sum() == pytest.approx(1.0, abs=1e-12)
+    # Hutchinson with normalised Rademacher probes: mean of z^T H^k z / P; its standard deviation is
+    # sqrt(2 sum_{i != j} (H^k)_ij^2 / probes) / P
+    for k in (1, 2):
+        hk = np.linalg.matrix_power(h, k)
+        exact = np.trace(hk) / p
+        sd = np.sqrt(2 * (np.sum(hk**2) - np.sum(np.diag(hk) ** 2)) / 8) / p
+        est = np.sum(slq.weights * slq.eigenvalues**k)
+        assert abs(est - exact) < 4 * sd, (k, est, exact, sd)
+    # same seed, same bits
+    again = hessian_spectrum(model, x, y, method="lanczos", top_k=5, rng=7, slq_probes=8, slq_steps=40)
+    np.testing.assert_array_equal(again[1].eigenvalues, slq.eigenvalues)
+    # auto picks Lanczos above max_exact_params, exact below
+    assert hessian_spectrum(model, x, y, method="auto", max_exact_params=p)[0].method == "exact"
+    assert [r.method for r in hessian_spectrum(model, x, y, max_exact_params=10, top_k=2, rng=1)] == [
+        "lanczos",
+        "slq",
+    ]
+
+
+def test_hessian_too_few_steps_is_flagged(hess_problem) -> None:
+    model, x, y, _ = hess_problem
+    top, _ = hessian_spectrum(model, x, y, method="lanczos", top_k=5, lanczos_steps=6, rng=0, slq_steps=4)
+    assert top.status == "lanczos_not_converged"
+
+
+def test_hessian_argument_errors(hess_problem) -> None:
+    model, x, y, _ = hess_problem
+    with pytest.raises(ValueError, match="rng"):
+        hessian_spectrum(model, x, y, method="lanczos")
+    with pytest.raises(ValueError, match="layer"):
+        hessian_spectrum(model, x, y, layer="conv9")
+    with pytest.raises(ValueError, match="loss"):
+        hessian_spectrum(model, x, y, loss="mse")
+    with torch.no_grad():
+        model.fc1.weight[0, 0] = float("inf")
+    (rec,) = hessian_spectrum(model, x, y, method="exact")
+    assert rec.status == "nonfinite_weights" and rec.eigenvalues.size == 0
