@@ -12,7 +12,7 @@ import xarray as xr
 from scipy import stats
 
 from htmu import plots
-from htmu.scorecard import spearman_bootstrap
+from htmu.theory import spearman_ci
 
 # ------------------------------------------------------------------------------------------ builders
 
@@ -340,8 +340,8 @@ def test_fig_kappa_accuracy_legend_matches_spearman(sweep):
     best = fits[fits["form"] == "inverse"]  # larger loglik everywhere
     usable = best[best["status"] == "ok"]
     kappa = np.where(usable["preferred"] == "MP", np.inf, usable["kappa"])
-    expected = spearman_bootstrap(kappa, usable["test_acc"], rng=np.random.default_rng(0), n_boot=200)
-    assert labels[0] == f"minialexnet fc1: {expected.text()}"
+    rho, lo, hi, _ = spearman_ci(kappa, usable["test_acc"].to_numpy(), np.random.default_rng(0), n_boot=200)
+    assert labels[0] == f"minialexnet fc1: ρ = {rho:+.2f} [{lo:+.2f}, {hi:+.2f}] (n={len(usable)})"
     # two MP spectra drawn as triangles on the κ = ∞ line
     offsets = [c.get_offsets() for c in fig.axes[0].collections]
     assert sum(len(o) for o in offsets) == len(usable)
@@ -396,7 +396,7 @@ def test_fig_estimator():
             "n": [100, 300, 1000] * 2,
             "kappa": [2.0] * 3 + [8.0] * 3,
             "bias": [0.3, 0.1, 0.02, 1.0, 0.5, 0.1],
-            "rel_bias": [0.15, 0.05, 0.01, 0.125, 0.06, 0.01],
+            "relative_bias": [0.15, 0.05, 0.01, 0.125, 0.06, 0.01],
             "coverage": [0.9, 0.93, 0.95, 0.88, 0.92, 0.94],
             "coverage_lo": [0.85, 0.9, 0.93, 0.83, 0.88, 0.92],
             "coverage_hi": [0.94, 0.96, 0.97, 0.92, 0.95, 0.96],
@@ -406,6 +406,8 @@ def test_fig_estimator():
     ax_b, ax_c = fig.axes
     assert ax_b.get_legend_handles_labels()[1] == ["kappa=2", "kappa=8"]
     assert "nominal 0.95" in ax_c.get_legend_handles_labels()[1]
+    assert ax_b.get_ylabel() == "relative bias (κ̂ − κ)/κ"
+    assert np.allclose(ax_b.lines[0].get_ydata(), [0.15, 0.05, 0.01])
     assert any(np.allclose(line.get_ydata(), 0.95) for line in ax_c.lines)
     assert texts(plots.fig_estimator(None)).count("no data") == 2
 
@@ -430,18 +432,32 @@ def test_fig_structure():
 
 
 def test_fig_correlation():
+    """Theory's table: tail_alpha_out_lo/hi interval columns, tail_status, theory input tail 1 + 1/α."""
+    alpha = np.array([0.5, 1.0, 2.0, 1.0])
     rows = pd.DataFrame(
         {
-            "alpha_in": [1.5, 2.0, 3.0, 2.0],
-            "tail_alpha_out": [1.6, 2.1, 2.8, math.nan],
-            "tail_alpha_lo": [1.4, 1.9, 2.5, math.nan],
-            "tail_alpha_hi": [1.8, 2.3, 3.1, math.nan],
-            "kappa": [2.0, 2.0, 2.0, 2.0],
-            "status": ["ok", "ok", "ok", "too_few"],
+            "alpha_in": alpha,
+            "tail_alpha_in_theory": 1 + 1 / alpha,
+            "tail_alpha_in": 1 + 1 / alpha + 0.05,
+            "tail_alpha_out": [3.1, 2.1, 1.6, math.nan],
+            "tail_alpha_out_lo": [2.8, 1.9, 1.4, math.nan],
+            "tail_alpha_out_hi": [3.4, 2.3, 1.8, math.nan],
+            "activation": "linear",
+            "kappa": [2.0, 2.1, 1.9, 2.0],
+            "tail_status": ["ok", "ok", "ok", "too_few"],
         }
     )
     fig = plots.fig_correlation(rows)
+    ax = fig.axes[0]
     assert "1 rows without an ok tail fit omitted" in texts(fig)
+    labels = ax.get_legend_handles_labels()[1]
+    assert sorted(labels) == [
+        "input tail exponent (measured)",
+        "input tail exponent (theory)",
+        "output tail (activation = linear)",
+    ]
+    ref = next(line for line in ax.lines if line.get_label() == "input tail exponent (theory)")
+    assert np.allclose(ref.get_ydata(), 1 + 1 / np.asarray(ref.get_xdata()))
     assert "no data" in texts(plots.fig_correlation(None))
 
 
@@ -461,7 +477,7 @@ def test_fig_scaling_predicted_slope_line():
             "slope_lo": [pred - 0.1],
             "slope_hi": [pred + 0.1],
         }
-    ).assign(predicted=pred, agrees=True)
+    ).assign(predicted_slope=pred, agrees=True)
     fig = plots.fig_scaling(raw, exps)
     ax_l = fig.axes[0]
     dashed = [line for line in ax_l.lines if line.get_linestyle() == "--"]

@@ -85,58 +85,29 @@ def test_phase_label(args, expected):
     assert sc.phase_label(*args) == expected
 
 
-def test_wilson_interval_closed_form():
-    # 0/10: upper = z²/(n + z²); n/n: lower = n/(n + z²)
-    z2 = stats.norm.ppf(0.975) ** 2
-    assert sc.wilson_interval(0, 10) == pytest.approx((0.0, z2 / (10 + z2)))
-    assert sc.wilson_interval(6, 6)[0] == pytest.approx(6 / (6 + z2))
-    lo, hi = sc.wilson_interval(50, 100)
-    z = math.sqrt(z2)
-    assert (lo + hi) / 2 == pytest.approx(0.5)
-    assert hi - lo == pytest.approx(2 * z * math.sqrt(0.25 / 100 + z2 / 4e4) / (1 + z2 / 100))
-    with pytest.raises(ValueError, match="successes"):
-        sc.wilson_interval(3, 2)
-    with pytest.raises(ValueError, match="n must"):
-        sc.wilson_interval(0, 0)
-
-
-def test_spearman_bootstrap_matches_scipy_and_ranks_infinity_top():
+def test_spearman_with_ci_matches_scipy_and_ranks_infinity_top():
     rng = np.random.default_rng(0)
     x = rng.normal(size=40)
     y = x + rng.normal(size=40)
-    res = sc.spearman_bootstrap(x, y, rng=np.random.default_rng(1), n_boot=500)
+    res = sc.spearman_with_ci(x, y, rng=np.random.default_rng(1), n_boot=500)
     assert res.rho == pytest.approx(stats.spearmanr(x, y).statistic)
     assert res.lo < res.rho < res.hi and res.status == "ok" and res.n == 40
     # κ = ∞ ranks like a value above every finite κ
     k = np.array([0.5, 2.0, np.inf, 5.0, np.inf, 1.0])
     b = np.array([5, 50, 1000, 250, 800, 100])
-    res = sc.spearman_bootstrap(b, k, rng=np.random.default_rng(2), n_boot=200)
+    res = sc.spearman_with_ci(b, k, rng=np.random.default_rng(2), n_boot=200)
     assert res.rho == pytest.approx(stats.spearmanr(b, np.where(np.isinf(k), 1e9, k)).statistic)
 
 
-def test_spearman_bootstrap_statuses_and_errors():
+def test_spearman_with_ci_statuses_and_errors():
     rng = np.random.default_rng(0)
-    assert sc.spearman_bootstrap([1, 2], [3, 4], rng=rng).status == "too_few"
-    assert sc.spearman_bootstrap([1, 2, 3, 4], [5, 5, 5, 5], rng=rng).status == "constant"
-    assert sc.spearman_bootstrap([1, 2, np.nan, 4], [1, 2, 3, np.nan], rng=rng).status == "too_few"
+    assert sc.spearman_with_ci([1, 2], [3, 4], rng=rng).status == "too_few"
+    assert sc.spearman_with_ci([1, 2, 3, 4], [5, 5, 5, 5], rng=rng).status == "constant"
+    # NaN pairs are dropped first (theory.spearman_ci refuses NaN)
+    res = sc.spearman_with_ci([1, 2, np.nan, 4, 5], [1, 2, 3, np.nan, 5], rng=rng)
+    assert res.status == "ok" and res.n == 3 and res.rho == pytest.approx(1.0)
     with pytest.raises(ValueError, match="same length"):
-        sc.spearman_bootstrap([1, 2, 3], [1, 2], rng=rng)
-    with pytest.raises(ValueError, match="level"):
-        sc.spearman_bootstrap([1, 2, 3], [1, 2, 3], rng=rng, level=1.5)
-
-
-def test_spearman_bootstrap_interval_covers_true_correlation():
-    """Bivariate normal with ρ_pearson = 0.6 has ρ_s = (6/π) arcsin(0.3); the 95% interval covers it mostly."""
-    truth = 6 / math.pi * math.asin(0.3)
-    cov = [[1, 0.6], [0.6, 1]]
-    rng = np.random.default_rng(11)
-    hits = 0
-    for _ in range(60):
-        xy = rng.multivariate_normal([0, 0], cov, size=80)
-        res = sc.spearman_bootstrap(xy[:, 0], xy[:, 1], rng=rng, n_boot=400)
-        hits += res.lo <= truth <= res.hi
-    # nominal 0.95 over 60 trials: P(hits < 50) is below 0.2% for a calibrated interval
-    assert hits >= 50
+        sc.spearman_with_ci([1, 2, 3], [1, 2], rng=rng)
 
 
 def test_best_fits_prefers_ok_then_likelihood():
@@ -266,16 +237,22 @@ def test_structure_claim():
 
 
 def test_correlation_claim():
-    a_in = np.linspace(1.2, 4.0, 8)
+    """Covariance exponent α → input tail 1 + 1/α: the output tail exponent should fall as α grows."""
+    a_in = np.repeat([0.0, 0.5, 1.0, 1.5, 2.0, 3.0], 2)
+    with np.errstate(divide="ignore"):
+        out = 1 + 1 / a_in + np.tile([0.0, 0.05], 6)
     rows = pd.DataFrame(
-        {"alpha_in": a_in, "tail_alpha_out": a_in + 0.1, "tail_alpha_lo": a_in - 0.2, "tail_alpha_hi": a_in + 0.3,
-         "kappa": 2.0, "status": "ok"}
+        {"alpha_in": a_in, "tail_alpha_out": out, "kappa": 2.0, "status": "ok", "tail_status": "ok"}
     )  # fmt: skip
-    assert verdict(sc.build_scorecard(None, correlation=rows), "power law in") == "reproduced"
-    rows.loc[0, "status"] = "too_few"
     card = sc.build_scorecard(None, correlation=rows)
-    assert "1 rows without an ok tail fit excluded" in card.loc[card["claim"] == "power law in, power law out",
-                                                                "details"].iloc[0]  # fmt: skip
+    assert verdict(card, "power law in") == "reproduced"
+    details = card.loc[card["claim"] == "power law in, power law out", "details"].iloc[0]
+    assert "2 rows excluded" in details  # the α = 0 control
+    rows.loc[2, "tail_status"] = "too_few"
+    card = sc.build_scorecard(None, correlation=rows)
+    assert "3 rows excluded" in card.loc[card["claim"] == "power law in, power law out", "details"].iloc[0]
+    flipped = rows.assign(tail_alpha_out=1 + a_in)
+    assert verdict(sc.build_scorecard(None, correlation=flipped), "power law in") == "not reproduced"
 
 
 def test_scaling_claim():
@@ -283,6 +260,8 @@ def test_scaling_claim():
     exps = pd.DataFrame({"kappa": 1.0, "gamma": 0.5, "ell": 0.5, "slope": pred + 0.02, "slope_lo": pred - 0.05,
                          "slope_hi": pred + 0.1, "predicted": pred, "agrees": True})  # fmt: skip
     assert verdict(sc.build_scorecard(None, scaling=exps), "scaling exponent") == "reproduced"
+    renamed = exps.rename(columns={"predicted": "predicted_slope"})  # htmu.theory.scaling_exponents' name
+    assert verdict(sc.build_scorecard(None, scaling=renamed), "scaling exponent") == "reproduced"
     off = exps.assign(predicted=pred - 0.5, agrees=True)
     card = sc.build_scorecard(None, scaling=off)
     assert verdict(card, "scaling exponent") == "not reproduced"

@@ -38,7 +38,7 @@ from htmu.scorecard import (  # noqa: E402
     best_fits,
     effective_kappa,
     phase_label,
-    spearman_bootstrap,
+    spearman_with_ci,
 )
 
 __all__ = [
@@ -574,7 +574,7 @@ def fig_kappa_accuracy(
 
     One point per spectrum (the form with the larger likelihood). Finite κ on a log axis; MP-preferred
     spectra (κ = ∞) drawn as triangles on a line above the data. The legend gives Spearman's ρ between κ and
-    test accuracy with a percentile-bootstrap 95% interval (:func:`htmu.scorecard.spearman_bootstrap`),
+    test accuracy with a percentile-bootstrap 95% interval (:func:`htmu.scorecard.spearman_with_ci`, i.e. :func:`htmu.theory.spearman_ci`),
     ranking κ = ∞ above every finite κ.
 
     Parameters
@@ -624,7 +624,7 @@ def fig_kappa_accuracy(
     kmin = float(finite_all.min()) if finite_all.size else 1.0
     y_inf = kmax * 3.0
     for j, (name, best, kap, acc) in enumerate(series):
-        res = spearman_bootstrap(kap, acc, rng=rng, n_boot=n_boot)
+        res = spearman_with_ci(kap, acc, rng=rng, n_boot=n_boot)
         color = f"C{j % 10}"
         fin = np.isfinite(kap)
         ax.scatter(acc[fin], kap[fin], color=color, label=f"{name}: {res.text()}")
@@ -748,7 +748,7 @@ def _groups(df: pd.DataFrame) -> list[tuple[str, pd.DataFrame]]:
 def fig_estimator(summary: pd.DataFrame | None) -> Figure:
     """Bias and coverage of the κ estimator against the number of eigenvalues n.
 
-    Left: relative bias (bias/κ) when ``rel_bias`` is present, else bias. Right: empirical coverage of the
+    Left: relative bias (bias/κ) when ``rel_bias`` (or ``relative_bias``) is present, else bias. Right: empirical coverage of the
     nominal 95% interval with its Wilson interval (``coverage_lo``, ``coverage_hi``) and the nominal 0.95 line.
     One line per group of the columns ``estimator, method, gamma, kappa`` present.
 
@@ -768,7 +768,7 @@ def fig_estimator(summary: pd.DataFrame | None) -> Figure:
         _no_data(ax_b, "no estimator summary")
         _no_data(ax_c, "no estimator summary")
         return fig
-    bias_col = "rel_bias" if "rel_bias" in summary else ("bias" if "bias" in summary else None)
+    bias_col = next((c for c in ("rel_bias", "relative_bias", "bias") if c in summary.columns), None)
     for j, (name, g) in enumerate(_groups(summary)):
         g = g.sort_values("n")
         n = _finite(g["n"])
@@ -793,7 +793,7 @@ def fig_estimator(summary: pd.DataFrame | None) -> Figure:
         ax_b.axhline(0, color="k", lw=0.8)
         ax_b.set_xscale("log")
         ax_b.set_xlabel("number of eigenvalues n")
-        ax_b.set_ylabel("relative bias (κ̂ − κ)/κ" if bias_col == "rel_bias" else "bias κ̂ − κ (dimensionless)")
+        ax_b.set_ylabel("relative bias (κ̂ − κ)/κ" if bias_col != "bias" else "bias κ̂ − κ (dimensionless)")
         ax_b.set_title("bias")
         if ax_b.get_legend_handles_labels()[0]:
             ax_b.legend(fontsize=7)
@@ -849,25 +849,30 @@ def fig_structure(rows: pd.DataFrame | None) -> Figure:
             lo, hi = _finite(g["kappa_lo"])[f], _finite(g["kappa_hi"])[f]
             err = np.vstack([k[f] - lo, hi - k[f]])
             err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
-            ax.errorbar(free[f], k[f], yerr=err, fmt="o-", capsize=3, color=color, label=str(name))
+            ax.errorbar(free[f], k[f], yerr=err, fmt="o", alpha=0.8, capsize=3, color=color, label=str(name))
         else:
-            ax.plot(free[f], k[f], "o-", color=color, label=str(name))
+            ax.plot(free[f], k[f], "o", alpha=0.8, color=color, label=str(name))
         ax.scatter(free[np.isinf(k)], np.full(np.isinf(k).sum(), y_inf), marker="^", color=color)
     ax.axhline(y_inf, color="0.5", ls=":", lw=1)
     ax.text(0.01, y_inf, " κ = ∞ (MP preferred)", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
     ax.set_yscale("log")
     ax.set_ylim(max(kmin / 3.0, 1e-6), y_inf * 3.0)
-    ax.set_xlabel("eigenvector freedom (free degrees of freedom, fraction of Haar)")
+    ax.set_xlabel("eigenvector freedom dim G / dim O(n) (0 fixed, 1 Haar)")
     ax.set_ylabel("fitted κ (dimensionless, log scale)")
     ax.legend(fontsize=7, title="structure", title_fontsize=7)
     return fig
 
 
 def fig_correlation(rows: pd.DataFrame | None) -> Figure:
-    """Output tail exponent against the input covariance's power-law exponent ("power law in, power law out").
+    """Output tail exponent against the input covariance exponent ("power law in, power law out").
 
-    Points with the output exponent's interval, ``status != "ok"`` rows omitted (counted in the panel), and
-    the identity line as a reference.
+    x: the covariance decay exponent α of the input (eigenvalues ∝ i^(−α)); y: the power-law tail exponent
+    of the output spectrum with its interval (``tail_alpha_lo``/``tail_alpha_hi`` or
+    ``tail_alpha_out_lo``/``tail_alpha_out_hi``). Rows whose tail fit is not ``ok`` (``tail_status``, else
+    ``status``) are omitted and counted. Where the table gives the input's tail exponent
+    (``tail_alpha_in_theory``, 1 + 1/α, and/or the measured ``tail_alpha_in``) it is drawn as the reference:
+    "power law out" with the input's exponent would put the points on it. One colour per ``activation``
+    (or ``gamma``) when present.
 
     Parameters
     ----------
@@ -884,44 +889,43 @@ def fig_correlation(rows: pd.DataFrame | None) -> Figure:
     if _is_empty(rows) or not {"alpha_in", "tail_alpha_out"} <= set(rows.columns):
         _no_data(ax, "no correlation rows")
         return fig
-    ok = rows if "status" not in rows else rows[rows["status"].astype(str) == "ok"]
+    status_col = next((c for c in ("tail_status", "status") if c in rows.columns), None)
+    ok = rows if status_col is None else rows[rows[status_col].astype(str) == "ok"]
     a_in, a_out = _finite(ok["alpha_in"]), _finite(ok["tail_alpha_out"])
     keep = np.isfinite(a_in) & np.isfinite(a_out)
     if not keep.any():
         _no_data(ax, "no finite tail exponents")
         return fig
-    kap = _finite(ok["kappa"]) if "kappa" in ok else np.full(len(ok), np.nan)
-    for j, k in enumerate(np.unique(kap[keep])):
-        m = keep & ((kap == k) | (np.isnan(kap) & np.isnan(k)))
-        if {"tail_alpha_lo", "tail_alpha_hi"} <= set(ok.columns):
-            err = np.vstack(
-                [a_out[m] - _finite(ok["tail_alpha_lo"])[m], _finite(ok["tail_alpha_hi"])[m] - a_out[m]]
-            )
+    lo_col = next((c for c in ("tail_alpha_lo", "tail_alpha_out_lo") if c in ok.columns), None)
+    hi_col = next((c for c in ("tail_alpha_hi", "tail_alpha_out_hi") if c in ok.columns), None)
+    group_col = next((c for c in ("activation", "gamma") if c in ok.columns), None)
+    groups = ok[group_col].astype(str).to_numpy() if group_col else np.full(len(ok), "")
+    for j, name in enumerate(sorted(set(groups[keep]))):
+        m = keep & (groups == name)
+        err = None
+        if lo_col and hi_col:
+            err = np.vstack([a_out[m] - _finite(ok[lo_col])[m], _finite(ok[hi_col])[m] - a_out[m]])
             err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
-        else:
-            err = None
+        label = f"output tail ({group_col} = {name})" if group_col else "output tail"
         ax.errorbar(
-            a_in[m],
-            a_out[m],
-            yerr=err,
-            fmt="o",
-            capsize=3,
-            color=f"C{j % 10}",
-            label=f"κ = {_fmt_kappa(float(k))}",
+            a_in[m], a_out[m], yerr=err, fmt="o", capsize=3, color=f"C{j % 10}", alpha=0.8, label=label
         )
-    lim = [min(a_in[keep].min(), a_out[keep].min()), max(a_in[keep].max(), a_out[keep].max())]
-    ax.plot(lim, lim, "k--", lw=1, label="α_out = α_in (reference)")
-    if len(rows) > len(ok):
-        ax.text(
-            0.03,
-            0.97,
-            f"{len(rows) - len(ok)} rows without an ok tail fit omitted",
-            transform=ax.transAxes,
-            va="top",
-            fontsize=7,
+    if "tail_alpha_in_theory" in ok.columns:
+        ref = pd.DataFrame({"a": a_in, "t": _finite(ok["tail_alpha_in_theory"])})
+        ref = ref[np.isfinite(ref["a"]) & np.isfinite(ref["t"])].groupby("a")["t"].first()
+        ax.plot(ref.index, ref.to_numpy(), "k--", lw=1, label="input tail exponent (theory)")
+    if "tail_alpha_in" in ok.columns:
+        t_in = _finite(ok["tail_alpha_in"])
+        f = np.isfinite(a_in) & np.isfinite(t_in)
+        ax.scatter(
+            a_in[f], t_in[f], facecolors="none", edgecolors="k", label="input tail exponent (measured)"
         )
-    ax.set_xlabel("input covariance power-law exponent α_in (dimensionless)")
-    ax.set_ylabel("output spectrum tail exponent α_out (dimensionless)")
+    n_omitted = len(rows) - int(keep.sum())
+    if n_omitted:
+        ax.text(0.03, 0.97, f"{n_omitted} rows without an ok tail fit omitted", transform=ax.transAxes,
+                va="top", fontsize=7)  # fmt: skip
+    ax.set_xlabel("input covariance exponent α (eigenvalues ∝ i^(−α), dimensionless)")
+    ax.set_ylabel("tail exponent of the spectral density (dimensionless)")
     ax.legend(fontsize=7)
     return fig
 
@@ -938,7 +942,8 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
     raw : DataFrame or None
         Raw errors (``kappa, gamma, ell, n, error``).
     exponents : DataFrame or None
-        Fitted exponents (``kappa, gamma, ell, slope, slope_lo, slope_hi, predicted, agrees``).
+        Fitted exponents (``kappa, gamma, ell, slope, slope_lo, slope_hi, predicted`` (or ``predicted_slope``),
+        ``agrees``).
 
     Returns
     -------
@@ -985,10 +990,13 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
         ax_l.set_title("solid: fitted slope; dashed: predicted")
         if ax_l.get_legend_handles_labels()[0]:
             ax_l.legend(fontsize=6)
-    if exp is None or not {"slope", "predicted"} <= set(exp.columns):
+    pred_col = next(
+        (c for c in ("predicted", "predicted_slope") if exp is not None and c in exp.columns), None
+    )
+    if exp is None or "slope" not in exp.columns or pred_col is None:
         _no_data(ax_r, "no fitted exponents")
     else:
-        slope, pred = _finite(exp["slope"]), _finite(exp["predicted"])
+        slope, pred = _finite(exp["slope"]), _finite(exp[pred_col])
         if {"slope_lo", "slope_hi"} <= set(exp.columns):
             err = np.vstack([slope - _finite(exp["slope_lo"]), _finite(exp["slope_hi"]) - slope])
             err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)

@@ -3,7 +3,8 @@
 Every verdict comes from one of two documented rules, applied uniformly:
 
 *Trend rule* (a claimed monotone relation between two quantities). Spearman's rank correlation ρ with a
-percentile-bootstrap 95% interval (pairs resampled, ``n_boot`` resamples, seeded). With the claimed
+percentile-bootstrap 95% interval (:func:`htmu.theory.spearman_ci`: pairs resampled, ``n_boot`` resamples,
+seeded). With the claimed
 direction written as the sign ``s`` of ρ:
 
 - interval entirely on the claimed side of 0 (``s·lo > 0``) → ``"reproduced"``;
@@ -39,6 +40,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from htmu.theory import spearman_ci, wilson_interval
+
 __all__ = [
     "KAPPA_BULK_DECAY",
     "KAPPA_RANK_COLLAPSE",
@@ -52,8 +55,7 @@ __all__ = [
     "effective_kappa",
     "phase_label",
     "scorecard_rst",
-    "spearman_bootstrap",
-    "wilson_interval",
+    "spearman_with_ci",
 ]
 
 #: Columns identifying one spectrum in ``fits`` (those present are used).
@@ -199,44 +201,30 @@ class SpearmanResult:
         return f"ρ = {self.rho:+.2f} [{self.lo:+.2f}, {self.hi:+.2f}] (n={self.n})"
 
 
-def spearman_bootstrap(
-    x: Iterable[float],
-    y: Iterable[float],
-    *,
-    rng: np.random.Generator,
-    n_boot: int = 2000,
-    level: float = 0.95,
+def spearman_with_ci(
+    x: Iterable[float], y: Iterable[float], *, rng: np.random.Generator, n_boot: int = 1000
 ) -> SpearmanResult:
-    """Spearman's rank correlation with a percentile-bootstrap confidence interval.
+    """Spearman's ρ with a percentile-bootstrap 95% interval, failures returned as a status.
 
-    ρ is the Pearson correlation of the mid-ranks; ``±inf`` values rank at the ends (κ = ∞ above every
-    finite κ). Pairs are resampled with replacement; resamples where either variable is constant have no ρ
-    and are dropped (their share is small unless the data are nearly constant).
+    A thin wrapper of :func:`htmu.theory.spearman_ci` (pairs resampled; ``±inf`` ranks at the ends, so
+    κ = ∞ sits above every finite κ) that drops pairs with a NaN first and turns its preconditions into
+    statuses instead of exceptions, for claims computed on whatever data a run produced.
 
     Parameters
     ----------
     x, y : array_like
-        Paired observations; pairs with a NaN are removed.
+        Paired observations of equal length; pairs with a NaN are removed.
     rng : numpy.random.Generator
-        Source of the resampling indices.
+        Source of the bootstrap resamples.
     n_boot : int
-        Number of bootstrap resamples.
-    level : float
-        Coverage of the interval, in (0, 1).
+        Bootstrap resamples (at least 10).
 
     Returns
     -------
     SpearmanResult
-        ``status`` is ``"ok"``, ``"too_few"`` (n < 3) or ``"constant"`` (a variable has one value).
-
-    References
-    ----------
-    B. Efron, R. Tibshirani, *An Introduction to the Bootstrap*, Chapman & Hall (1993), ch. 13.
+        ``status`` is ``"ok"``, ``"too_few"`` (fewer than 3 pairs) or ``"constant"`` (a variable has a
+        single value, or no resample had a defined ρ).
     """
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    if n_boot < 1:
-        raise ValueError(f"n_boot must be positive, got {n_boot!r}")
     xa = np.asarray(list(x), dtype=float)
     ya = np.asarray(list(y), dtype=float)
     if xa.shape != ya.shape:
@@ -248,56 +236,10 @@ def spearman_bootstrap(
         return SpearmanResult(math.nan, math.nan, math.nan, n, "too_few")
     if np.unique(xa).size < 2 or np.unique(ya).size < 2:
         return SpearmanResult(math.nan, math.nan, math.nan, n, "constant")
-    rho = _rank_corr(xa[None, :], ya[None, :])[0]
-    idx = rng.integers(0, n, size=(n_boot, n))
-    boot = _rank_corr(xa[idx], ya[idx])
-    boot = boot[np.isfinite(boot)]
-    if boot.size == 0:
+    rho, lo, hi, _ = spearman_ci(xa, ya, rng, n_boot=n_boot)
+    if math.isnan(lo) or math.isnan(hi):
         return SpearmanResult(float(rho), math.nan, math.nan, n, "constant")
-    alpha = (1 - level) / 2
-    lo, hi = np.quantile(boot, [alpha, 1 - alpha])
     return SpearmanResult(float(rho), float(lo), float(hi), n, "ok")
-
-
-def _rank_corr(xs: np.ndarray, ys: np.ndarray) -> np.ndarray:
-    """Row-wise Pearson correlation of mid-ranks; NaN where a row is constant."""
-    rx = stats.rankdata(xs, axis=1)
-    ry = stats.rankdata(ys, axis=1)
-    rx = rx - rx.mean(axis=1, keepdims=True)
-    ry = ry - ry.mean(axis=1, keepdims=True)
-    den = np.sqrt((rx**2).sum(axis=1) * (ry**2).sum(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(den > 0, (rx * ry).sum(axis=1) / np.where(den > 0, den, 1.0), np.nan)
-
-
-def wilson_interval(successes: int, n: int, level: float = 0.95) -> tuple[float, float]:
-    """Wilson score interval for a binomial proportion.
-
-    .. math:: \\frac{\\hat p + z^2/(2n) \\pm z\\sqrt{\\hat p(1-\\hat p)/n + z^2/(4n^2)}}{1 + z^2/n}
-
-    Parameters
-    ----------
-    successes, n : int
-        Successes and trials, ``0 <= successes <= n``, ``n >= 1``.
-    level : float
-        Coverage in (0, 1).
-
-    Returns
-    -------
-    (float, float)
-        Lower and upper limits.
-    """
-    if n < 1:
-        raise ValueError(f"n must be at least 1, got {n!r}")
-    if not 0 <= successes <= n:
-        raise ValueError(f"successes must be in [0, n], got {successes!r} with n={n}")
-    if not 0 < level < 1:
-        raise ValueError(f"level must be in (0, 1), got {level!r}")
-    z = stats.norm.ppf(0.5 + level / 2)
-    p = successes / n
-    centre = (p + z**2 / (2 * n)) / (1 + z**2 / n)
-    half = z * math.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / (1 + z**2 / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def _isnan(v: object) -> bool:
@@ -348,6 +290,11 @@ def _row(claim: str, source: str, paper: str, ours: str, verdict: str, details: 
         "verdict": verdict,
         "details": details,
     }
+
+
+def _first_column(df: pd.DataFrame, *names: str) -> str | None:
+    """The first of ``names`` that is a column of ``df`` (tables name a few columns in two ways)."""
+    return next((n for n in names if n in df.columns), None)
 
 
 def _missing(df: pd.DataFrame | None, required: Iterable[str], name: str) -> str | None:
@@ -414,7 +361,7 @@ def _claims_batch(fits: pd.DataFrame | None, rng: np.random.Generator, n_boot: i
         for b in sorted(np.unique(bs[~np.isnan(bs)]), reverse=True):
             kb = kap[(bs == b) & ~np.isnan(kap)]
             medians.append(f"{int(b)}: {_fmt_kappa(float(np.median(kb))) if kb.size else 'n/a'}")
-        res = spearman_bootstrap(bs, kap, rng=rng, n_boot=n_boot)
+        res = spearman_with_ci(bs, kap, rng=rng, n_boot=n_boot)
         verdict, why = _trend_verdict(res, +1)
         rows.append(
             _row(
@@ -551,7 +498,7 @@ def _claim_structure(structure: pd.DataFrame | None, rng: np.random.Generator, n
         return _row(claim, source, paper, "", "not run", reason)
     kap = np.array([effective_kappa(r) for _, r in structure.iterrows()])
     free = pd.to_numeric(structure["freedom"], errors="coerce").to_numpy(float)
-    res = spearman_bootstrap(free, kap, rng=rng, n_boot=n_boot)
+    res = spearman_with_ci(free, kap, rng=rng, n_boot=n_boot)
     verdict, why = _trend_verdict(res, +1)
     per = []
     for name, g in structure.groupby("structure", sort=True):
@@ -582,39 +529,47 @@ def _claim_correlation(
     if reason:
         return _row(claim, source, paper, "", "not run", reason)
     df = correlation
-    if "status" in df:
-        n_all = len(df)
-        df = df[df["status"].astype(str) == "ok"]
-        excluded = n_all - len(df)
-    else:
-        excluded = 0
-    res = spearman_bootstrap(
+    # the power-law fit of the output's tail decides whether there is a tail exponent to compare
+    status_col = _first_column(df, "tail_status", "status")
+    n_all = len(df)
+    if status_col:
+        df = df[df[status_col].astype(str) == "ok"]
+    a_in = pd.to_numeric(df["alpha_in"], errors="coerce")
+    df = df[a_in > 0]  # α = 0 is the isotropic control: no power law in
+    excluded = n_all - len(df)
+    res = spearman_with_ci(
         pd.to_numeric(df["alpha_in"], errors="coerce"),
         pd.to_numeric(df["tail_alpha_out"], errors="coerce"),
         rng=rng,
         n_boot=n_boot,
     )
-    verdict, why = _trend_verdict(res, +1)
+    verdict, why = _trend_verdict(res, -1)
     return _row(
         claim,
         source,
         paper,
         res.text(),
         verdict,
-        f"trend rule on Spearman(input exponent, output tail exponent), claimed sign +: the output tail tracks "
-        f"the input's: {why}. {excluded} rows without an ok tail fit excluded.",
+        "trend rule on Spearman(input covariance exponent α, output tail exponent), claimed sign −: a covariance "
+        "decaying like i^(−α) has a spectral tail exponent 1 + 1/α, heavier as α grows, and the output's tail "
+        f"should follow it: {why}. {excluded} rows excluded (α = 0, or no ok tail fit"
+        + (f" by '{status_col}'" if status_col else "")
+        + ").",
     )
 
 
 def _claim_scaling(scaling: pd.DataFrame | None) -> dict[str, str]:
     claim, source = "scaling exponent −ℓ(2 + κ/(2γ) − κ/2)", "Proposition 5.1"
     paper = "ridge error L ≍ n^(−ℓ(2 + κ/(2γ) − κ/2)), ridge μ = n^(−ℓ), isotropic Σ"
-    reason = _missing(scaling, ("slope", "slope_lo", "slope_hi", "predicted"), "scaling exponents")
+    pred_col = _first_column(scaling, "predicted", "predicted_slope") if scaling is not None else None
+    reason = _missing(
+        scaling, ("slope", "slope_lo", "slope_hi", pred_col or "predicted"), "scaling exponents"
+    )
     if reason:
         return _row(claim, source, paper, "", "not run", reason)
     lo = pd.to_numeric(scaling["slope_lo"], errors="coerce")
     hi = pd.to_numeric(scaling["slope_hi"], errors="coerce")
-    pred = pd.to_numeric(scaling["predicted"], errors="coerce")
+    pred = pd.to_numeric(scaling[pred_col], errors="coerce")
     valid = lo.notna() & hi.notna() & pred.notna()
     agree = ((lo <= pred) & (pred <= hi))[valid]
     verdict, why = _majority_verdict(int(agree.sum()), int(valid.sum()))
