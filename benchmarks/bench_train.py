@@ -1,0 +1,134 @@
+"""Seconds per training epoch of the study's architectures (CPU, and CUDA when available).
+
+Two tables:
+
+``sizing``
+    MiniAlexNet and LeNet on the full digits training split (1437 images, 360 test images) at batch sizes
+    1024, 256, 128, 64, 32, 16, with ``torch.set_num_threads(1)`` and ``(2)``: the numbers that size the
+    default (CPU) configuration of the workflow.
+``arch``
+    The five architectures at batch size 128 (and MiniAlexNet at 32) on a 1000-image digits subset, on the
+    CPU with the given thread count, and on CUDA when available.
+
+An epoch here is what :func:`htmu.train.train` does per epoch: one SGD pass over the training set plus the
+evaluation of the test set; the figure is the median ``wall_s`` of the epochs in ``metrics.csv`` (the first
+epoch excluded when there are at least three). ``call_s`` is the whole ``train`` call (loading the subset,
+building the model, writing every file) for the given number of epochs.
+
+Reproduce with::
+
+    PYTHONPATH=src python benchmarks/bench_train.py --section sizing --epochs 3
+    PYTHONPATH=src python benchmarks/bench_train.py --section arch --epochs 2 --threads 2
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from htmu.data import write_subset
+from htmu.models import ARCHITECTURES
+from htmu.train import train
+
+SIZING_BATCHES = (1024, 256, 128, 64, 32, 16)
+
+
+def _epoch_seconds(
+    arch: str, subset: Path, batch_size: int, epochs: int, threads: int, device: str
+) -> tuple[float, float]:
+    with tempfile.TemporaryDirectory() as out:
+        t0 = time.perf_counter()
+        # lr fixed and small: the timing must not depend on a divergence stopping the run early.
+        train(
+            arch,
+            subset,
+            out,
+            batch_size=batch_size,
+            seed=0,
+            epochs=epochs,
+            lr=1e-3,
+            num_threads=threads,
+            device=device,
+            log=lambda _line: None,
+        )
+        call = time.perf_counter() - t0
+        import csv
+
+        with open(Path(out) / "metrics.csv") as fh:
+            walls = [float(row["wall_s"]) for row in csv.DictReader(fh)]
+    if len(walls) >= 3:
+        walls = walls[1:]
+    return statistics.median(walls), call
+
+
+def sizing(epochs: int, tmp: Path) -> list[str]:
+    subset = tmp / "digits_full.npz"
+    write_subset({"name": "digits"}, 0, subset)
+    lines = [
+        "sizing: s/epoch (SGD pass over 1437 digits images + eval of 360), CPU, median of epochs",
+        f"{'arch':<12} {'batch':>6} {'1 thread':>10} {'2 threads':>10}",
+    ]
+    for arch in ("minialexnet", "lenet"):
+        for bs in SIZING_BATCHES:
+            cells = []
+            for threads in (1, 2):
+                sec, _ = _epoch_seconds(arch, subset, bs, epochs, threads, "cpu")
+                cells.append(sec)
+            line = f"{arch:<12} {bs:>6} {cells[0]:>10.3f} {cells[1]:>10.3f}"
+            print(line, flush=True)
+            lines.append(line)
+    return lines
+
+
+def arch_table(epochs: int, threads: int, tmp: Path) -> list[str]:
+    subset = tmp / "digits_1000.npz"
+    write_subset({"name": "digits", "n_train": 1000, "n_test": 200}, 0, subset)
+    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    lines = [
+        f"arch: s/epoch (SGD pass over 1000 digits images + eval of 200), {threads} CPU threads",
+        f"{'arch':<12} {'batch':>6} {'device':>6} {'s/epoch':>9} {'call_s':>8}",
+    ]
+    cases = [(a, 128) for a in ARCHITECTURES] + [("minialexnet", 32)]
+    for device in devices:
+        for arch, bs in cases:
+            sec, call = _epoch_seconds(arch, subset, bs, epochs, threads, device)
+            line = f"{arch:<12} {bs:>6} {device:>6} {sec:>9.3f} {call:>8.2f}"
+            print(line, flush=True)
+            lines.append(line)
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--section", choices=("sizing", "arch", "all"), default="all")
+    parser.add_argument("--epochs", type=int, default=3)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
+    args = parser.parse_args(argv)
+    header = [
+        f"torch {torch.__version__}, {platform.processor() or platform.machine()}, "
+        f"cuda={'yes: ' + torch.cuda.get_device_name(0) if torch.cuda.is_available() else 'no'}",
+        "command: PYTHONPATH=src python benchmarks/bench_train.py "
+        + " ".join(sys.argv[1:] if argv is None else argv),
+    ]
+    print("\n".join(header), flush=True)
+    lines = list(header)
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.section in ("sizing", "all"):
+            lines += sizing(args.epochs, Path(tmp))
+        if args.section in ("arch", "all"):
+            lines += arch_table(args.epochs, args.threads, Path(tmp))
+    if args.out is not None:
+        args.out.write_text("\n".join(lines) + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,508 @@
+"""Resumable, deterministic SGD training of the study's architectures on a subset file.
+
+The batch-size sweep of Hodgkinson, Wang & Mahoney (ICML 2025; Martin & Mahoney 2021) trains with SGD,
+momentum 0.9, weight decay 1e-4, learning rate η = 2/B for batch size B (``lr_scale / batch_size``), no
+schedule. :func:`train` runs that loop and writes, into ``out_dir``:
+
+- ``model_init.pt``: the weights at initialisation (epoch 0);
+- ``model_epoch{E}.pt`` for each requested snapshot epoch E;
+- ``model_final.pt``: the weights at the end;
+- ``metrics.csv``: one row per epoch (epoch, train_loss, train_acc, test_loss, test_acc, lr, wall_s);
+- ``summary.json``: the summary dict :func:`train` returns;
+- ``checkpoint.pt`` while running (see *Resume*); removed once the final files are written.
+
+Every file is written to a temporary name in ``out_dir`` and then ``os.replace``-d, so a crash never leaves
+a truncated file. Model files hold ``{"header": {...}, "state_dict": {...}}`` with header keys ``arch``,
+``num_classes``, ``init``, ``seed``, ``epoch``, ``status`` and are read back by :func:`load_checkpoint`.
+
+Determinism
+    The initial weights come from ``build_model(..., seed=seed)``; mini-batches from ``torch.randperm`` with
+    a dedicated ``torch.Generator`` seeded from ``seed``; the global RNG is not used. On the CPU the same
+    arguments give the same bits. On CUDA, cuDNN is put in deterministic mode for the duration of the
+    call (best effort: bitwise equality is only promised on the CPU).
+
+Resume
+    ``checkpoint.pt`` (model, optimiser and scheduler state, the shuffling generator's state, the epoch and
+    the metrics so far) is written after every epoch. If it exists when :func:`train` starts and was made
+    with the same arguments, training resumes after its epoch; the result is bitwise identical to an
+    uninterrupted run on the CPU. A checkpoint made with other arguments is reported through ``log`` and
+    training starts afresh. After a completed (or diverged) run the checkpoint is deleted: the final files
+    supersede it and keeping it would double the disk use of the sweep.
+
+Divergence
+    A non-finite training loss (checked every batch) or non-finite weights (checked every epoch) stop the
+    training with ``status="diverged"``; the files are still written with the weights as they are and header
+    status ``"diverged"``. Snapshot epochs not reached are still written (same weights, header ``epoch`` =
+    the epoch reached, ``requested_epoch`` = E) so that every declared output of a workflow exists.
+
+Train loss and accuracy in ``metrics.csv`` are the averages over the epoch's mini-batches, in training
+mode (the usual running figure, at no extra cost); test loss and accuracy are computed after the epoch in
+evaluation mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import math
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from htmu.data import load_subset
+from htmu.models import ARCHITECTURES, INITS, INPUT_SHAPE, build_model
+
+LR_SCALE = 2.0
+SCHEDULES: tuple[str, ...] = ("none", "cosine")
+METRIC_COLUMNS: tuple[str, ...] = (
+    "epoch",
+    "train_loss",
+    "train_acc",
+    "test_loss",
+    "test_acc",
+    "lr",
+    "wall_s",
+)
+CHECKPOINT_VERSION = 1
+_EVAL_BATCH = 1024
+
+
+# --------------------------------------------------------------------------------------------------
+# atomic files
+
+
+def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _save_torch(obj: Any, path: Path) -> None:
+    _atomic_write(path, lambda fh: torch.save(obj, fh))
+
+
+def _save_text(text: str, path: Path) -> None:
+    _atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def save_model(model: nn.Module, path: str | os.PathLike, header: dict) -> None:
+    """Write ``{"header": header, "state_dict": CPU copy of model.state_dict()}`` atomically."""
+    state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+    _save_torch({"header": dict(header), "state_dict": state}, Path(path))
+
+
+def load_checkpoint(
+    path: str | os.PathLike, map_location: str | torch.device = "cpu"
+) -> tuple[nn.Module, dict]:
+    """Load a model file written by :func:`train`.
+
+    Parameters
+    ----------
+    path : path-like
+        ``model_init.pt``, ``model_epoch{E}.pt`` or ``model_final.pt``.
+    map_location : str or torch.device
+        Device the model is put on.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        Rebuilt from the header (``arch``, ``num_classes``), weights loaded, in evaluation mode.
+    header : dict
+        ``arch``, ``num_classes``, ``init``, ``seed``, ``epoch``, ``status`` and training arguments.
+    """
+    blob = torch.load(path, map_location=map_location, weights_only=True)
+    header = blob["header"]
+    model = build_model(header["arch"], num_classes=int(header["num_classes"]), init="default", seed=0)
+    model.load_state_dict(blob["state_dict"])
+    model.to(map_location).eval()
+    return model, header
+
+
+# --------------------------------------------------------------------------------------------------
+# helpers
+
+
+def _resolve_device(device: str | torch.device) -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as err:
+        raise ValueError(f"device: not a torch device: {device!r}") from err
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device: {device!r} requested but CUDA is not available")
+    return dev
+
+
+def _derived_seed(seed: int, stream: int) -> int:
+    """An independent 63-bit seed for one random stream of the run (SeedSequence hashing)."""
+    return int(np.random.SeedSequence([seed, stream]).generate_state(1, dtype=np.uint64)[0] >> np.uint64(1))
+
+
+@contextlib.contextmanager
+def _runtime(device: torch.device, num_threads: int | None):
+    """Set the thread count and cuDNN determinism for the call, restoring the caller's settings."""
+    old_threads = torch.get_num_threads()
+    old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    try:
+        if num_threads is not None:
+            torch.set_num_threads(num_threads)
+        if device.type == "cuda":
+            torch.backends.cudnn.deterministic = True
+            torch.backends.cudnn.benchmark = False
+        yield
+    finally:
+        torch.set_num_threads(old_threads)
+        torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
+
+
+def _all_finite(model: nn.Module) -> bool:
+    return all(bool(torch.isfinite(p).all()) for p in model.parameters())
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, device: torch.device) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on (x, y), in evaluation mode, in batches of 1024."""
+    was_training = model.training
+    model.eval()
+    total_loss, correct = 0.0, 0
+    for start in range(0, x.shape[0], _EVAL_BATCH):
+        xb = x[start : start + _EVAL_BATCH].to(device)
+        yb = y[start : start + _EVAL_BATCH].to(device)
+        logits = model(xb)
+        total_loss += float(nn.functional.cross_entropy(logits, yb, reduction="sum"))
+        correct += int((logits.argmax(1) == yb).sum())
+    model.train(was_training)
+    n = max(int(x.shape[0]), 1)
+    return total_loss / n, correct / n
+
+
+def _write_metrics(rows: list[dict], path: Path) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=METRIC_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: row[k] for k in METRIC_COLUMNS})
+    _save_text(buf.getvalue(), path)
+
+
+def _check_args(
+    model_name: str,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    lr: float | None,
+    momentum: float,
+    weight_decay: float,
+    schedule: str,
+    init: str,
+    snapshot_epochs: Iterable[int],
+    num_threads: int | None,
+) -> tuple[str, float, tuple[int, ...]]:
+    arch = str(model_name).lower()
+    if arch not in ARCHITECTURES:
+        raise ValueError(f"model_name: unknown architecture {model_name!r}; expected one of {ARCHITECTURES}")
+
+    def is_int(v: Any) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if not is_int(batch_size) or batch_size <= 0:
+        raise ValueError(f"batch_size: expected a positive integer, got {batch_size!r}")
+    if not is_int(seed) or seed < 0:
+        raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
+    if not is_int(epochs) or epochs < 0:
+        raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
+    lr_value = LR_SCALE / batch_size if lr is None else lr
+    if not isinstance(lr_value, (int, float)) or not math.isfinite(lr_value) or lr_value <= 0:
+        raise ValueError(f"lr: expected a positive finite number or None, got {lr!r}")
+    if not 0 <= momentum < 1:
+        raise ValueError(f"momentum: expected 0 ≤ momentum < 1, got {momentum!r}")
+    if not weight_decay >= 0:
+        raise ValueError(f"weight_decay: expected ≥ 0, got {weight_decay!r}")
+    if schedule not in SCHEDULES:
+        raise ValueError(f"schedule: unknown {schedule!r}; expected one of {SCHEDULES}")
+    if init not in INITS:
+        raise ValueError(f"init: unknown initialisation {init!r}; expected one of {INITS}")
+    snaps = tuple(sorted({int(e) for e in snapshot_epochs}))
+    if any(not (1 <= e <= epochs) for e in snaps):
+        raise ValueError(f"snapshot_epochs: every epoch must lie in 1..{epochs}, got {list(snapshot_epochs)}")
+    if num_threads is not None and (not is_int(num_threads) or num_threads < 1):
+        raise ValueError(f"num_threads: expected a positive integer or None, got {num_threads!r}")
+    return arch, float(lr_value), snaps
+
+
+# --------------------------------------------------------------------------------------------------
+# training
+
+
+def train(
+    model_name: str,
+    subset_path: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    *,
+    batch_size: int,
+    seed: int,
+    epochs: int,
+    lr: float | None = None,
+    momentum: float = 0.9,
+    weight_decay: float = 1e-4,
+    schedule: str = "none",
+    init: str = "default",
+    snapshot_epochs: Iterable[int] = (),
+    device: str = "auto",
+    num_threads: int | None = None,
+    log: Callable[[str], Any] = print,
+) -> dict:
+    """Train one architecture on one subset with SGD, resumably and deterministically.
+
+    Parameters
+    ----------
+    model_name : str
+        One of :data:`htmu.models.ARCHITECTURES`.
+    subset_path : path-like
+        Subset file from :func:`htmu.data.write_subset`.
+    out_dir : path-like
+        Output directory (created); see the module docstring for its files.
+    batch_size : int
+        Mini-batch size B ≥ 1; the last batch of an epoch may be smaller (n mod B).
+    seed : int
+        Seeds the initial weights and the mini-batch order.
+    epochs : int
+        Number of passes over the training set (0 writes the initial model only).
+    lr : float, optional
+        SGD learning rate η; ``None`` gives η = ``LR_SCALE``/B = 2/B, the sweep rule of the paper.
+    momentum, weight_decay : float
+        SGD heavy-ball momentum and L2 weight decay (PyTorch convention: added to the gradient).
+    schedule : {"none", "cosine"}
+        ``"cosine"``: η_e = η/2 · (1 + cos(π e/epochs)) for epoch e = 0..epochs−1 (``CosineAnnealingLR``,
+        stepped per epoch).
+    init : {"default", "fan_in"}
+        See :func:`htmu.models.build_model`.
+    snapshot_epochs : iterable of int
+        Epochs (1..epochs) after which ``model_epoch{E}.pt`` is written.
+    device : str
+        ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
+    num_threads : int, optional
+        CPU threads for the call (``torch.set_num_threads``, restored afterwards).
+    log : callable
+        Receives one progress line per epoch.
+
+    Returns
+    -------
+    dict
+        ``status`` ("ok" or "diverged"), ``final_train_loss``, ``final_train_acc``, ``final_test_loss``,
+        ``final_test_acc``, ``epochs_run``, ``diverged_at_epoch`` (None if not), ``device``, ``wall_s`` (the
+        training time summed over resumed sessions), ``resumed_from_epoch`` and the arguments.
+
+    Raises
+    ------
+    ValueError
+        Unknown architecture, bad batch size or other argument, or a data set the architecture cannot feed
+        (input shape other than 3×32×32, labels outside 0..num_classes−1).
+    """
+    arch, lr_value, snaps = _check_args(
+        model_name,
+        batch_size,
+        seed,
+        epochs,
+        lr,
+        momentum,
+        weight_decay,
+        schedule,
+        init,
+        snapshot_epochs,
+        num_threads,
+    )
+    dev = _resolve_device(device)
+    subset = load_subset(subset_path)
+    num_classes = int(subset.meta["num_classes"])
+    for split, x, y in (("train", subset.x_train, subset.y_train), ("test", subset.x_test, subset.y_test)):
+        if tuple(x.shape[1:]) != INPUT_SHAPE:
+            raise ValueError(
+                f"subset_path: architecture {arch!r} needs {INPUT_SHAPE} inputs, the {split} set has {tuple(x.shape[1:])}"
+            )
+        if y.numel() and (int(y.min()) < 0 or int(y.max()) >= num_classes):
+            raise ValueError(
+                f"subset_path: {split} labels span {int(y.min())}..{int(y.max())}, outside the {num_classes} classes "
+                f"architecture {arch!r} is built with"
+            )
+    if subset.x_train.shape[0] == 0:
+        raise ValueError("subset_path: the training set is empty")
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    args = {
+        "arch": arch,
+        "subset": str(Path(subset_path).resolve()),
+        "subset_seed": int(subset.meta["seed"]),
+        "n_train": int(subset.x_train.shape[0]),
+        "batch_size": int(batch_size),
+        "seed": int(seed),
+        "epochs": int(epochs),
+        "lr": lr_value,
+        "momentum": float(momentum),
+        "weight_decay": float(weight_decay),
+        "schedule": schedule,
+        "init": init,
+        "snapshot_epochs": list(snaps),
+    }
+    with _runtime(dev, num_threads):
+        return _train(subset, out, args, num_classes, dev, log)
+
+
+def _train(subset, out: Path, args: dict, num_classes: int, dev: torch.device, log) -> dict:
+    arch, epochs, batch_size = args["arch"], args["epochs"], args["batch_size"]
+    header_base = {"arch": arch, "num_classes": num_classes, "init": args["init"], "seed": args["seed"]}
+
+    model = build_model(arch, num_classes=num_classes, init=args["init"], seed=args["seed"]).to(dev)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=args["lr"], momentum=args["momentum"], weight_decay=args["weight_decay"]
+    )
+    scheduler = (
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+        if args["schedule"] == "cosine"
+        else None
+    )
+    shuffle = torch.Generator().manual_seed(_derived_seed(args["seed"], 1))
+
+    start_epoch, rows, wall_before, status, diverged_at = 0, [], 0.0, "ok", None
+    ckpt_path = out / "checkpoint.pt"
+    resumed_from = None
+    if ckpt_path.exists():
+        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+        if ckpt.get("version") == CHECKPOINT_VERSION and ckpt.get("args") == args:
+            model.load_state_dict(ckpt["model"])
+            optimizer.load_state_dict(ckpt["optimizer"])
+            if scheduler is not None:
+                scheduler.load_state_dict(ckpt["scheduler"])
+            shuffle.set_state(ckpt["shuffle_rng"])
+            start_epoch, rows, wall_before = int(ckpt["epoch"]), list(ckpt["metrics"]), float(ckpt["wall_s"])
+            resumed_from = start_epoch
+            log(f"[{arch}] resuming from {ckpt_path} at epoch {start_epoch}")
+        else:
+            log(f"[{arch}] ignoring {ckpt_path}: written with other arguments; starting afresh")
+    if resumed_from is None:
+        save_model(model, out / "model_init.pt", {**header_base, "epoch": 0, "status": "ok"})
+
+    n = subset.x_train.shape[0]
+    x_train, y_train = subset.x_train.to(dev), subset.y_train.to(dev)
+    t_session = time.perf_counter()
+    epoch = start_epoch
+    for epoch in range(start_epoch + 1, epochs + 1):
+        t0 = time.perf_counter()
+        lr_now = optimizer.param_groups[0]["lr"]
+        model.train()
+        perm = torch.randperm(n, generator=shuffle).to(dev)
+        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+        correct = torch.zeros((), dtype=torch.int64, device=dev)
+        for start in range(0, n, batch_size):
+            idx = perm[start : start + batch_size]
+            xb, yb = x_train[idx], y_train[idx]
+            logits = model(xb)
+            loss = nn.functional.cross_entropy(logits, yb)
+            if not torch.isfinite(loss):
+                status, diverged_at = "diverged", epoch
+                break
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_sum += loss.detach().double() * idx.numel()
+            correct += (logits.detach().argmax(1) == yb).sum()
+        if status == "ok" and not _all_finite(model):
+            status, diverged_at = "diverged", epoch
+        if status == "diverged":
+            train_loss, train_acc, test_loss, test_acc = math.nan, math.nan, math.nan, math.nan
+        else:
+            train_loss, train_acc = float(loss_sum) / n, int(correct) / n
+            test_loss, test_acc = evaluate(model, subset.x_test, subset.y_test, dev)
+        if scheduler is not None and status == "ok":
+            scheduler.step()
+        wall = time.perf_counter() - t0
+        rows.append(
+            {
+                "epoch": epoch,
+                "train_loss": train_loss,
+                "train_acc": train_acc,
+                "test_loss": test_loss,
+                "test_acc": test_acc,
+                "lr": lr_now,
+                "wall_s": wall,
+            }
+        )
+        log(
+            f"[{arch}] epoch {epoch}/{epochs} train_loss {train_loss:.4f} train_acc {train_acc:.4f} "
+            f"test_loss {test_loss:.4f} test_acc {test_acc:.4f} lr {lr_now:.4g} {wall:.2f}s"
+            + (" DIVERGED" if status == "diverged" else "")
+        )
+        if status == "diverged":
+            break
+        if epoch in args["snapshot_epochs"]:
+            save_model(model, out / f"model_epoch{epoch}.pt", {**header_base, "epoch": epoch, "status": "ok"})
+        if epoch < epochs:
+            _save_torch(
+                {
+                    "version": CHECKPOINT_VERSION,
+                    "args": args,
+                    "epoch": epoch,
+                    "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+                    "optimizer": optimizer.state_dict(),
+                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
+                    "shuffle_rng": shuffle.get_state(),
+                    "metrics": rows,
+                    "wall_s": wall_before + time.perf_counter() - t_session,
+                },
+                ckpt_path,
+            )
+
+    epochs_run = len(rows)
+    final_header = {**header_base, "epoch": epochs_run, "status": status}
+    if status == "diverged":
+        for e in args["snapshot_epochs"]:
+            if e >= epoch:
+                save_model(model, out / f"model_epoch{e}.pt", {**final_header, "requested_epoch": e})
+    save_model(model, out / "model_final.pt", final_header)
+    _write_metrics(rows, out / "metrics.csv")
+    last = rows[-1] if rows else None
+    if last is None:
+        train_loss, train_acc = evaluate(model, subset.x_train, subset.y_train, dev)
+        test_loss, test_acc = evaluate(model, subset.x_test, subset.y_test, dev)
+    else:
+        train_loss, train_acc, test_loss, test_acc = (
+            last["train_loss"],
+            last["train_acc"],
+            last["test_loss"],
+            last["test_acc"],
+        )
+    summary = {
+        "status": status,
+        "final_train_loss": train_loss,
+        "final_train_acc": train_acc,
+        "final_test_loss": test_loss,
+        "final_test_acc": test_acc,
+        "epochs_run": epochs_run,
+        "diverged_at_epoch": diverged_at,
+        "device": str(dev),
+        "wall_s": wall_before + time.perf_counter() - t_session,
+        "resumed_from_epoch": resumed_from,
+        "num_classes": num_classes,
+        **args,
+    }
+    # NaN is not JSON: a diverged run's losses are written as null.
+    clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
+    _save_text(json.dumps(clean, indent=2, sort_keys=True) + "\n", out / "summary.json")
+    ckpt_path.unlink(missing_ok=True)
+    return summary
