@@ -99,6 +99,8 @@ def test_snakemake_stops_with_one_line_before_any_job(tmp_path):
     )  # fmt: skip
     assert proc.returncode != 0
     lines = [ln for ln in proc.stderr.splitlines() if "htmu:" in ln]
-    assert lines == ["htmu: invalid configuration: config key 'training.weight_decay': -1 is less than the minimum of 0"]
+    assert lines == [
+        "htmu: invalid configuration: config key 'training.weight_decay': -1 is less than the minimum of 0"
+    ]
     assert "Traceback" not in proc.stderr
     assert not (tmp_path / "results").exists()

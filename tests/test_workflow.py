@@ -26,7 +26,9 @@ def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
            "--configfile", str(ROOT / "tests/configs/tiny.yaml"), "--cores", "2", *args]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
     if proc.returncode != 0:
-        logs = "\n".join(f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted(workdir.glob("results/logs/**/*.log")))
+        logs = "\n".join(
+            f"--- {p}\n{p.read_text()[-3000:]}" for p in sorted(workdir.glob("results/logs/**/*.log"))
+        )
         pytest.fail(f"snakemake {' '.join(args)} failed:\n{proc.stderr[-6000:]}\n{logs[-20000:]}")
     return proc
 
@@ -76,7 +78,16 @@ def test_diverged_run_flows_through_as_a_status(study):
 
 
 def test_figures_scorecard_and_report(study):
-    for name in ("phases", "ntk", "kappa_accuracy", "ensemble", "estimator", "structure", "correlation", "scaling"):
+    for name in (
+        "phases",
+        "ntk",
+        "kappa_accuracy",
+        "ensemble",
+        "estimator",
+        "structure",
+        "correlation",
+        "scaling",
+    ):
         for ext in ("png", "pdf"):
             assert (study / "figures" / f"{name}.{ext}").stat().st_size > 1000, name
     card = pd.read_csv(study / "scorecard.csv")
