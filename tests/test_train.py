@@ -199,6 +199,7 @@ def test_cifar10_end_to_end(tiny_cifar10, tmp_path):
         ({"batch_size": 0}, "batch_size"),
         ({"batch_size": -4}, "batch_size"),
         ({"lr": -1.0}, "lr"),
+        ({"lr_scale": 0.0}, "lr_scale"),
         ({"schedule": "step"}, "schedule"),
         ({"snapshot_epochs": (5,)}, "snapshot_epochs"),
         ({"init": "xavier"}, "init"),

@@ -206,6 +206,7 @@ def _check_args(
     seed: int,
     epochs: int,
     lr: float | None,
+    lr_scale: float,
     momentum: float,
     weight_decay: float,
     schedule: str,
@@ -226,7 +227,14 @@ def _check_args(
         raise ValueError(f"seed: expected a non-negative integer, got {seed!r}")
     if not is_int(epochs) or epochs < 0:
         raise ValueError(f"epochs: expected a non-negative integer, got {epochs!r}")
-    lr_value = LR_SCALE / batch_size if lr is None else lr
+    if lr is None and (
+        isinstance(lr_scale, bool)
+        or not isinstance(lr_scale, (int, float))
+        or not math.isfinite(lr_scale)
+        or lr_scale <= 0
+    ):
+        raise ValueError(f"lr_scale: expected a positive finite number, got {lr_scale!r}")
+    lr_value = lr_scale / batch_size if lr is None else lr
     if not isinstance(lr_value, (int, float)) or not math.isfinite(lr_value) or lr_value <= 0:
         raise ValueError(f"lr: expected a positive finite number or None, got {lr!r}")
     if not 0 <= momentum < 1:
@@ -258,6 +266,7 @@ def train(
     seed: int,
     epochs: int,
     lr: float | None = None,
+    lr_scale: float = LR_SCALE,
     momentum: float = 0.9,
     weight_decay: float = 1e-4,
     schedule: str = "none",
@@ -284,7 +293,10 @@ def train(
     epochs : int
         Number of passes over the training set (0 writes the initial model only).
     lr : float, optional
-        SGD learning rate η; ``None`` gives η = ``LR_SCALE``/B = 2/B, the sweep rule of the paper.
+        SGD learning rate η; ``None`` gives η = ``lr_scale``/B.
+    lr_scale : float
+        Numerator of the batch-size rule η = lr_scale/B used when ``lr`` is None; the default 2.0 gives
+        η = 2/B, the sweep rule of the paper.
     momentum, weight_decay : float
         SGD heavy-ball momentum and L2 weight decay (PyTorch convention: added to the gradient).
     schedule : {"none", "cosine"}
@@ -320,6 +332,7 @@ def train(
         seed,
         epochs,
         lr,
+        lr_scale,
         momentum,
         weight_decay,
         schedule,
