@@ -95,6 +95,13 @@ def test_cifar10_all_points(tiny_cifar10, tmp_path):
     assert (meta["n_train"], meta["n_test"]) == (60, 20)
 
 
+def test_cifar10_more_points_than_the_copy_has(tiny_cifar10, tmp_path):
+    with pytest.raises(ValueError, match=r"dataset\.n_train"):
+        write_subset(
+            {"name": "cifar10", "n_train": 61, "root": str(tiny_cifar10["root"])}, 0, tmp_path / "a.npz"
+        )
+
+
 def test_cifar10_missing_copy_says_where_and_how(tmp_path):
     root = tmp_path / "nowhere"
     with pytest.raises(FileNotFoundError, match="cifar-10-batches-py") as info:

@@ -266,6 +266,10 @@ def _indices(cfg: dict, seed: int) -> tuple[np.ndarray, np.ndarray, str]:
         picked = []
         for split in ("train", "test"):
             n = cfg[f"n_{split}"]
+            if n is not None and n > sizes[split]:
+                raise ValueError(
+                    f"dataset.n_{split}: {n} exceeds the {sizes[split]} CIFAR-10 {split} images at {cfg['root']}"
+                )
             picked.append(
                 np.arange(sizes[split]) if n is None else np.sort(rng.choice(sizes[split], n, replace=False))
             )
