@@ -192,7 +192,7 @@ def test_plan_arithmetic_is_maximal_and_refuses_impossible_budgets() -> None:
     column = 10 * 1000 * 4
     assert plan.param_block == (budget // 2) // column  # half the budget for the Jacobian block
     assert plan.jacobian_bytes == plan.param_block * column
-    per_sample = 4 * (2 * 10_000 + 10 * (2 * 10_000 + 3_072_000))
+    per_sample = 4 * (2 * 10_000 + 10 * (2 * 10_000 + 3_072_000 + plan.param_block))
     assert plan.working_bytes == plan.sample_block * per_sample
     assert plan.jacobian_bytes + plan.working_bytes <= budget
     assert plan.jacobian_bytes + (plan.sample_block + 1) * per_sample > budget  # sample block maximal
@@ -282,6 +282,11 @@ def test_hessian_exact_matches_double_backward(hess_problem) -> None:
         blk.eigenvalues, np.linalg.eigvalsh(h[n1:n2, n1:n2]), atol=1e-10 * np.abs(eig).max()
     )
     assert blk.layer == "fc2" and blk.n_rows == n2 - n1
+    (wgt,) = hessian_spectrum(model, x, y, method="exact", layer="fc2.weight")
+    n3 = n1 + 13 * 9
+    np.testing.assert_allclose(
+        wgt.eigenvalues, np.linalg.eigvalsh(h[n1:n3, n1:n3]), atol=1e-10 * np.abs(eig).max()
+    )
 
 
 def test_hessian_lanczos_top_k_and_slq_moments(hess_problem) -> None:

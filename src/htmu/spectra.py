@@ -247,9 +247,10 @@ class NTKBlockPlan:
     accumulated. Memory (bytes, ``s`` = bytes per element of the model's dtype):
 
     * ``jacobian_bytes = C * n * param_block * s``: the buffer holding ``J_p`` (exact);
-    * ``working_bytes = sample_block * s * (2 A + C (2 A + T))``: autograd's working set for one vmapped
-      batch, with ``A`` the activation elements of one input and ``T`` the largest parameter tensor
-      (its full per-output gradient exists before it is sliced to the block): an estimate;
+    * ``working_bytes = sample_block * s * (2 A + C (2 A + T + param_block))``: the working set of one
+      vmapped batch, with ``A`` the activation elements of one input, ``T`` the largest parameter tensor
+      (its full per-output gradient exists before it is sliced to the block) and the batch's Jacobian
+      rows before they are copied into the buffer: an estimate (autograd's exact peak is not exposed);
     * ``jacobian_bytes + working_bytes <= budget_bytes``.
 
     The Gram itself (``gram_bytes = 8 (C n)^2`` in float64, plus one temporary ``s (C n)^2`` product per
@@ -269,9 +270,13 @@ class NTKBlockPlan:
 
 
 def _working_bytes(
-    sample_block: int, n_outputs: int, activation_numel: int, max_tensor_numel: int, s: int
+    sample_block: int, n_outputs: int, activation_numel: int, max_tensor_numel: int, param_block: int, s: int
 ) -> int:
-    return sample_block * s * (2 * activation_numel + n_outputs * (2 * activation_numel + max_tensor_numel))
+    return (
+        sample_block
+        * s
+        * (2 * activation_numel + n_outputs * (2 * activation_numel + max_tensor_numel + param_block))
+    )
 
 
 def plan_ntk_blocks(
@@ -311,12 +316,16 @@ def plan_ntk_blocks(
     budget = int(max_memory_mb * 2**20)
     s = int(itemsize)
     column_bytes = n_outputs * n_inputs * s  # one column of J for all inputs
-    per_sample = _working_bytes(1, n_outputs, activation_numel, max_tensor_numel, s)
+
+    def per_sample(param_block: int) -> int:
+        return _working_bytes(1, n_outputs, activation_numel, max_tensor_numel, param_block, s)
 
     if param_block_size is not None:
         param_block = min(param_block_size, n_params)
     elif block_size is not None:
-        param_block = min(n_params, (budget - min(block_size, n_inputs) * per_sample) // column_bytes)
+        # J buffer C n p s plus the batch's own copy C b p s and its fixed working set
+        b = min(block_size, n_inputs)
+        param_block = min(n_params, (budget - b * per_sample(0)) // (column_bytes + b * n_outputs * s))
     else:
         param_block = min(n_params, (budget // 2) // column_bytes)
     if param_block < 1:
@@ -328,13 +337,14 @@ def plan_ntk_blocks(
     if block_size is not None:
         sample_block = min(block_size, n_inputs)
     else:
-        sample_block = min(n_inputs, (budget - jacobian_bytes) // max(per_sample, 1))
+        sample_block = min(n_inputs, (budget - jacobian_bytes) // max(per_sample(param_block), 1))
     if sample_block < 1:
         raise ValueError(
             f"max_memory_mb={max_memory_mb} cannot hold the working set of one input "
-            f"({per_sample} bytes) next to the Jacobian block ({jacobian_bytes} bytes); raise max_memory_mb"
+            f"({per_sample(param_block)} bytes) next to the Jacobian block ({jacobian_bytes} bytes); "
+            "raise max_memory_mb"
         )
-    working = sample_block * per_sample
+    working = sample_block * per_sample(param_block)
     if jacobian_bytes + working > budget:
         raise ValueError(
             f"block_size={block_size}, param_block_size={param_block_size} need "
@@ -478,7 +488,11 @@ def ntk_gram(
             jac = torch.empty((n, n_outputs, width), dtype=dtype, device=dev)
             for i in range(0, n, plan.sample_block):
                 parts = jac_fn(pieces, xs[i : i + plan.sample_block])
-                jac[i : i + plan.sample_block] = torch.cat(parts, dim=-1)
+                offset = 0
+                for part in parts:  # copy piece by piece: no concatenated temporary
+                    jac[i : i + plan.sample_block, :, offset : offset + part.shape[-1]] = part
+                    offset += part.shape[-1]
+                del parts
             jac = jac.reshape(n * n_outputs, width)
             gram += (jac @ jac.T).to(torch.float64)
             del jac
@@ -548,7 +562,9 @@ def ntk_spectrum(
     )
     if not _all_finite(named):
         with torch.no_grad(), _eval_mode(model):
-            n_outputs = model(x[:1].to(named[0].dtype)).shape[-1] if named else 0
+            n_outputs = (
+                model(x[:1].to(device=named[0].device, dtype=named[0].dtype)).shape[-1] if named else 0
+            )
         rows = n_outputs * x.shape[0]
         return SpectrumRecord(
             "ntk",
@@ -661,10 +677,11 @@ def ck_spectrum(
 
 
 def _select_params(model: nn.Module, layer: str | None) -> list[str]:
+    """Trainable parameter names of ``layer`` (a parameter, or every parameter under a module name)."""
     names = [k for k, v in model.named_parameters() if v.requires_grad]
     if layer is None:
         return names
-    chosen = [k for k in names if k == layer or k.startswith(layer + ".") and "." not in k[len(layer) + 1 :]]
+    chosen = [k for k in names if k == layer or k.startswith(layer + ".")]
     if not chosen:
         raise ValueError(
             f"layer {layer!r} names neither a module with parameters nor a parameter of the model"
@@ -736,7 +753,7 @@ def hessian_spectrum(
     slq_steps: int = 64,
     rng: np.random.Generator | int | None = None,
     max_exact_params: int = 4000,
-    tol: float = 1e-8,
+    tol: float = 1e-6,
 ) -> list[SpectrumRecord]:
     r"""Eigenvalues of the Hessian of the mean cross-entropy loss with respect to the parameters.
 
@@ -759,6 +776,36 @@ def hessian_spectrum(
       ``slq_probes``, so that ``sum_j w_j theta_j^k`` estimates ``tr(H^k) / P`` without bias, exactly
       for each probe's quadratic form when ``k < 2 slq_steps``.
     * ``method="auto"``: exact when ``P <= max_exact_params``, Lanczos otherwise.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Returns logits ``(n, C)``; not modified (a float64 copy of its tensors is differentiated).
+    x, y : torch.Tensor
+        Inputs ``(n, ...)`` and integer class labels ``(n,)``.
+    loss : {"cross_entropy"}
+        Mean cross-entropy of the logits.
+    method : {"auto", "exact", "lanczos"}
+    layer : str, optional
+        A parameter name (``"fc1.weight"``) or a module name (``"fc1"``: all parameters under it).
+    top_k : int
+        Number of largest eigenvalues returned by Lanczos.
+    lanczos_steps : int, optional
+        Lanczos iterations for the top-k (see above).
+    slq_probes, slq_steps : int
+        Probe vectors and Lanczos iterations per probe of the SLQ density.
+    rng : numpy.random.Generator or int
+        Required for Lanczos (start vector and probes): same seed, same bits on CPU.
+    max_exact_params : int
+        Threshold of ``method="auto"``.
+    tol : float
+        Relative residual below which a Ritz value counts as converged.
+
+    Notes
+    -----
+    Memory: the exact Hessian vectorises ``P`` forward-mode tangents over the ``n`` inputs
+    (``O(P n A)`` for ``A`` activations per input): keep ``n`` or ``max_exact_params`` small for large
+    networks. Lanczos keeps its basis, ``8 * steps * P`` bytes, to reorthogonalise fully.
 
     Returns
     -------
