@@ -158,16 +158,24 @@ def _runtime(device: torch.device, num_threads: int | None):
     """Set the thread count and cuDNN determinism for the call, restoring the caller's settings."""
     old_threads = torch.get_num_threads()
     old_cudnn = (torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark)
+    old_det = (
+        torch.are_deterministic_algorithms_enabled(),
+        torch.is_deterministic_algorithms_warn_only_enabled(),
+    )
     try:
         if num_threads is not None:
             torch.set_num_threads(num_threads)
         if device.type == "cuda":
+            # The CPU kernels used here are deterministic already; on CUDA ask for deterministic kernels and
+            # warn (not fail) where none exists (e.g. the backward of adaptive average pooling).
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
+            torch.use_deterministic_algorithms(True, warn_only=True)
         yield
     finally:
         torch.set_num_threads(old_threads)
         torch.backends.cudnn.deterministic, torch.backends.cudnn.benchmark = old_cudnn
+        torch.use_deterministic_algorithms(old_det[0], warn_only=old_det[1])
 
 
 def _all_finite(model: nn.Module) -> bool:
