@@ -78,8 +78,12 @@ def test_round_trip_is_bit_identical_with_cf_and_provenance(tmp_path) -> None:
 def test_coords_per_spectrum_and_bad_arguments() -> None:
     rng = np.random.default_rng(1)
     recs = _records(rng)
-    ds = spectra_to_dataset(recs, {"seed": [1, 2, 3]}, {})
+    ds = spectra_to_dataset(recs, {"seed": [1, 2, 3], "arch": "mlp"}, {})
     assert list(ds["seed"].values) == [1, 2, 3]
+    # iterating an in-memory dataset (object-dtype strings) gives the same Python values as a file
+    metas = [meta for meta, _ in iter_spectra(ds)]
+    assert [m["seed"] for m in metas] == [1, 2, 3] and {type(m["seed"]) for m in metas} == {int}
+    assert [m["layer"] for m in metas] == ["fc0", "fc1", "fc_bad"] and metas[0]["arch"] == "mlp"
     with pytest.raises(ValueError, match="seed"):
         spectra_to_dataset(recs, {"seed": [1, 2]}, {})
     with pytest.raises(ValueError, match="clash"):

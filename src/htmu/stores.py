@@ -218,6 +218,10 @@ def read_spectra(path: str | os.PathLike) -> xr.Dataset:
         return ds.load()
 
 
+def _python_scalar(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
 def iter_spectra(ds: xr.Dataset, *, with_weights: bool = False) -> Iterator[tuple[dict[str, Any], ...]]:
     """Yield ``(coords, eigenvalues)`` per spectrum, eigenvalues without the NaN padding.
 
@@ -226,11 +230,13 @@ def iter_spectra(ds: xr.Dataset, *, with_weights: bool = False) -> Iterator[tupl
     ``(coords, eigenvalues, weights)`` with ``weights`` None where the spectrum has none.
     """
     names = [name for name, c in ds.coords.items() if c.dims == ("spectrum",)]
+    columns = {name: ds.coords[name].values for name in names}
     eig = ds["eigenvalue"].values
     wts = ds["weight"].values if "weight" in ds else None
     n_eigs = ds["n_eigs"].values if "n_eigs" in ds.coords else None
     for i in range(ds.sizes["spectrum"]):
-        meta = {name: ds.coords[name].values[i].item() for name in names}
+        # numpy scalars -> Python scalars; object arrays (in-memory strings) already hold Python objects
+        meta = {name: _python_scalar(col[i]) for name, col in columns.items()}
         row = eig[i]
         m = int(n_eigs[i]) if n_eigs is not None else int(np.count_nonzero(~np.isnan(row)))
         values = row[:m].copy()
