@@ -62,6 +62,7 @@ def test_paper_config_is_cifar10_with_all_five_architectures():
         ({"spectra": {"matrices": ["jacobian"]}}, "'spectra.matrices[0]'"),
         ({"spectra": {"stages": ["epoch7"]}}, "'spectra.stages[0]'"),
         ({"bogus_key": 1}, "<top level>"),
+        ({"dataset": {"name": "digits", "alpha": 1.0}}, "'dataset'"),
     ],
 )
 def test_bad_values_name_the_key(default, schema, patch, key):

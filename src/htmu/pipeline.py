@@ -28,8 +28,9 @@ log = logging.getLogger("htmu")
 #: Columns of results/fits.csv, in order (the outputs contract of the README).
 FIT_COLUMNS = [
     "dataset", "arch", "batch_size", "seed", "stage", "epoch", "matrix", "layer", "gamma", "n_eigs", "form",
-    "kappa", "kappa_lo", "kappa_hi", "scale", "loglik", "ks", "status", "preferred", "loglik_mp",
-    "loglik_htmp", "p_htmp_vs_mp", "alpha_tail", "alpha_tail_se", "xmin", "n_tail", "method", "n_dropped",
+    "kappa", "kappa_lo", "kappa_hi", "kappa_debiased", "scale", "loglik", "ks", "status", "message",
+    "preferred", "loglik_mp", "loglik_mp_exact", "loglik_htmp", "lr_htmp_vs_mp", "p_htmp_vs_mp",
+    "p_htmp_vs_powerlaw", "alpha_tail", "alpha_tail_se", "xmin", "n_tail", "method", "n_dropped",
     "test_acc", "train_acc", "train_status",
 ]  # fmt: skip
 
@@ -225,6 +226,9 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
             row["status"] = status
         elif eigenvalues.size < fit["min_eigenvalues"]:
             row["status"] = "too_few"
+        elif not 0 < float(coords.get("gamma", np.nan)) < 1:
+            # e.g. a Hessian block: no Gram structure, hence no aspect ratio for the HTMP law
+            row["status"] = "no_aspect_ratio"
         else:
             cmp = compare_laws(eigenvalues, float(coords["gamma"]), form=form, method=fit["method"],
                                ci=fit["ci"], rng=rng)  # fmt: skip
