@@ -226,9 +226,11 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
             row["status"] = status
         elif eigenvalues.size < fit["min_eigenvalues"]:
             row["status"] = "too_few"
-        elif not 0 < float(coords.get("gamma", np.nan)) < 1:
+        elif not np.isfinite(float(coords.get("gamma", np.nan))):
             # e.g. a Hessian block: no Gram structure, hence no aspect ratio for the HTMP law
             row["status"] = "no_aspect_ratio"
+        elif not 0 < float(coords["gamma"]) < 1:
+            row["status"] = "gamma_out_of_range"
         else:
             cmp = compare_laws(eigenvalues, float(coords["gamma"]), form=form, method=fit["method"],
                                ci=fit["ci"], rng=rng)  # fmt: skip
