@@ -504,3 +504,25 @@ def test_empty_frames_give_no_data_and_save(fn, tmp_path):
     assert "no data" in texts(fig)
     for p in plots.save_figure(fig, tmp_path / "empty"):
         assert p.stat().st_size > 0
+
+
+# ------------------------------------------------------------------------------------------ package laws
+
+
+def test_package_pdf_wiring_against_closed_forms():
+    """The default densities pass γ, κ and scale in the right places (MP closed form; change of variables)."""
+    pytest.importorskip("htmu.laws")
+    x = np.linspace(0.3, 2.5, 12)
+    assert np.allclose(
+        plots.package_pdf("mp", x, gamma=0.25, scale=1.3), mp_pdf_closed(x, 0.25, 1.3), rtol=1e-8
+    )
+    gamma, kappa, c = 0.3255, 5.5, 2.0
+    rho = plots.package_pdf("direct", c / x, gamma=gamma, kappa=kappa, scale=1.0)
+    # Λ = c/X with X ~ HTMP(γ, κ): f_Λ(λ) = c/λ² ρ(c/λ)
+    inv = plots.package_pdf("inverse", x, gamma=gamma, kappa=kappa, scale=c)
+    assert np.allclose(inv, c / x**2 * rho, rtol=1e-6)
+    # a direct-form scale s: f(x) = ρ(x/s)/s
+    direct = plots.package_pdf("direct", x, gamma=gamma, kappa=kappa, scale=c)
+    assert np.allclose(direct, plots.package_pdf("direct", x / c, gamma=gamma, kappa=kappa) / c, rtol=1e-6)
+    with pytest.raises(ValueError, match="law"):
+        plots.package_pdf("wishart", x, gamma=0.5)

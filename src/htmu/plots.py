@@ -208,7 +208,7 @@ def _log_hist(ax: Axes, ev: np.ndarray, label: str = "eigenvalues", color: str =
     ax.hist(ev, bins=bins, density=True, color=color, alpha=0.45, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
-    return np.geomspace(lo, hi, 400)
+    return np.geomspace(lo, hi, 200)  # density curves: smooth enough on log axes, and HTMP costs per point
 
 
 def _draw_pdf(ax: Axes, pdf: PdfFn, law: str, x: np.ndarray, label: str, style: dict, **params: float) -> str:
