@@ -8,8 +8,13 @@ from htmu.pipeline import job_log
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):
     status = run_compare(
-        sm.input.checkpoints, sm.input.fits, sm.output.csv, sm.output.correlations, sm.output.figures,
-        seed=sm.params.seed, layer_types=sm.params.layer_types,
+        sm.input.checkpoints,
+        sm.input.fits,
+        sm.output.csv,
+        sm.output.correlations,
+        sm.output.figures,
+        seed=sm.params.seed,
+        layer_types=sm.params.layer_types,
     )
 if status != "ok":
     # the one line a user without the optional extra sees on the console (the job log has it too)
