@@ -403,7 +403,8 @@ def ntk_gram(
     for every block pair ``(i, j)``; under the same budget it recomputes Jacobian rows ``O(n/b)`` times,
     and NTK-vector products [2]_ cost ``C n`` forward-mode passes over all ``n`` inputs. Parameter
     blocking recomputes only the *forward/backward sweep* (not Jacobian entries), once per block, and
-    needs one block when ``8 C n P`` bytes fit the budget.
+    needs a single block when the whole ``J`` (``s C n P`` bytes, ``s`` bytes per element) fits in half
+    the budget.
 
     Each block product ``J_p J_p^T`` is formed in the model's dtype (float32 GEMM speed for float32
     models) and accumulated into a float64 ``G``. The model is evaluated in eval mode.
@@ -494,7 +495,7 @@ def ntk_gram(
                     offset += part.shape[-1]
                 del parts
             jac = jac.reshape(n * n_outputs, width)
-            gram += (jac @ jac.T).to(torch.float64)
+            gram += jac @ jac.T  # in-place promotion: no float64 copy of the product
             del jac
     if normalize:
         gram /= n_params
