@@ -179,6 +179,38 @@ class LawComparison:
     preferred: str
     notes: list[str] = field(default_factory=list)
 
+    def to_row(self) -> dict:
+        """One flat row: the HTMP fit, the MP comparison and the power-law tail (for CSV tables).
+
+        ``loglik_mp`` is the MP proxy's (HTMP at the kappa cap) log-likelihood used by the test;
+        ``loglik_mp_exact`` the exact compact-support MP one (possibly ``-inf``).
+        """
+        h, p = self.htmp, self.powerlaw
+        return {
+            "kappa": h.kappa,
+            "kappa_lo": h.kappa_ci[0],
+            "kappa_hi": h.kappa_ci[1],
+            "kappa_debiased": h.kappa_debiased,
+            "scale": h.scale,
+            "loglik": h.loglik,
+            "ks": h.ks,
+            "status": h.status,
+            "message": h.message,
+            "preferred": self.preferred,
+            "loglik_mp": self.loglik_mp_proxy,
+            "loglik_mp_exact": self.mp.loglik,
+            "loglik_htmp": self.loglik_htmp,
+            "lr_htmp_vs_mp": self.lr_htmp_vs_mp,
+            "p_htmp_vs_mp": self.p_htmp_vs_mp,
+            "p_htmp_vs_powerlaw": self.p_htmp_vs_powerlaw,
+            "alpha_tail": p.alpha,
+            "alpha_tail_se": p.alpha_se,
+            "xmin": p.xmin,
+            "n_tail": p.n_tail,
+            "method": h.method,
+            "n_dropped": h.n_dropped,
+        }
+
     def to_dict(self) -> dict:
         """Nested plain-Python dictionary."""
         d = asdict(self)
@@ -306,42 +338,121 @@ def _mp_logpdf(z: np.ndarray, gamma: float) -> np.ndarray:
     return out
 
 
-def _z_logpdf(gamma: float, kappa: float) -> Callable[[np.ndarray], np.ndarray]:
+def _htmp_logpdf(z: np.ndarray, gamma: float, kappa: float) -> np.ndarray:
+    """Exact standard log-density: MP for kappa = inf, else :func:`htmu.laws.htmp_logpdf`."""
+    z = np.asarray(z, dtype=float)
     if math.isinf(kappa):
-        return lambda z: _mp_logpdf(z, gamma)
+        return _mp_logpdf(z, gamma)
     from htmu.laws import htmp_logpdf  # imported lazily: the law module is heavier than this one
 
-    return lambda z: np.asarray(htmp_logpdf(z, gamma, kappa), dtype=float)
+    return np.asarray(htmp_logpdf(z, gamma, kappa), dtype=float)
 
 
-def _z_cdf(z_sorted: np.ndarray, gamma: float, kappa: float, n_grid: int = 1500) -> np.ndarray:
+def _cheb_nodes(a: float, b: float, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Chebyshev points of the second kind on [a, b] and their barycentric weights."""
+    j = np.arange(n)
+    t = 0.5 * (a + b) + 0.5 * (b - a) * np.cos(np.pi * j / (n - 1))
+    w = (-1.0) ** j
+    w[[0, -1]] *= 0.5
+    return t, w
+
+
+def _bary_matrix(t: np.ndarray, nodes: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Rows of barycentric interpolation weights: ``M @ f(nodes) = p(t)``."""
+    d = t[:, None] - nodes[None, :]
+    hit = d == 0.0
+    d[hit] = 1.0
+    c = w[None, :] / d
+    m = c / c.sum(axis=1, keepdims=True)
+    rows = hit.any(axis=1)
+    if rows.any():
+        m[rows] = hit[rows].astype(float)
+    return m
+
+
+class _Surrogate:
+    r"""Chebyshev interpolant of :math:`\log\rho(e^u; \gamma, e^\ell)` on a box in :math:`(u, \ell)`.
+
+    Why: :func:`htmu.laws.htmp_logpdf` is exact but costs about a quarter of a millisecond per point,
+    and a fit with its bootstrap needs thousands of likelihood evaluations of 1000 points. The log
+    density is analytic in :math:`u = \log x` and :math:`\ell = \log\kappa`, so a tensor Chebyshev
+    interpolant on a box around the data and the current estimate is accurate with a few hundred exact
+    evaluations; points outside the box are evaluated exactly. The fit checks the interpolant against
+    the exact log-likelihood at its optimum (``_SURROGATE_TOL``) and refines it when needed.
+    """
+
+    def __init__(self, gamma: float, u0: float, u1: float, l0: float, l1: float, n_u: int = 64, n_k: int = 7):
+        self.gamma, self.u0, self.u1, self.l0, self.l1 = gamma, u0, u1, l0, l1
+        self.tu, self.wu = _cheb_nodes(u0, u1, n_u)
+        if l1 > l0:
+            self.tl, self.wl = _cheb_nodes(l0, l1, n_k)
+        else:
+            self.tl, self.wl = np.array([l0]), np.array([1.0])
+        zu = np.exp(self.tu)
+        self.table = np.array([_htmp_logpdf(zu, gamma, math.exp(lk)) for lk in self.tl])
+        self.finite = bool(np.all(np.isfinite(self.table)))
+        # Chebyshev coefficients in u per kappa node (interpolation at the Chebyshev-Lobatto points),
+        # evaluated by Clenshaw's recurrence: O(n n_u) with no n x n_u matrix.
+        tt = np.cos(np.pi * np.arange(n_u) / (n_u - 1))
+        vander = np.polynomial.chebyshev.chebvander(tt, n_u - 1)
+        self.coef = np.linalg.solve(vander, self.table.T).T if self.finite else None
+
+    def __call__(self, z: np.ndarray, logk: float) -> np.ndarray:
+        logk = min(max(logk, self.l0), self.l1)
+        if self.tl.size > 1:
+            wk = _bary_matrix(np.array([logk]), self.tl, self.wl)[0]
+        else:
+            wk = np.ones(1)
+        u = np.log(z)
+        inside = (u >= self.u0) & (u <= self.u1)
+        if self.coef is None:
+            return _htmp_logpdf(z, self.gamma, math.exp(logk))
+        c = wk @ self.coef
+        t = (2.0 * u - (self.u0 + self.u1)) / (self.u1 - self.u0)
+        if inside.all():
+            return np.polynomial.chebyshev.chebval(t, c)
+        out = np.empty(z.shape)
+        out[inside] = np.polynomial.chebyshev.chebval(t[inside], c)
+        out[~inside] = _htmp_logpdf(z[~inside], self.gamma, math.exp(logk))
+        return out
+
+
+_SURROGATE_TOL = 0.02  # |exact - interpolated| log-likelihood at the optimum, in nats
+
+
+def _z_cdf(z_sorted: np.ndarray, gamma: float, kappa: float, logpdf=None, n_grid: int = 600) -> np.ndarray:
     r"""CDF of the standard HTMP (or MP for kappa = inf) at sorted points, by quadrature of the density.
 
-    Trapezoid rule in :math:`u = \log z` (where :math:`\rho(e^u)e^u` is smooth) on a grid from below the
-    smallest point to the largest; the mass below the grid start :math:`\epsilon` is
-    :math:`\approx \rho(\epsilon)\epsilon/(a + 1)` from the :math:`x^a` behaviour at 0.
+    Trapezoid rule in :math:`u = \log z` (where :math:`\rho(e^u)e^u` is smooth) on a grid from
+    :math:`\log\min(z_{\min}, 10^{-4}/s) - 1` to :math:`\log z_{\max}`; the mass below the grid start :math:`\epsilon` is
+    :math:`\approx \rho(\epsilon)\epsilon/(a + 1)` from the :math:`x^a` behaviour at 0. ``logpdf``
+    (a callable of z) replaces the exact density, e.g. by a surrogate.
     """
-    logpdf = _z_logpdf(gamma, kappa)
+    if logpdf is None:
+
+        def logpdf(t):
+            return _htmp_logpdf(t, gamma, kappa)
+
     if math.isinf(kappa):
-        lo = (1 - math.sqrt(gamma)) ** 2
-        hi = (1 + math.sqrt(gamma)) ** 2
-        u = np.linspace(math.log(lo), math.log(hi), n_grid)
+        u = np.linspace(math.log((1 - math.sqrt(gamma)) ** 2), math.log((1 + math.sqrt(gamma)) ** 2), n_grid)
         left = 0.0
+        f = np.exp(logpdf(np.exp(u)) + u)
     else:
         a = kappa / (2 * gamma) - kappa / 2 - 1
-        zmin = max(float(z_sorted[0]), 1e-300)
-        u = np.linspace(math.log(zmin) - 3.0, math.log(max(float(z_sorted[-1]), zmin * 2)), n_grid)
-        eps = math.exp(u[0])
-        left = float(np.exp(logpdf(np.array([eps]))[0]) * eps / (a + 1))
-    f = np.exp(logpdf(np.exp(u)) + u)
+        # start where rho ~ z^a holds (s z << 1), so that the left-tail correction is accurate
+        zmin = min(max(float(z_sorted[0]), 1e-300), 1e-4 * 2 * gamma / kappa)
+        u = np.linspace(math.log(zmin) - 1.0, math.log(max(float(z_sorted[-1]), zmin * 2)), n_grid)
+        lf = logpdf(np.exp(u))
+        left = float(np.exp(lf[0] + u[0]) / (a + 1))
+        f = np.exp(lf + u)
     f[~np.isfinite(f)] = 0.0
     cum = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(u))]) + left
     return np.clip(np.interp(np.log(z_sorted), u, cum), 0.0, 1.0)
 
 
-def _ks(z: np.ndarray, gamma: float, kappa: float) -> float:
+def _ks(z: np.ndarray, gamma: float, kappa: float, logpdf=None) -> float:
     zs = np.sort(z)
-    f = _z_cdf(zs, gamma, kappa)
+    f = _z_cdf(zs, gamma, kappa, logpdf)
     n = zs.size
     i = np.arange(1, n + 1)
     return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
@@ -352,16 +463,15 @@ def _standardise(x: np.ndarray, scale: float, form: str) -> np.ndarray:
 
 
 def _loglik_data(x: np.ndarray, gamma: float, kappa: float, scale: float, form: str) -> float:
-    """Log-likelihood of the eigenvalues in their own units (Jacobian included)."""
-    z = _standardise(x, scale, form)
-    lp = _z_logpdf(gamma, kappa)(z)
+    """Exact log-likelihood of the eigenvalues in their own units (Jacobian included)."""
+    lp = _htmp_logpdf(_standardise(x, scale, form), gamma, kappa)
     if form == "direct":
         return float(np.sum(lp) - x.size * math.log(scale))
     return float(np.sum(lp) + x.size * math.log(scale) - 2 * np.sum(np.log(x)))
 
 
 # --------------------------------------------------------------------------------------------------
-# estimators on prepared data; each returns (kappa, scale, ok, message)
+# estimators on prepared data
 
 
 def _moments(x: np.ndarray, gamma: float, form: str) -> tuple[float, float]:
@@ -381,111 +491,172 @@ def _start(x: np.ndarray, gamma: float, form: str) -> np.ndarray:
 
 
 _LOGK_LO, _LOGK_HI = math.log(KAPPA_BOUNDS[0]), math.log(KAPPA_BOUNDS[1])
+_HALF_K = 1.0  # half-width of the surrogate's log-kappa box
+_HALF_S = 0.5  # half-width of the log-scale search box around the start
+_U_PAD = 1.0  # padding of the surrogate's log-z box beyond the data at the extreme scales
 
 
-def _make_negll(x: np.ndarray, gamma: float, form: str) -> Callable[[np.ndarray], float]:
-    from htmu.laws import htmp_logpdf
+def _u_box(x: np.ndarray, log_scale: float, form: str, pad_left: float = _U_PAD) -> tuple[float, float]:
+    lx0, lx1 = math.log(x[0]), math.log(x[-1])
+    if form == "direct":  # u = log x - log s
+        return lx0 - log_scale - _HALF_S - pad_left, lx1 - log_scale + _HALF_S + _U_PAD
+    return log_scale - lx1 - _HALF_S - pad_left, log_scale - lx0 + _HALF_S + _U_PAD  # u = log s - log lambda
 
+
+def _make_negll(x: np.ndarray, form: str, logpdf) -> Callable[[np.ndarray], float]:
+    """Negative log-likelihood of (log kappa, log scale) given ``logpdf(z, log_kappa)``."""
     n = x.size
-    const = 0.0 if form == "direct" else -2.0 * float(np.sum(np.log(x)))
+    logx = np.log(x)
+    const = 0.0 if form == "direct" else -2.0 * float(np.sum(logx))
 
     def negll(theta: np.ndarray) -> float:
-        kappa = math.exp(min(max(theta[0], _LOGK_LO), _LOGK_HI))
-        scale = math.exp(theta[1])
+        ls = float(theta[1])
         if form == "direct":
-            v = np.sum(htmp_logpdf(x / scale, gamma, kappa)) - n * theta[1]
+            v = np.sum(logpdf(np.exp(logx - ls), theta[0])) - n * ls
         else:
-            v = np.sum(htmp_logpdf(scale / x, gamma, kappa)) + n * theta[1] + const
+            v = np.sum(logpdf(np.exp(ls - logx), theta[0])) + n * ls + const
         v = float(v)
-        # A non-finite log-likelihood is outside the usable region: a large finite penalty keeps
-        # the quasi-Newton line search working instead of propagating NaN.
+        # A non-finite log-likelihood is outside the usable region: a large finite penalty keeps the
+        # simplex working instead of propagating NaN.
         return -v if math.isfinite(v) else 1e300
 
     return negll
 
 
 def _mle(x: np.ndarray, gamma: float, form: str, theta0: np.ndarray | None = None):
-    negll = _make_negll(x, gamma, form)
-    th0 = _start(x, gamma, form) if theta0 is None else theta0
-    # Nelder-Mead: L-BFGS-B with finite-difference gradients stopped after one iteration on some
-    # ensemble draws (flat ridge in (log kappa, log scale)); the simplex is robust and cheap in 2-D.
-    res = optimize.minimize(
-        negll,
-        th0,
-        method="Nelder-Mead",
-        bounds=[(_LOGK_LO, _LOGK_HI), (th0[1] - 5.0, th0[1] + 5.0)],
-        options={
-            "xatol": 1e-6,
-            "fatol": 1e-8,
-            "maxiter": 1000,
-            "initial_simplex": th0 + np.array([[0.0, 0.0], [0.3, 0.0], [0.0, 0.05]]),
-        },
-    )
-    return res, negll
+    """Joint MLE of (log kappa, log scale) on a surrogate box that follows the optimum.
+
+    Returns ``(theta, converged, message, surrogate, exact_loglik)``.
+    """
+    th0 = _start(x, gamma, form) if theta0 is None else np.asarray(theta0, float)
+    n_u, n_k = 64, 7
+    msg = ""
+    for _ in range(8):
+        lc = min(max(th0[0], _LOGK_LO), _LOGK_HI)
+        l0, l1 = max(_LOGK_LO, lc - _HALF_K), min(_LOGK_HI, lc + _HALF_K)
+        ls0 = float(th0[1])
+        sur = _Surrogate(gamma, *_u_box(x, ls0, form), l0, l1, n_u=n_u, n_k=n_k)
+        negll = _make_negll(x, form, sur)
+        # Nelder-Mead: L-BFGS-B with finite-difference gradients stopped after one iteration on some
+        # ensemble draws (flat ridge in (log kappa, log scale)); the simplex is robust in 2-D.
+        res = optimize.minimize(
+            negll,
+            np.array([lc, ls0]),
+            method="Nelder-Mead",
+            bounds=[(l0, l1), (ls0 - _HALF_S, ls0 + _HALF_S)],
+            options={
+                "xatol": 1e-6,
+                "fatol": 1e-8,
+                "maxiter": 1000,
+                "initial_simplex": np.array([lc, ls0]) + np.array([[0.0, 0.0], [0.3, 0.0], [0.0, 0.05]]),
+            },
+        )
+        th = res.x
+        edge_k = (th[0] < l0 + 0.02 and l0 > _LOGK_LO) or (th[0] > l1 - 0.02 and l1 < _LOGK_HI)
+        edge_s = abs(th[1] - ls0) > _HALF_S - 0.02
+        if edge_k or edge_s:
+            th0 = th  # the box did not contain the optimum: recentre it there
+            continue
+        if not res.success:
+            return th, False, f"Nelder-Mead: {res.message}", sur, math.nan
+        exact = _loglik_data(x, gamma, math.exp(th[0]), math.exp(th[1]), form)
+        at_bound = th[0] > _LOGK_HI - 0.02 or th[0] < _LOGK_LO + 0.02
+        # At a global kappa bound the answer is the bound itself ("mp_like" or an upper bound), which
+        # needs no refinement; the density is steepest there and the interpolant least accurate.
+        if abs(exact + res.fun) <= _SURROGATE_TOL or not math.isfinite(exact) or at_bound:
+            return th, True, msg, sur, exact
+        # the interpolant is not accurate enough here: refine it and refit from this point
+        msg = f"surrogate refined (error {abs(exact + res.fun):.2g} nats)"
+        n_u, n_k = n_u + 24, n_k + 4
+        th0 = th
+        if n_u > 120:
+            break
+    return th0, False, "the optimum could not be located (surrogate box or accuracy)", sur, math.nan
 
 
-def _ks_objective(x: np.ndarray, gamma: float, form: str) -> Callable[[np.ndarray], float]:
+def _wide_surrogate(x: np.ndarray, gamma: float, form: str, th0: np.ndarray) -> _Surrogate:
+    """Surrogate over a wide box in log kappa, for objectives that search kappa freely (KS, Stieltjes)."""
+    lc = min(max(th0[0], _LOGK_LO + 2.0), _LOGK_HI - 2.0)
+    u0, u1 = _u_box(x, th0[1], form)
+    # reach down to where the CDF quadrature of _z_cdf starts (1e-4/s at the largest kappa of the box)
+    u0 = min(u0, math.log(1e-4 * 2 * gamma / math.exp(lc + 2.0)) - 1.5)
+    return _Surrogate(gamma, u0, u1, lc - 2.0, lc + 2.0, n_u=64, n_k=11)
+
+
+def _ks_objective(x: np.ndarray, gamma: float, form: str, sur: _Surrogate) -> Callable[[np.ndarray], float]:
     def obj(theta):
-        kappa = math.exp(min(max(theta[0], _LOGK_LO), _LOGK_HI))
-        return _ks(_standardise(x, math.exp(theta[1]), form), gamma, kappa)
+        logk = min(max(theta[0], sur.l0), sur.l1)
+        z = _standardise(x, math.exp(theta[1]), form)
+        return _ks(z, gamma, math.exp(logk), lambda t: sur(t, logk))
 
     return obj
 
 
-def _model_stieltjes(w: np.ndarray, gamma: float, kappa: float, n_grid: int = 3000) -> np.ndarray:
-    r""":math:`\int\rho(t)/(t - w)\,dt` by the trapezoid rule in :math:`\log t` over the bulk of the law."""
-    logpdf = _z_logpdf(gamma, kappa)
-    if math.isinf(kappa):
-        u = np.linspace(math.log((1 - math.sqrt(gamma)) ** 2), math.log((1 + math.sqrt(gamma)) ** 2), n_grid)
-    else:
-        u = np.linspace(math.log(1e-8), math.log(60.0 * (1 + gamma * (1 + 2 / kappa))), n_grid)
+def _model_stieltjes(
+    w: np.ndarray, gamma: float, kappa: float, logpdf, u0: float, u1: float, n_grid: int = 800
+):
+    r""":math:`\int\rho(t)/(t - w)\,dt` by the trapezoid rule in :math:`\log t` on [u0, u1], plus the mass
+    below :math:`e^{u_0}` (from :math:`\rho \sim t^a`) placed at 0."""
+    a = kappa / (2 * gamma) - kappa / 2 - 1
+    u = np.linspace(u0, u1, n_grid)
     t = np.exp(u)
-    f = np.exp(logpdf(t) + u)
+    lf = logpdf(t)
+    f = np.exp(lf + u)
     f[~np.isfinite(f)] = 0.0
-    du = u[1] - u[0]
-    wts = np.full(u.size, du)
+    wts = np.full(u.size, u[1] - u[0])
     wts[[0, -1]] *= 0.5
-    return (f * wts) @ (1.0 / (t[:, None] - w[None, :]))
+    left = float(np.exp(lf[0] + u[0]) / (a + 1)) if np.isfinite(lf[0]) else 0.0
+    return (f * wts) @ (1.0 / (t[:, None] - w[None, :])) + left * (-1.0 / w)
 
 
-def _stieltjes_objective(x: np.ndarray, gamma: float, form: str) -> Callable[[np.ndarray], float]:
+def _stieltjes_objective(
+    x: np.ndarray, gamma: float, form: str, sur: _Surrogate
+) -> Callable[[np.ndarray], float]:
     w = STIELTJES_POINTS
 
     def obj(theta):
-        kappa = math.exp(min(max(theta[0], _LOGK_LO), _LOGK_HI))
+        logk = min(max(theta[0], sur.l0), sur.l1)
         z = _standardise(x, math.exp(theta[1]), form)
         emp = np.mean(1.0 / (z[:, None] - w[None, :]), axis=0)
-        return float(np.sum(np.abs(emp - _model_stieltjes(w, gamma, kappa)) ** 2))
+        model = _model_stieltjes(w, gamma, math.exp(logk), lambda t: sur(t, logk), sur.u0, sur.u1)
+        return float(np.sum(np.abs(emp - model) ** 2))
 
     return obj
 
 
-def _point_fit(x: np.ndarray, gamma: float, form: str, method: str, theta0=None):
-    """Return (kappa, scale, converged, message)."""
+def _point_fit(x: np.ndarray, gamma: float, form: str, method: str, theta0=None, sur=None):
+    """Return (kappa, scale, converged, message, surrogate or None, exact log-likelihood or NaN)."""
     if method == "moments":
         k, s = _moments(x, gamma, form)
-        return k, s, True, ""
+        return k, s, True, "", None, math.nan
     if method == "mle":
-        res, _ = _mle(x, gamma, form, theta0)
-        if not res.success:
-            return math.nan, math.nan, False, f"L-BFGS-B: {res.message}"
-        return math.exp(res.x[0]), math.exp(res.x[1]), True, ""
-    obj = _ks_objective(x, gamma, form) if method == "ks" else _stieltjes_objective(x, gamma, form)
+        th, ok, msg, sur, ll = _mle(x, gamma, form, theta0)
+        if not ok:
+            return math.nan, math.nan, False, msg, sur, math.nan
+        return math.exp(th[0]), math.exp(th[1]), True, msg, sur, ll
     th0 = _start(x, gamma, form) if theta0 is None else np.asarray(theta0, float)
+    if sur is None:
+        sur = _wide_surrogate(x, gamma, form, th0)
+    obj = (_ks_objective if method == "ks" else _stieltjes_objective)(x, gamma, form, sur)
     res = optimize.minimize(
         obj,
         th0,
         method="Nelder-Mead",
+        bounds=[(sur.l0, sur.l1), (th0[1] - _HALF_S, th0[1] + _HALF_S)],
         options={
             "xatol": 1e-3,
             "fatol": 1e-9,
             "maxiter": 400,
-            "initial_simplex": th0 + np.array([[0, 0], [0.5, 0], [0, 0.1]]),
+            "initial_simplex": th0 + np.array([[0, 0], [0.3, 0], [0, 0.05]]),
         },
     )
     if not res.success:
-        return math.nan, math.nan, False, f"Nelder-Mead: {res.message}"
-    return math.exp(min(max(res.x[0], _LOGK_LO), _LOGK_HI)), math.exp(res.x[1]), True, ""
+        return math.nan, math.nan, False, f"Nelder-Mead: {res.message}", sur, math.nan
+    if (res.x[0] < sur.l0 + 0.02 and sur.l0 > _LOGK_LO + 0.1) or (
+        res.x[0] > sur.l1 - 0.02 and sur.l1 < _LOGK_HI - 0.1
+    ):
+        return math.nan, math.nan, False, f"{method} optimum at the edge of the search box", sur, math.nan
+    return math.exp(res.x[0]), math.exp(res.x[1]), True, "", sur, math.nan
 
 
 # --------------------------------------------------------------------------------------------------
@@ -524,21 +695,21 @@ def _bootstrap_logk(
     n_boot: int,
     boot_steps: int,
     rng: np.random.Generator,
+    sur: _Surrogate | None,
 ) -> tuple[np.ndarray, str]:
     """log kappa of ``n_boot`` refits of ensemble replicates drawn at (kappa, scale)."""
     n = x.size
     th_hat = np.array([math.log(kappa), math.log(scale)])
     out = np.empty(n_boot)
     if method == "mle":
-        # The negative log-likelihood's Hessian at the original fit serves all replicates (chord-Newton):
-        # replicates differ from the fit by O(sigma), so each chord step squares the error.
-        hess = _hessian(_make_negll(x, gamma, form), th_hat)
+        # The Hessian at the original fit serves all replicates (chord-Newton): replicates differ from
+        # the fit by O(sigma), so each chord step squares the error.
+        hess = _hessian(_make_negll(x, form, sur), th_hat)
         if not (np.all(np.isfinite(hess)) and np.all(np.linalg.eigvalsh(hess) > 0)):
             return np.array([]), "observed information not positive definite"
         hinv = np.linalg.inv(hess)
         for b in range(n_boot):
-            xb = _replicate(n, gamma, kappa, scale, form, rng)
-            f = _make_negll(xb, gamma, form)
+            f = _make_negll(_replicate(n, gamma, kappa, scale, form, rng), form, sur)
             th = th_hat.copy()
             for _ in range(boot_steps):
                 th = th - hinv @ _grad(f, th)
@@ -546,9 +717,9 @@ def _bootstrap_logk(
         return out, ""
     for b in range(n_boot):
         xb = _replicate(n, gamma, kappa, scale, form, rng)
-        k, _, ok, _ = _point_fit(xb, gamma, form, method, theta0=th_hat)
+        k, _, ok, why, _, _ = _point_fit(xb, gamma, form, method, theta0=th_hat, sur=sur)
         if not ok:
-            return np.array([]), f"a bootstrap refit failed to converge ({method})"
+            return np.array([]), f"a bootstrap refit failed ({why})"
         out[b] = math.log(min(max(k, KAPPA_BOUNDS[0]), KAPPA_BOUNDS[1]))
     return out, ""
 
@@ -565,21 +736,28 @@ def _as_rng(rng) -> np.random.Generator:
 
 
 def _profile_lower_bound(x: np.ndarray, gamma: float, form: str, scale: float, loglik_max: float) -> float:
-    """Smallest kappa whose profile log-likelihood is within chi2_1(0.90)/2 of the maximum (one-sided 95%)."""
-    negll = _make_negll(x, gamma, form)
+    """Smallest kappa whose profile log-likelihood is within chi2_1(0.90)/2 of the maximum (one-sided 95%).
+
+    Searched downwards from the cap in boxes of width 2 in log kappa (a surrogate per box).
+    """
     cut = 0.5 * stats.chi2.ppf(0.90, 1)
+    ls = math.log(scale)
+    hi = _LOGK_HI
+    while hi > _LOGK_LO:
+        lo = max(_LOGK_LO, hi - 2.0)
+        sur = _Surrogate(gamma, *_u_box(x, ls, form), lo, hi, n_u=40, n_k=7)
+        negll = _make_negll(x, form, sur)
 
-    def prof(logk: float) -> float:
-        r = optimize.minimize_scalar(
-            lambda ls: negll(np.array([logk, ls])),
-            bounds=(math.log(scale) - 1, math.log(scale) + 1),
-            method="bounded",
-        )
-        return -r.fun - (loglik_max - cut)
+        def prof(logk: float, negll=negll) -> float:
+            r = optimize.minimize_scalar(
+                lambda s: negll(np.array([logk, s])), bounds=(ls - _HALF_S, ls + _HALF_S), method="bounded"
+            )
+            return -r.fun - (loglik_max - cut)
 
-    if prof(_LOGK_LO) > 0:
-        return KAPPA_BOUNDS[0]
-    return math.exp(optimize.brentq(prof, _LOGK_LO, _LOGK_HI, xtol=1e-3))
+        if prof(lo) < 0:
+            return math.exp(optimize.brentq(prof, lo, hi, xtol=1e-3))
+        hi = lo
+    return KAPPA_BOUNDS[0]
 
 
 # --------------------------------------------------------------------------------------------------
@@ -593,7 +771,7 @@ def fit_htmp(
     method: str = "mle",
     rng: np.random.Generator | int | None = None,
     ci: bool = True,
-    n_boot: int = 40,
+    n_boot: int = 30,
     boot_steps: int = 2,
 ) -> FitResult:
     r"""Fit the HTMP law to one spectrum: kappa, scale and a calibrated 95% interval for kappa.
@@ -618,7 +796,7 @@ def fit_htmp(
     ci : bool
         Compute the bootstrap interval (``kappa_ci``, ``kappa_debiased``).
     n_boot : int
-        Bootstrap replicates (default 40).
+        Bootstrap replicates (default 30; Student's t with B - 1 degrees of freedom accounts for B).
     boot_steps : int
         Chord-Newton steps per MLE replicate (default 2).
 
@@ -641,7 +819,7 @@ def fit_htmp(
     if prep.fail:
         return _failed(prep, method, form, prep.fail, prep.message)
     x, g = prep.x, prep.gamma
-    kappa, scale, ok, msg = _point_fit(x, g, form, method)
+    kappa, scale, ok, msg, sur, ll_point = _point_fit(x, g, form, method)
     if not ok:
         return _failed(prep, method, form, "no_convergence", msg)
 
@@ -660,12 +838,12 @@ def fit_htmp(
         loglik = _loglik_data(x, g, KAPPA_BOUNDS[1], scale, form)
         ks = _ks(_standardise(x, scale, form), g, KAPPA_BOUNDS[1])
     else:
-        loglik = _loglik_data(x, g, kappa, scale, form)
+        loglik = ll_point if math.isfinite(ll_point) else _loglik_data(x, g, kappa, scale, form)
         ks = _ks(_standardise(x, scale, form), g, kappa)
 
     kappa_ci, kappa_deb, nb = _NAN2, math.nan, 0
     if ci and base == "ok":
-        logk, why = _bootstrap_logk(x, g, form, method, kappa, scale, n_boot, boot_steps, gen)
+        logk, why = _bootstrap_logk(x, g, form, method, kappa, scale, n_boot, boot_steps, gen, sur)
         if why:
             extra = "no_interval"
             msg = _join(msg, f"no interval: {why}")
@@ -875,6 +1053,7 @@ def compare_laws(
     eigenvalues,
     gamma: float,
     form: str = "direct",
+    method: str = "mle",
     rng: np.random.Generator | int | None = None,
     ci: bool = False,
     alpha_level: float = 0.05,
@@ -904,6 +1083,10 @@ def compare_laws(
     eigenvalues : array_like
     gamma : float
     form : {"direct", "inverse"}
+    method : {"mle", "moments", "ks", "stieltjes"}
+        Estimator of the reported HTMP fit. The likelihood-ratio test uses the log-likelihood at that
+        estimate, which is at most the maximum: with a method other than ``"mle"`` the test is
+        conservative.
     rng : numpy.random.Generator, int or None
         Passed to :func:`fit_htmp` (only used with ``ci=True``).
     ci : bool
@@ -916,7 +1099,7 @@ def compare_laws(
     LawComparison
     """
     _check_form(form)
-    htmp_fit = fit_htmp(eigenvalues, gamma, form=form, method="mle", rng=rng, ci=ci)
+    htmp_fit = fit_htmp(eigenvalues, gamma, form=form, method=method, rng=rng, ci=ci)
     mp_fit = fit_mp(eigenvalues, gamma, form=form)
     prep = _prepare(eigenvalues, gamma, form)
     notes = ["p-values use iid asymptotics; eigenvalues are dependent, so treat them as indicative"]
@@ -947,13 +1130,13 @@ def compare_laws(
             notes + [f"HTMP fit: {htmp_fit.status}"],
         )
     x, g = prep.x, prep.gamma
-    # MP proxy: HTMP at the kappa cap, scale refitted
-    negll = _make_negll(x, g, form)
+    # MP proxy: HTMP at the kappa cap, scale refitted on a one-parameter surrogate, checked exactly
     s0 = math.log(htmp_fit.scale)
+    negll = _make_negll(x, form, _Surrogate(g, *_u_box(x, s0, form), _LOGK_HI, _LOGK_HI, n_u=64))
     r = optimize.minimize_scalar(
-        lambda ls: negll(np.array([_LOGK_HI, ls])), bounds=(s0 - 1, s0 + 1), method="bounded"
+        lambda ls: negll(np.array([_LOGK_HI, ls])), bounds=(s0 - _HALF_S, s0 + _HALF_S), method="bounded"
     )
-    ll_cap = -float(r.fun)
+    ll_cap = _loglik_data(x, g, KAPPA_BOUNDS[1], math.exp(r.x), form)
     ll_h = htmp_fit.loglik if math.isfinite(htmp_fit.kappa) else ll_cap
     lr = max(0.0, 2 * (ll_h - ll_cap))
     p_mp = 0.5 * float(stats.chi2.sf(lr, 1)) if lr > 0 else 1.0
@@ -964,7 +1147,7 @@ def compare_laws(
     ll_tail_h = ll_tail_pl = vz = p_pl = nan
     if pl.status == "ok":
         tail = x[x >= pl.xmin]
-        lp_h = _z_logpdf(g, kap)(_standardise(tail, scale, form))
+        lp_h = _htmp_logpdf(_standardise(tail, scale, form), g, kap)
         lp_h = lp_h - math.log(scale) if form == "direct" else lp_h + math.log(scale) - 2 * np.log(tail)
         zmin = _standardise(np.array([pl.xmin]), scale, form)
         f_at = float(_z_cdf(zmin, g, kap)[0])
