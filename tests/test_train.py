@@ -230,3 +230,13 @@ def test_dataset_the_architecture_cannot_feed(monkeypatch, tmp_path, subset, mat
         train("lenet", tmp_path / "x.npz", tmp_path / "out", batch_size=2, seed=0, epochs=1, log=_quiet)
     assert "lenet" in str(info.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_zero_epochs_writes_the_initial_model(digits_subset, tmp_path):
+    summary = train(
+        "lenet", digits_subset, tmp_path, batch_size=8, seed=2, epochs=0, lr_scale=4.0, log=_quiet
+    )
+    assert summary["epochs_run"] == 0 and summary["status"] == "ok" and summary["lr"] == pytest.approx(0.5)
+    assert _same(_weights(tmp_path / "model_init.pt"), _weights(tmp_path / "model_final.pt"))
+    assert _read_metrics(tmp_path / "metrics.csv") == []
+    assert 0.0 <= summary["final_test_acc"] <= 1.0 and math.isfinite(summary["final_train_loss"])
