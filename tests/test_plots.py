@@ -223,6 +223,26 @@ def test_fig_phases_histogram_is_density_per_unit_lambda():
     assert np.median(np.abs(heights[bulk] - truth[bulk]) / truth[bulk]) < 0.15
 
 
+def test_weighted_slq_spectra_use_their_weights():
+    """Stochastic-Lanczos nodes carry quadrature weights: the histogram and the MP scale must use them."""
+    nodes = np.geomspace(0.5, 4.0, 40)
+    w = np.exp(-nodes)
+    w /= w.sum()
+    meta = {"gamma": 0.5, "matrix": "ntk", "stage": "init", "arch": "lenet"}
+    ds = make_spectra([(meta, nodes)])
+    ds["weight"] = (("spectrum", "k"), w[None, :])
+    pdf = RecordingPdf()
+    fig = plots.fig_phases(ds, None, arch="lenet", matrix="ntk", stage="init", layer="fc1", pdf=pdf)
+    assert [c["scale"] for c in pdf.calls] == [pytest.approx(np.sum(w * nodes))]
+    bars = fig.axes[0].patches
+    heights = np.array([b.get_height() for b in bars])
+    assert len(bars) == 10  # sqrt(40) bins, clipped to at least 10
+    expected, _ = np.histogram(nodes, bins=np.geomspace(0.5, 4.0, 11), weights=w, density=True)
+    assert np.allclose(heights, expected)
+    fig = plots.fig_ntk(ds, None, stages=("init",), pdf=pdf)
+    assert "inverse-Gamma fit: not done (weighted SLQ nodes)" in texts(fig)
+
+
 def test_fig_phases_seed_selection(sweep):
     spectra, fits = sweep
     fig = plots.fig_phases(spectra, fits, seed=1, pdf=RecordingPdf())
@@ -316,7 +336,7 @@ def test_fig_ntk_grid_with_fits():
     t = texts(fig)
     assert t.count("inv-Gamma shape") == 4 and "κ = 2 [1.5, 2.5], KS 0.020 (ok)" in t
     labels = [line.get_label() for ax in fig.axes for line in ax.lines]
-    assert labels.count("inverse-Gamma (lower half)") == 4
+    assert labels.count("inverse-Gamma (lowest 50%)") == 4
 
 
 def test_fig_ntk_missing_stage_and_empty():

@@ -155,9 +155,28 @@ def _spectrum_meta(spectra: xr.Dataset) -> pd.DataFrame:
     return pd.DataFrame(cols, index=pd.RangeIndex(spectra.sizes["spectrum"]))
 
 
-def _eigenvalues(spectra: xr.Dataset, i: int) -> np.ndarray:
+def _eigenvalues(spectra: xr.Dataset, i: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """Finite eigenvalues of spectrum ``i`` and their quadrature weights (None unless the store has them).
+
+    Stochastic-Lanczos spectra store nodes with weights (variable ``weight``); a histogram of the nodes
+    without their weights would misstate the density.
+    """
     ev = np.asarray(spectra["eigenvalue"].isel(spectrum=i).values, dtype=float)
-    return ev[np.isfinite(ev)]
+    w = None
+    if "weight" in spectra.data_vars:
+        w = np.asarray(spectra["weight"].isel(spectrum=i).values, dtype=float)
+        if not np.any(np.isfinite(w)):
+            w = None
+    keep = np.isfinite(ev) & (np.isfinite(w) if w is not None else True)
+    return ev[keep], (w[keep] if w is not None else None)
+
+
+def _lambda_label(meta_row: pd.Series, default: str) -> str:
+    """Axis label from the store's ``convention`` (e.g. "eig(W W^T), ...") when it has one."""
+    conv = str(meta_row.get("convention", ""))
+    if conv.startswith("eig(") and ")" in conv:
+        return f"eigenvalue λ of {conv[4 : conv.index(')')]} (arbitrary units)"
+    return default
 
 
 def _same(a: object, b: object) -> bool:
@@ -193,19 +212,22 @@ def _filter(df: pd.DataFrame, **conditions: object) -> pd.DataFrame:
     return df
 
 
-def _positive(ev: np.ndarray) -> tuple[np.ndarray, int]:
-    pos = ev[ev > 0]
-    return pos, int(ev.size - pos.size)
+def _positive(ev: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, int]:
+    """Positive eigenvalues (a log axis cannot show the others), their weights, and how many were dropped."""
+    keep = ev > 0
+    return ev[keep], (w[keep] if w is not None else None), int(ev.size - keep.sum())
 
 
-def _log_hist(ax: Axes, ev: np.ndarray, label: str = "eigenvalues", color: str = "C0") -> np.ndarray:
+def _log_hist(
+    ax: Axes, ev: np.ndarray, weights: np.ndarray | None = None, label: str = "eigenvalues", color: str = "C0"
+) -> np.ndarray:
     """Density histogram on log-spaced bins (density per unit λ, so it overlays a pdf in λ)."""
     lo, hi = ev.min(), ev.max()
     if hi <= lo:
         hi = lo * 1.01 + 1e-300
     nbins = int(np.clip(np.sqrt(ev.size), 10, 60))
     bins = np.geomspace(lo, hi, nbins + 1)
-    ax.hist(ev, bins=bins, density=True, color=color, alpha=0.45, label=label)
+    ax.hist(ev, bins=bins, weights=weights, density=True, color=color, alpha=0.45, label=label)
     ax.set_xscale("log")
     ax.set_yscale("log")
     return np.geomspace(lo, hi, 200)  # density curves: smooth enough on log axes, and HTMP costs per point
@@ -315,11 +337,11 @@ def fig_phases(
             continue
         i = int(sub.index[0])
         row_meta = sub.loc[i]
-        ev, n_nonpos = _positive(_eigenvalues(spectra, i))
+        ev, w, n_nonpos = _positive(*_eigenvalues(spectra, i))
         if ev.size < 2:
             _no_data(ax, f"{ev.size} positive eigenvalues (status {row_meta.get('status', '?')})")
             continue
-        x = _log_hist(ax, ev)
+        x = _log_hist(ax, ev, w)
         gamma = float(row_meta.get("gamma", math.nan))
         notes = []
         if math.isfinite(gamma):
@@ -332,7 +354,7 @@ def fig_phases(
                     f"MP(γ={gamma:.3g})",
                     {"color": "k", "ls": "--"},
                     gamma=gamma,
-                    scale=float(ev.mean()),
+                    scale=float(np.average(ev, weights=w)),
                 )
             )
         rows = _matching(fits, row_meta)
@@ -370,7 +392,7 @@ def fig_phases(
             lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
         lines += [n for n in notes if n]
         ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=_TEXT_BOX)
-        ax.set_xlabel(f"eigenvalue λ of W Wᵀ ({matrix}, arbitrary units)")
+        ax.set_xlabel(_lambda_label(row_meta, f"eigenvalue λ of the {matrix} Gram matrix (arbitrary units)"))
         ax.set_ylabel("density p(λ) (per unit λ)")
         ax.legend(fontsize=7, loc="upper right")
     fig.suptitle(title)
@@ -509,16 +531,21 @@ def fig_ntk(
                 _no_data(ax, f"no {stage} NTK spectrum")
                 continue
             i = int(sub.index[0])
-            ev, n_nonpos = _positive(_eigenvalues(spectra, i))
+            ev, w, n_nonpos = _positive(*_eigenvalues(spectra, i))
             if ev.size < 2:
                 _no_data(ax, f"{ev.size} positive eigenvalues")
                 continue
-            x = _log_hist(ax, ev)
+            x = _log_hist(ax, ev, w)
             lines = []
-            ig = fit_invgamma_lower(ev, quantile=quantile)
-            if ig.status == "ok":
+            # the truncated fit needs the eigenvalues themselves, not quadrature nodes
+            ig = fit_invgamma_lower(ev, quantile=quantile) if w is None else None
+            if ig is None:
+                lines.append("inverse-Gamma fit: not done (weighted SLQ nodes)")
+            elif ig.status == "ok":
                 xl = x[x <= ig.threshold]
-                ax.plot(xl, ig.pdf_below(xl), color="C2", lw=2, label="inverse-Gamma (lower half)")
+                ax.plot(
+                    xl, ig.pdf_below(xl), color="C2", lw=2, label=f"inverse-Gamma (lowest {quantile:.0%})"
+                )
                 lines.append(f"inv-Gamma shape {ig.shape:.3g}, scale {ig.scale:.3g}")
             else:
                 lines.append(f"inverse-Gamma fit: {ig.status}")
@@ -551,7 +578,7 @@ def fig_ntk(
             if n_nonpos:
                 lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
             ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, bbox=_TEXT_BOX)
-            ax.set_xlabel("NTK eigenvalue λ (arbitrary units)")
+            ax.set_xlabel(_lambda_label(sub.loc[i], "NTK eigenvalue λ (arbitrary units)"))
             ax.set_ylabel("density p(λ) (per unit λ)")
             ax.legend(fontsize=7, loc="upper right")
     fig.suptitle(title)
@@ -695,7 +722,7 @@ def fig_ensemble(
         kappa = float(ens_eigs["kappa"].values[c])
         ax.set_title(f"γ = {gamma:.3g}, κ = {_fmt_kappa(kappa)}")
         ev = np.asarray(ens_eigs[var].isel(case=c).values, dtype=float).ravel()
-        ev, _ = _positive(ev[np.isfinite(ev)])
+        ev, _, _ = _positive(ev[np.isfinite(ev)])
         if ev.size < 2:
             _no_data(ax, "no eigenvalues")
             continue
