@@ -16,13 +16,6 @@ import pytest
 from htmu.cli import main
 from htmu.ensembles import sample_htmp_ensemble
 
-try:
-    from htmu import laws
-except ImportError:  # pragma: no cover - only while htmu.laws is being written
-    laws = None
-
-needs_laws = pytest.mark.skipif(laws is None, reason="htmu.laws not available yet")
-
 SRC = str(Path(__file__).resolve().parents[1] / "src")
 
 
@@ -123,7 +116,6 @@ def test_nc_with_several_spectra_needs_select(tmp_path, spectrum):
     assert_one_line_error(p, "depth")
 
 
-@needs_laws
 def test_fit_npy_txt_nc_agree(tmp_path, spectrum):
     # The same spectrum through the three readers: identical JSON fits (NaN padding dropped in .nc).
     npy, txt, nc = tmp_path / "x.npy", tmp_path / "x.txt", tmp_path / "x.nc"
@@ -155,7 +147,6 @@ def test_fit_npy_txt_nc_agree(tmp_path, spectrum):
     assert {"preferred", "p_htmp_vs_mp", "powerlaw", "mp"} <= set(outs[0]["comparison"])
 
 
-@needs_laws
 def test_fit_mle_default_and_seed_reproducible(tmp_path, spectrum):
     f = tmp_path / "x.npy"
     np.save(f, spectrum)

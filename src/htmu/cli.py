@@ -180,11 +180,13 @@ def _cmd_fit(args: argparse.Namespace) -> dict:
 
     x = load_eigenvalues(args.eigenvalues, _parse_select(args.select))
     rng = np.random.default_rng(args.seed)
-    result = fit_htmp(x, args.gamma, form=args.form, method=args.method, rng=rng, ci=not args.no_ci)
-    out: dict = {"file": str(args.eigenvalues), "fit": result.to_dict()}
-    if not args.no_compare:
-        out["comparison"] = compare_laws(x, args.gamma, form=args.form).to_dict()
-    return out
+    kw = {"form": args.form, "method": args.method, "rng": rng, "ci": not args.no_ci}
+    if args.no_compare:
+        return {"file": str(args.eigenvalues), "fit": fit_htmp(x, args.gamma, **kw).to_dict()}
+    cmp = compare_laws(x, args.gamma, **kw)
+    comparison = cmp.to_dict()
+    fit = comparison.pop("htmp")
+    return {"file": str(args.eigenvalues), "fit": fit, "comparison": comparison}
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -424,7 +424,7 @@ def _z_cdf(z_sorted: np.ndarray, gamma: float, kappa: float, logpdf=None, n_grid
     r"""CDF of the standard HTMP (or MP for kappa = inf) at sorted points, by quadrature of the density.
 
     Trapezoid rule in :math:`u = \log z` (where :math:`\rho(e^u)e^u` is smooth) on a grid from
-    :math:`\log\min(z_{\min}, 10^{-4}/s) - 1` to :math:`\log z_{\max}`; the mass below the grid start :math:`\epsilon` is
+    :math:`\log\min(z_{\min}, 10^{-4}/s) - 1` (or :math:`\log z_{\min} - 3` when :math:`a \ge 4`) to :math:`\log z_{\max}`; the mass below the grid start :math:`\epsilon` is
     :math:`\approx \rho(\epsilon)\epsilon/(a + 1)` from the :math:`x^a` behaviour at 0. ``logpdf``
     (a callable of z) replaces the exact density, e.g. by a surrogate.
     """
@@ -439,9 +439,14 @@ def _z_cdf(z_sorted: np.ndarray, gamma: float, kappa: float, logpdf=None, n_grid
         f = np.exp(logpdf(np.exp(u)) + u)
     else:
         a = kappa / (2 * gamma) - kappa / 2 - 1
-        # start where rho ~ z^a holds (s z << 1), so that the left-tail correction is accurate
-        zmin = min(max(float(z_sorted[0]), 1e-300), 1e-4 * 2 * gamma / kappa)
-        u = np.linspace(math.log(zmin) - 1.0, math.log(max(float(z_sorted[-1]), zmin * 2)), n_grid)
+        zmin = max(float(z_sorted[0]), 1e-300)
+        if a + 1 < 5:
+            # start where rho ~ z^a holds (s z << 1), so that the left-tail correction is accurate
+            u_start = math.log(min(zmin, 1e-4 * 2 * gamma / kappa)) - 1.0
+        else:
+            # rho vanishes like z^a, a >= 4, at 0: the mass below zmin e^-3 is below e^-15 of that below zmin
+            u_start = math.log(zmin) - 3.0
+        u = np.linspace(u_start, math.log(max(float(z_sorted[-1]), zmin * 2)), n_grid)
         lf = logpdf(np.exp(u))
         left = float(np.exp(lf[0] + u[0]) / (a + 1))
         f = np.exp(lf + u)
