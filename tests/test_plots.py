@@ -261,6 +261,14 @@ def test_fig_phases_empty(spectra):
     assert "no data" in texts(fig)
 
 
+def test_spectra_without_the_needed_coordinates_say_so(sweep):
+    spectra, fits = sweep
+    bare = spectra.drop_vars(["batch_size", "arch"])
+    assert "spectra lack coordinates ['arch', 'batch_size']" in texts(plots.fig_phases(bare, fits))
+    ntk = make_spectra([({"matrix": "ntk"}, np.linspace(0.1, 2.0, 50))]).drop_vars("arch")
+    assert "spectra lack coordinates ['arch']" in texts(plots.fig_ntk(ntk, fits))
+
+
 def test_fig_phases_unknown_arch_says_no_data(sweep):
     spectra, fits = sweep
     assert "no data" in texts(plots.fig_phases(spectra, fits, arch="vgg11", pdf=RecordingPdf()))

@@ -313,10 +313,16 @@ def fig_phases(
         if len(meta) and "dataset" in meta:
             dataset = dataset if dataset is not None else sorted(meta["dataset"].astype(str).unique())[0]
             meta = _filter(meta, dataset=dataset)
-    batch_sizes = sorted(pd.to_numeric(meta["batch_size"]).unique(), reverse=True) if len(meta) else []
+    missing = [c for c in ("arch", "layer", "stage", "matrix", "batch_size") if len(meta) and c not in meta]
+    batch_sizes = (
+        sorted(pd.to_numeric(meta["batch_size"]).unique(), reverse=True) if len(meta) and not missing else []
+    )
     if not batch_sizes:
         fig, axes = _new_figure(1, 1)
-        _no_data(axes[0, 0], f"no {matrix} spectra for {arch} {layer} at stage {stage}")
+        reason = (
+            f"spectra lack coordinates {missing}" if missing else f"no {matrix} spectra for {arch} {layer}"
+        )
+        _no_data(axes[0, 0], reason + ("" if missing else f" at stage {stage}"))
         fig.suptitle(title)
         return fig
 
@@ -511,10 +517,11 @@ def fig_ntk(
     """
     title = "NTK spectral densities at initialisation and after training, inverse-Gamma near zero"
     meta = pd.DataFrame() if _is_empty(spectra) else _filter(_spectrum_meta(spectra), matrix="ntk")
-    archs = sorted(meta["arch"].astype(str).unique()) if len(meta) else []
+    missing = [c for c in ("arch", "stage", "matrix") if len(meta) and c not in meta]
+    archs = sorted(meta["arch"].astype(str).unique()) if len(meta) and not missing else []
     if not archs:
         fig, axes = _new_figure(1, 1)
-        _no_data(axes[0, 0], "no NTK spectra")
+        _no_data(axes[0, 0], f"spectra lack coordinates {missing}" if missing else "no NTK spectra")
         fig.suptitle(title)
         return fig
     fig, axes = _new_figure(len(archs), len(stages))
