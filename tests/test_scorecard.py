@@ -79,6 +79,7 @@ def verdict(card: pd.DataFrame, prefix: str) -> str:
         (("", math.nan, "diverged"), "diverged"),
         (("power_law", math.nan), "heavy-tailed"),
         (("", math.nan, "no_convergence"), "unfitted (no_convergence)"),
+        ((None, pd.NA, None), "unfitted (no status)"),
     ],
 )
 def test_phase_label(args, expected):

@@ -118,7 +118,7 @@ def phase_label(preferred: str | None, kappa: float, status: str = "ok", train_s
     status = "" if status is None or _isnan(status) else str(status)
     train_status = "" if train_status is None or _isnan(train_status) else str(train_status)
     preferred = "" if preferred is None or _isnan(preferred) else str(preferred)
-    kappa = float(kappa) if kappa is not None else math.nan
+    kappa = _as_float(kappa)
     if train_status == "diverged" or status == "diverged":
         return "diverged"
     if status == "rank_collapse":
@@ -180,8 +180,7 @@ def effective_kappa(row: pd.Series, *, collapse_as_zero: bool = False) -> float:
     if str(row.get("preferred", "")) == "MP":
         return math.inf
     if status == "ok":
-        kappa = float(row.get("kappa", math.nan))
-        return kappa if not math.isnan(kappa) else math.nan
+        return _as_float(row.get("kappa", math.nan))
     return math.nan
 
 
@@ -240,6 +239,14 @@ def spearman_with_ci(
     if math.isnan(lo) or math.isnan(hi):
         return SpearmanResult(float(rho), math.nan, math.nan, n, "constant")
     return SpearmanResult(float(rho), float(lo), float(hi), n, "ok")
+
+
+def _as_float(v: object) -> float:
+    """float(v), with None, pd.NA and non-numbers as NaN (CSV round trips produce all of them)."""
+    try:
+        return float(v)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return math.nan
 
 
 def _isnan(v: object) -> bool:
