@@ -308,6 +308,7 @@ def test_structure_experiment_layout_and_trend_with_moment_fit():
     ]
     assert len(df) == 10
     for col in [
+        "kappa_moments",
         "structure",
         "freedom",
         "form",
@@ -337,6 +338,16 @@ def test_structure_experiment_layout_and_trend_with_moment_fit():
     assert trend.loc[0, "n_used"] == 10
     df2 = theory.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
     pd.testing.assert_frame_equal(df, df2)
+
+
+def test_kappa_moments_closed_form():
+    # Var x = gamma (1 + 2/kappa) for a mean-1 law; a two-point law with the right variance recovers kappa.
+    gamma, kappa = 0.4, 3.0
+    v = gamma * (1 + 2 / kappa)
+    x = np.array([1 - math.sqrt(v), 1 + math.sqrt(v)])
+    assert theory.kappa_moments(x, gamma) == pytest.approx(kappa)
+    assert theory.kappa_moments(5.0 * x, gamma) == pytest.approx(kappa)
+    assert theory.kappa_moments(np.ones(5), gamma) == math.inf
 
 
 def test_structure_trend_drops_failed_fits_and_ranks_infinity():
@@ -498,3 +509,33 @@ def test_scaling_experiment_default_spectrum_layout_and_determinism():
         theory.scaling_experiment([(2.0, 0.5, 1.5)], (20, 40, 80), 1, np.random.default_rng(0))
     with pytest.raises(ValueError, match="ns"):
         theory.scaling_experiment([(2.0, 0.5, 0.5)], (20, 40), 1, np.random.default_rng(0))
+
+
+# --------------------------------------------------------------------------------------------------
+# the experiments on the package's real ensemble, law and estimator (small sizes)
+# --------------------------------------------------------------------------------------------------
+
+
+def test_ensemble_check_real_law_and_estimator():
+    # Under the null, sqrt(n) D follows the Kolmogorov law: P(sqrt(n) D > 1.95) = 0.001. The finite-n
+    # ensemble differs from the limit law by O(1/n), far below that threshold at n = 400.
+    table, ds = theory.ensemble_check([(0.5, 2.0)], n=400, draws=1, rng=np.random.default_rng(0))
+    row = table.iloc[0]
+    assert row["ks_vs_htmp"] < 1.95 / math.sqrt(400)
+    assert row["status"].startswith("ok")
+    assert row["kappa_lo"] < row["kappa_hat"] < row["kappa_hi"]
+    assert 1.0 < row["kappa_hat"] < 4.0
+    # the same spectrum is far from the kappa = inf member (Marchenko-Pastur): the check can fail
+    from htmu.laws import marchenko_pastur
+
+    x = ds["eigenvalue"].values[0]
+    ks_wrong = theory._ks_statistic(x, marchenko_pastur.cdf(x, 0.5))
+    assert ks_wrong > 3 * row["ks_vs_htmp"]
+
+
+def test_structure_and_correlation_real_small():
+    df = theory.structure_experiment(60, 0.5, 1, np.random.default_rng(0), block_counts=(6,))
+    assert len(df) == 4 and df["preferred"].isin(["MP", "HTMP", "power_law", "none"]).all()
+    cor = theory.correlation_experiment(60, 0.5, (0.0, 1.0), 1, np.random.default_rng(0))
+    assert len(cor) == 2 and (cor["form"] == "inverse").all()
+    assert cor["tail_alpha_out"].notna().all()
