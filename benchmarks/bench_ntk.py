@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     header = (
         f"{'model':<12}{'n':>6}{'P':>10}{'blocks':>7}{'b':>4}{'gram s':>9}{'floor s':>9}{'floor/t':>8}"
-        f"{'eigh s':>8}{'plan MiB':>9}{'G MiB':>8}{'peak MiB':>9}"
+        f"{'eigh s':>8}{'plan MiB':>9}{'G MiB':>8}{'base MiB':>9}{'peak MiB':>9}"
     )
     print(header)
     for name in args.models:
@@ -146,11 +146,14 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{name:<12}{n:>6}{r['P']:>10}{r['param_blocks']:>7}{r['sample_block']:>4}{r['t_gram_s']:>9.2f}"
                 f"{floor:>9.2f}{floor / r['t_gram_s']:>8.3f}{r['t_eigvalsh_s']:>8.2f}"
-                f"{r['planned_jacobian_mib']:>9.0f}{r['gram_mib']:>8.1f}{peak:>9.0f}",
+                f"{r['planned_jacobian_mib']:>9.0f}{r['gram_mib']:>8.1f}{r['rss_before_mib']:>9.0f}{peak:>9.0f}",
                 flush=True,
             )
     print("peak MiB: ru_maxrss of the configuration's process (CPU, includes torch and the model) or")
-    print("torch.cuda.max_memory_allocated (CUDA); plan MiB: the Jacobian budget actually planned.")
+    print(
+        "torch.cuda.max_memory_allocated (CUDA); base MiB: ru_maxrss before the NTK (torch, model, inputs);"
+    )
+    print("plan MiB: Jacobian block + estimated vmapped working set planned under --max-memory-mb.")
     print(
         "reproduce: PYTHONPATH=src python "
         + " ".join(shlex.quote(a) for a in [__file__, *(argv or sys.argv[1:])])

@@ -197,7 +197,10 @@ def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
         var.encoding = {}
         if var.dtype.kind == "f":
             encoding[name] = {"zlib": True, "complevel": 4}
-        elif var.dtype == object or var.dtype.kind == "U":
+        elif var.dtype.kind == "U" or (
+            var.dtype == object and all(isinstance(v, str) for v in np.asarray(var.values).ravel())
+        ):
+            # variable-length strings; mixed object columns are left to xarray's own checks
             encoding[name] = {"dtype": str}
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     os.close(fd)
