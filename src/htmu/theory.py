@@ -795,7 +795,10 @@ def correlation_experiment(
 ) -> pd.DataFrame:
     r"""Propagate a power-law input covariance through a random layer and fit the output spectrum.
 
-    Setup. Input dimension :math:`d = n`, samples :math:`m = \mathrm{round}(n/\gamma)`. Inputs
+    Setup. Output dimension :math:`n`, samples :math:`m = \mathrm{round}(n/\gamma)`, input dimension
+    :math:`d = \mathrm{round}(n/\sqrt\gamma)`, so that both factors below have aspect ratio
+    :math:`\sqrt\gamma` and none is square (a square Gaussian factor has eigenvalues near 0, which would
+    wreck the inverse-form fit through :math:`1/\lambda`). Inputs
     :math:`X = \Sigma^{1/2} G` (:math:`d \times m`, :math:`G` iid N(0, 1)) with
     :math:`\Sigma = \mathrm{diag}(\sigma_k)`, :math:`\sigma_k \propto k^{-\alpha}`, normalised to mean 1
     (:math:`\alpha = 0` is isotropic). A Gaussian weight :math:`W` (:math:`n \times d`, entries
@@ -816,7 +819,7 @@ def correlation_experiment(
     Parameters
     ----------
     n : int
-        Output (and input) dimension, default 300.
+        Output dimension (number of eigenvalues fitted), default 300.
     gamma : float
         :math:`n/m`, in (0, 1).
     alphas : sequence of float
@@ -832,10 +835,10 @@ def correlation_experiment(
     Returns
     -------
     pandas.DataFrame
-        One row per (alpha, draw): ``alpha_in``, ``draw``, ``n``, ``m``, ``gamma``, ``activation``,
+        One row per (alpha, draw): ``alpha_in``, ``draw``, ``n``, ``d``, ``m``, ``gamma``, ``activation``,
         ``tail_alpha_in_theory``, ``tail_alpha_in`` (fitted on :math:`X X^\top/m`), ``tail_alpha_out``,
-        ``tail_alpha_out_lo``, ``tail_alpha_out_hi``, ``tail_n_out``, ``kappa_in``, ``kappa``,
-        ``kappa_lo``, ``kappa_hi``, ``form`` ("inverse"), ``preferred_in``, ``preferred``,
+        ``tail_alpha_out_lo``, ``tail_alpha_out_hi``, ``tail_n_out``, ``kappa_in`` (fitted with the
+        input's aspect ratio :math:`d/m`), ``kappa``, ``kappa_lo``, ``kappa_hi``, ``form`` ("inverse"), ``preferred_in``, ``preferred``,
         ``status_in``, ``status`` (HTMP fits), ``tail_status``.
     """
     if rng is None:
@@ -851,8 +854,8 @@ def correlation_experiment(
         raise ValueError(f"activation must be 'linear' or 'relu', got {activation!r}")
     compare = compare or _default_compare()
 
-    d = n
     m = int(round(n / gamma))
+    d = int(round(n / math.sqrt(gamma)))
     k = np.arange(1, d + 1, dtype=float)
     rows = []
     for alpha in alpha_list:
@@ -868,7 +871,8 @@ def correlation_experiment(
             eig_out = np.linalg.eigvalsh(y @ y.T / m)
             eig_in = np.sort(eig_in / eig_in.mean())
             eig_out = np.sort(eig_out / eig_out.mean())
-            cmp_in = compare(eig_in, gamma, form="inverse", rng=rng, ci=True)
+            # the input Gram X X^T/m is d x d with aspect ratio d/m, the output's is n/m = gamma
+            cmp_in = compare(eig_in, d / m, form="inverse", rng=rng, ci=True)
             cmp_out = compare(eig_out, gamma, form="inverse", rng=rng, ci=True)
             pl_in, pl_out = cmp_in.powerlaw, cmp_out.powerlaw
             f_in, f_out = _fit_fields(cmp_in.htmp), _fit_fields(cmp_out.htmp)
@@ -878,6 +882,7 @@ def correlation_experiment(
                     "alpha_in": alpha,
                     "draw": r,
                     "n": n,
+                    "d": d,
                     "m": m,
                     "gamma": gamma,
                     "activation": activation,
