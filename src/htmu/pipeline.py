@@ -220,7 +220,8 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
     for form in fit["forms"]:
         row = dict(base, form=form, method=fit["method"])
         status = coords.get("status", "ok")
-        if coords.get("train_status") == "diverged" or status in ("diverged", "nonfinite_weights"):
+        # The spectrum's own status decides: a diverged run's init checkpoint is finite and gets fitted.
+        if status in ("diverged", "nonfinite_weights"):
             row["status"] = "diverged"
         elif status != "ok":
             row["status"] = status
