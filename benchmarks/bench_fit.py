@@ -4,9 +4,10 @@ Run from the repository root::
 
     PYTHONPATH=src python benchmarks/bench_fit.py [--n 1000] [--repeats 7]
 
-Prints, per (gamma, kappa, form), the median wall time of a full fit with its 95% interval, of the
-point fit alone (``ci=False``), and the fitted kappa. The requirement is at most 2 s per fit with its
-interval on one core.
+Prints, per (gamma, kappa, form), the median wall time and CPU time (``time.process_time``, single
+thread) of a full fit with its 95% interval, of the point fit alone (``ci=False``), and the fitted
+kappa. On a shared machine the CPU time is the better measure of the one-core cost: wall time also
+counts waiting for the CPU. The requirement is at most 2 s per fit with its interval on one core.
 """
 
 from __future__ import annotations
@@ -41,23 +42,30 @@ def main() -> None:
     rng = np.random.default_rng(args.seed)
     print(f"# command: PYTHONPATH=src python benchmarks/bench_fit.py {shlex.join(sys.argv[1:])}".rstrip())
     print(f"# n = {args.n}, repeats = {args.repeats}, one core; times are medians over repeats (s)")
-    print(f"{'gamma':>7} {'kappa':>6} {'form':>8} {'fit+ci':>8} {'fit only':>9} {'kappa_hat':>10} {'ci':>20}")
-    all_ci = []
+    print(
+        f"{'gamma':>7} {'kappa':>6} {'form':>8} {'fit+ci':>8} {'cpu':>6} {'fit only':>9} {'cpu':>6} "
+        f"{'kappa_hat':>10} {'ci':>20}"
+    )
+    all_ci, all_cpu = [], []
     for gamma, kappa, form in CASES:
-        t_ci, t_pt = [], []
+        t_ci, t_pt, c_ci, c_pt = [], [], [], []
         for _ in range(args.repeats):
             z = sample_htmp_ensemble(args.n, gamma, kappa, rng)
             x = z if form == "direct" else 1.0 / z
-            t0 = time.perf_counter()
+            t0, c0 = time.perf_counter(), time.process_time()
             r = fit_htmp(x, gamma, form=form, rng=rng)
             t_ci.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
+            c_ci.append(time.process_time() - c0)
+            t0, c0 = time.perf_counter(), time.process_time()
             fit_htmp(x, gamma, form=form, ci=False)
             t_pt.append(time.perf_counter() - t0)
+            c_pt.append(time.process_time() - c0)
         all_ci += t_ci
+        all_cpu += c_ci
         ci = f"({r.kappa_ci[0]:.3g}, {r.kappa_ci[1]:.3g})"
         print(
-            f"{gamma:7.4g} {kappa:6.3g} {form:>8} {np.median(t_ci):8.3f} {np.median(t_pt):9.3f} "
+            f"{gamma:7.4g} {kappa:6.3g} {form:>8} {np.median(t_ci):8.3f} {np.median(c_ci):6.3f} "
+            f"{np.median(t_pt):9.3f} {np.median(c_pt):6.3f} "
             f"{r.kappa:10.4g} {ci:>20}  [{r.status}]"
         )
     print(

@@ -32,10 +32,20 @@ Honest intervals
     The 95% interval is :math:`\exp(\log\hat\kappa - b \pm t_{B-1,0.975}\,\sigma\sqrt{1 + 1/B})` (basic
     bootstrap in log kappa with the Monte-Carlo error of b and sigma folded in through Student's t).
     For the MLE the replicate fits are chord-Newton iterations from :math:`\hat\theta` with the observed
-    information of the original fit (``boot_steps`` steps), which keeps a fit of 1000 eigenvalues with
-    its interval well under 2 s; the other methods refit each replicate fully. ``kappa_debiased`` is
+    information of the original fit (``boot_steps`` steps; B = 30 by default); the other methods refit
+    each replicate fully (slow for ``"ks"`` and ``"stieltjes"``). ``kappa_debiased`` is
     :math:`\hat\kappa e^{-b}`. The coverage is checked in ``tests/test_estimate.py`` and
     ``benchmarks/coverage_study.py``.
+
+Speed
+    :func:`htmu.laws.htmp_logpdf` is exact but costs about 0.3 ms per point, and a fit with its bootstrap
+    needs thousands of log-likelihood evaluations of n points. The optimisers therefore work on a
+    Chebyshev interpolant of :math:`\log\rho(e^u; \gamma, e^\ell)` over a box in
+    :math:`(u = \log z, \ell = \log\kappa)` around the data and the current estimate (64 x 7 exact
+    evaluations; the box follows the optimum), with exact evaluation outside the box. At the optimum
+    the exact log-likelihood is computed; if it differs from the interpolated one by more than
+    ``_SURROGATE_TOL`` (0.02 nats) the interpolant is refined and the fit repeated. The reported
+    ``loglik`` is always the exact one.
 
 Input handling
     NaN/inf eigenvalues, negative eigenvalues beyond the numerical-zero tolerance, gamma outside (0, 1)
