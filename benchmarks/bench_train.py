@@ -70,7 +70,7 @@ def _epoch_seconds(
     return statistics.median(d[0] for d in deltas), statistics.median(d[1] for d in deltas), call
 
 
-def sizing(epochs: int, tmp: Path) -> list[str]:
+def sizing(epochs: int, tmp: Path, archs: tuple[str, ...] = ("minialexnet", "lenet")) -> list[str]:
     subset = tmp / "digits_full.npz"
     write_subset({"name": "digits"}, 0, subset)
     lines = [
@@ -78,7 +78,7 @@ def sizing(epochs: int, tmp: Path) -> list[str]:
         "wall = elapsed seconds, cpu = process CPU seconds (all threads)",
         f"{'arch':<12} {'batch':>6} {'wall 1thr':>10} {'cpu 1thr':>10} {'wall 2thr':>10} {'cpu 2thr':>10}",
     ]
-    for arch in ("minialexnet", "lenet"):
+    for arch in archs:
         for bs in SIZING_BATCHES:
             cells = []
             for threads in (1, 2):
@@ -113,6 +113,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--section", choices=("sizing", "arch", "all"), default="all")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--archs", nargs="+", default=["minialexnet", "lenet"], help="sizing section only")
     parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     header = [
@@ -125,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     lines = list(header)
     with tempfile.TemporaryDirectory() as tmp:
         if args.section in ("sizing", "all"):
-            lines += sizing(args.epochs, Path(tmp))
+            lines += sizing(args.epochs, Path(tmp), tuple(args.archs))
         if args.section in ("arch", "all"):
             lines += arch_table(args.epochs, args.threads, Path(tmp))
     if args.out is not None:
