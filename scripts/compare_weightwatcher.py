@@ -1,4 +1,7 @@
-"""Snakemake wrapper: WeightWatcher's metrics next to htmu's kappa (WeightWatcher itself runs in a subprocess)."""
+"""Snakemake wrapper: WeightWatcher's metrics next to htmu's kappa (WeightWatcher itself runs in a subprocess).
+
+Not named weightwatcher.py: Snakemake puts this script's folder on sys.path, where that name would shadow the package.
+"""
 
 import sys
 

@@ -181,6 +181,36 @@ def test_without_the_extra_outputs_are_written_with_a_skip_status(tmp_path, capl
         run_compare([], fits, out, corr, figs, layer_types=("attention",), available=False)
 
 
+def test_a_plain_module_named_weightwatcher_does_not_count(tmp_path, monkeypatch):
+    # Snakemake appends the scripts folder to sys.path: a script called weightwatcher.py must not pass
+    (tmp_path / "weightwatcher.py").write_text("raise ImportError('not the package')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert not compare.weightwatcher_available()
+
+
+def test_the_subprocess_decides_and_a_missing_package_is_one_skip_line(tmp_path, caplog):
+    # an interpreter in which weightwatcher is absent, whatever this environment has installed
+    wrapper = tmp_path / "python-without-ww"
+    wrapper.write_text(
+        "#!/bin/sh\n"
+        f"exec {sys.executable} -c \"import sys, runpy; sys.modules['weightwatcher'] = None; "
+        "sys.argv = ['htmu.compare'] + sys.argv[3:]; runpy.run_module('htmu.compare', run_name='__main__')\" "
+        '"$@"\n'
+    )
+    wrapper.chmod(0o755)
+    fits = tmp_path / "fits.csv"
+    _fits_table().to_csv(fits, index=False)
+    out, corr, fig = tmp_path / "ww.csv", tmp_path / "corr.csv", tmp_path / "k.png"
+    with caplog.at_level("INFO", logger="htmu"):
+        status = run_compare([tmp_path / "lenet_bs16_s0" / "model_final.pt"], fits, out, corr, [fig],
+                             python=str(wrapper), n_boot=50)  # fmt: skip
+    assert status == SKIP_STATUS
+    assert [r.getMessage() for r in caplog.records if "skipped" in r.getMessage()] == [
+        f"htmu: WeightWatcher comparison {SKIP_STATUS}"
+    ]
+    assert (pd.read_csv(out)["status"] == SKIP_STATUS).all() and fig.stat().st_size > 0
+
+
 def test_the_ww_subcommand_says_one_line_when_weightwatcher_is_missing(tmp_path):
     # sys.modules[name] = None makes importlib.util.find_spec report the package as absent
     code = (

@@ -99,6 +99,8 @@ WW_METRICS: tuple[str, ...] = ("alpha", "alpha_weighted", "log_norm", "stable_ra
 CORRELATION_METRICS: tuple[str, ...] = ("kappa", *WW_METRICS)
 LAYER_TYPES: tuple[str, ...] = ("linear", "conv")
 _WW_TYPE = {"linear": "dense", "conv": "conv2d"}
+#: Exit status of ``python -m htmu.compare`` when weightwatcher is not importable.
+_EXIT_MISSING = 3
 #: Relative tolerance of the Linear-layer ESD convention check (float64 SVD against float64 eigvalsh).
 ESD_RTOL = 1e-8
 
@@ -226,8 +228,12 @@ def clamp_selfcheck(
 
 # ------------------------------------------------------------------------------------- availability
 def weightwatcher_available() -> bool:
-    """Whether ``weightwatcher`` is importable here, found without importing it (see the module notes)."""
-    return importlib.util.find_spec("weightwatcher") is not None
+    """Whether the ``weightwatcher`` package is importable here, found without importing it (see the notes).
+
+    A plain module of that name (e.g. a script called ``weightwatcher.py`` on ``sys.path``) does not count.
+    """
+    spec = importlib.util.find_spec("weightwatcher")
+    return spec is not None and spec.submodule_search_locations is not None
 
 
 def _parse_run(run: str) -> tuple[str, int, int]:
@@ -508,7 +514,8 @@ def run_compare(
     python : str, optional
         Interpreter of the subprocess (default: this one).
     available : bool, optional
-        Override :func:`weightwatcher_available` (for tests).
+        ``False`` skips without starting the subprocess (for tests); by default the subprocess decides
+        (exit status 3 and one line when weightwatcher is not importable there).
 
     Returns
     -------
@@ -523,13 +530,18 @@ def run_compare(
         )
     fits = pd.read_csv(fits_csv)
     rng = np.random.default_rng(seed)
-    if available is None:
-        available = weightwatcher_available()
-    if not available:
+    # availability is decided by the interpreter that runs WeightWatcher (it exits with _EXIT_MISSING),
+    # not here: this process's sys.path may differ (Snakemake appends the scripts folder, for instance)
+    result = (
+        None
+        if available is False
+        else _run_ww_subprocess(checkpoints, layer_types, seed, python or sys.executable)
+    )
+    if result is None:
         log.warning("htmu: WeightWatcher comparison %s", SKIP_STATUS)
         table, status = skipped_table(fits), SKIP_STATUS
     else:
-        ww, meta = _run_ww_subprocess(checkpoints, layer_types, seed, python or sys.executable)
+        ww, meta = result
         log.info("weightwatcher %s, powerlaw %s; clamp self-check: %s", meta.get("ww_version"),
                  meta.get("powerlaw_version"), meta.get("selfcheck"))  # fmt: skip
         table = join_fits(ww, fits)
@@ -546,7 +558,8 @@ def run_compare(
 
 def _run_ww_subprocess(
     checkpoints: Sequence[str | os.PathLike], layer_types: Sequence[str], seed: int, python: str
-) -> tuple[pd.DataFrame, dict]:
+) -> tuple[pd.DataFrame, dict] | None:
+    """Rows and metadata from ``python -m htmu.compare ww``; None when weightwatcher is missing there."""
     ckpts = [str(Path(c).resolve()) for c in checkpoints]
     with tempfile.TemporaryDirectory(prefix="htmu-ww-") as tmp:
         rows_csv, meta_json = Path(tmp) / "ww.csv", Path(tmp) / "meta.json"
@@ -557,6 +570,8 @@ def _run_ww_subprocess(
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         # cwd=tmp: WeightWatcher's default image folder (ww-img) must not land in the workflow's tree
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, check=False)
+        if proc.returncode == _EXIT_MISSING:
+            return None
         for line in (proc.stdout + proc.stderr).splitlines():
             log.info("[weightwatcher] %s", line)
         if proc.returncode != 0:
@@ -648,7 +663,7 @@ def _ww_layer_rows(watcher, model, names: dict[str, str], ckpt: str) -> list[dic
 def _ww_main(args: argparse.Namespace) -> int:
     if not weightwatcher_available():
         print(f"htmu: WeightWatcher comparison {SKIP_STATUS}", file=sys.stderr)
-        return 3
+        return _EXIT_MISSING
     import importlib.metadata as md
 
     import torch
@@ -708,7 +723,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _ww_main(args)
     if not weightwatcher_available():
         print(f"htmu: WeightWatcher comparison {SKIP_STATUS}", file=sys.stderr)
-        return 3
+        return _EXIT_MISSING
     rng = np.random.default_rng(args.seed)
     print(json.dumps({pkg: clamp_selfcheck(fit, rng) for pkg, fit in _ww_fitters().items()}))
     return 0

@@ -39,4 +39,4 @@ rule weightwatcher:
     conda:
         "../../envs/compare.yaml"
     script:
-        "../../scripts/weightwatcher.py"
+        "../../scripts/compare_weightwatcher.py"
