@@ -107,8 +107,11 @@ def _width(u, theta, y, s, b):
 def _ray_features(theta, y, s, b, polish):
     """Peaks of Re φ along the ray θ and the estimate log ∫|f| used to choose the ray."""
     c = np.cos(theta)
-    # r · d/dr Re φ = 0, multiplied by |1 + t|², is a cubic in r
-    roots = _cubic_roots(y * c, 2 * y * c * c + s - b, c * (y + 2 * s - b), s + 0 * y)
+    # r · d/dr Re φ = 0, multiplied by |1 + t|², is a cubic in r.  Below y = 1e-280 the leading
+    # coefficient would overflow the companion matrix; the peaks are then located as for
+    # y = 1e-280 (only the quadrature layout uses them; the integrand keeps the true y)
+    yc = np.maximum(y, 1e-280)
+    roots = _cubic_roots(yc * c, 2 * yc * c * c + s - b, c * (yc + 2 * s - b), s + 0 * y)
     real = (np.abs(roots.imag) <= 1e-7 * np.abs(roots)) & (roots.real > 0)
     u = np.where(real, np.log(np.where(real, roots.real, 1.0)), np.nan)
     u = np.sort(u, -1)

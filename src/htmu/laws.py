@@ -274,6 +274,36 @@ def _panel_integral(v0, v1, gamma, kappa):
     return half * (np.exp(lp + v) * _WG).sum(-1)
 
 
+# Legendre transform on the Gauss nodes: nodal values -> Legendre coefficients (degree NGL − 1)
+_LEG_T = (np.arange(_NGL)[:, None] + 0.5) * np.polynomial.legendre.legvander(_XG, _NGL - 1).T * _WG
+
+
+def _panel_antiderivatives(v0, v1, gamma, kappa):
+    """Per panel: the integral, and Legendre coefficients of ∫_{−1}^{t} (ρ e^v)(half) dt'.
+
+    The density times e^v is interpolated at the 16 Gauss nodes of each panel and integrated
+    exactly, so F inside a panel is a polynomial evaluation (no further density calls); its error
+    is that of the Gauss rule on the panel.
+    """
+    half = 0.5 * (v1 - v0)
+    v = v0[:, None] + half[:, None] * (_XG + 1)
+    vals = np.exp(_logpdf_core(np.exp(v), gamma, kappa) + v) * half[:, None]
+    coef = vals @ _LEG_T.T  # (panels, NGL) Legendre coefficients of the integrand in t
+    anti = np.polynomial.legendre.legint(coef, lbnd=-1, axis=1)
+    return (vals * _WG).sum(-1), coef, anti
+
+
+def _legval_rows(t, coefs):
+    """Legendre series with per-row coefficients coefs[i] evaluated at t[i] (Clenshaw)."""
+    t = np.asarray(t, float)
+    b1 = np.zeros(t.shape)
+    b2 = np.zeros(t.shape)
+    n = coefs.shape[-1]
+    for j in range(n - 1, 0, -1):
+        b1, b2 = coefs[..., j] + (2 * j + 1) / (j + 1) * t * b1 - (j + 1) / (j + 2) * b2, b1
+    return coefs[..., 0] + t * b1 - 0.5 * b2
+
+
 def _left_cdf(x, gamma, kappa):
     """F(x) for y = s x ≤ 1e-12 (array x, scalars γ, κ), by the phase formula.
 
@@ -328,7 +358,7 @@ class _CdfTable:
 
         parts = [grid(self.v_lo, f0, _H_COARSE), grid(f0, f1, h_fine), grid(f1, self.v_hi, _H_COARSE)]
         self.v = np.unique(np.concatenate(parts))
-        panels = _panel_integral(self.v[:-1], self.v[1:], gamma, kappa)
+        panels, self.coef, self.anti = _panel_antiderivatives(self.v[:-1], self.v[1:], gamma, kappa)
         self.left = float(_left_cdf(np.array([np.exp(self.v_lo)]), gamma, kappa)[0])
         self.right = float(self._right_tail(np.exp(self.v_hi)))
         self.C = self.left + np.concatenate([[0.0], np.cumsum(panels)])
@@ -365,7 +395,7 @@ class _CdfTable:
             out[high] = 1.0 - self._right_tail(x[high])
         if mid.any():
             k, v = self._index(x[mid])
-            out[mid] = self.C[k] + _panel_integral(self.v[k], v, self.gamma, self.kappa)
+            out[mid] = self.C[k] + self._partial(k, v)
         return np.clip(out, 0.0, 1.0)
 
     def sf(self, x):
@@ -377,8 +407,20 @@ class _CdfTable:
             out[high] = self._right_tail(x[high])
         if mid.any():
             k, v = self._index(x[mid])
-            out[mid] = self.S[k + 1] + _panel_integral(v, self.v[k + 1], self.gamma, self.kappa)
+            out[mid] = self.S[k + 1] + (self.C[k + 1] - self.C[k]) - self._partial(k, v)
         return np.clip(out, 0.0, 1.0)
+
+    def _partial(self, k, v):
+        """∫ from the left edge of panel k to e^v of ρ, from the panel's interpolant."""
+        t = 2 * (v - self.v[k]) / (self.v[k + 1] - self.v[k]) - 1
+        return _legval_rows(t, self.anti[k])
+
+    def density_v(self, v):
+        """ρ(e^v) e^v from the panel interpolants (inside the table)."""
+        k = np.clip(np.searchsorted(self.v, v, side="right") - 1, 0, self.v.size - 2)
+        t = 2 * (v - self.v[k]) / (self.v[k + 1] - self.v[k]) - 1
+        half = 0.5 * (self.v[k + 1] - self.v[k])
+        return _legval_rows(t, self.coef[k]) / half
 
     def solve(self, q, upper):
         """x with cdf(x) = q (``upper=False``) or sf(x) = q (``upper=True``), 0 < q < 1.
@@ -397,8 +439,10 @@ class _CdfTable:
         left_tail = lower_q < self.C[0] if not upper else q > self.S[0]
         right_tail = q < self.S[-1] if upper else q > self.C[-1]
         # below the table the law is a power law x^(a+1): a generous bracket in log x
+        # (for tiny κ, a + 1 is tiny and the root can lie below the smallest double: clamp at
+        # x = 1e-250, a documented limitation of ppf for q below F(1e-250))
         span = 50.0 / max(self.a + 1, 1e-3)
-        lo = np.where(left_tail, self.v_lo - span, lo)
+        lo = np.where(left_tail, max(self.v_lo - span, np.log(1e-250)), lo)
         hi = np.where(left_tail, self.v_lo, hi)
         lo = np.where(right_tail, self.v_hi, lo)
         hi = np.where(right_tail, self.v_hi + 10.0, hi)
@@ -409,7 +453,10 @@ class _CdfTable:
             g = sign * (f(v) - q)  # increasing in v
             lo = np.where(g < 0, v, lo)
             hi = np.where(g < 0, hi, v)
-            dens = np.exp(_logpdf_core(np.exp(v), self.gamma, self.kappa) + v)
+            inside = (v > self.v_lo) & (v < self.v_hi)
+            dens = np.where(inside, self.density_v(np.clip(v, self.v_lo, self.v_hi)), np.nan)
+            if (~inside).any():
+                dens[~inside] = np.exp(_logpdf_core(np.exp(v[~inside]), self.gamma, self.kappa) + v[~inside])
             with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
                 vn = v - g / dens  # Newton; rejected below when it leaves the bracket
             ok = np.isfinite(vn) & (vn > lo) & (vn < hi)
