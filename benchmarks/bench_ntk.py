@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import shlex
 import statistics
@@ -156,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
     print("plan MiB: Jacobian block + estimated vmapped working set planned under --max-memory-mb.")
     print(
         "reproduce: PYTHONPATH=src python "
-        + " ".join(shlex.quote(a) for a in [__file__, *(argv or sys.argv[1:])])
+        + " ".join(shlex.quote(a) for a in [os.path.relpath(__file__), *(argv or sys.argv[1:])])
     )
     return 0
 
