@@ -22,10 +22,11 @@ Conventions (checked, not assumed)
       subprocess checks it on every layer (:math:`\sum\lambda` and :math:`\lambda_{max}` against htmu's
       own eigenvalues, column ``esd_rel_diff``) and marks a mismatch in ``status``.
     * Conv layers: WeightWatcher splits a ``(out, in, k, k)`` kernel into :math:`k^2` slices of shape
-      ``out x in``, pools their eigenvalues, and rescales each slice by :math:`\sqrt{k^2/2}`
-      (``conv2d_norm=True``); htmu uses the single ``out x (in k k)`` matrix. The two ESDs are different
-      matrices, so conv layers are left out by default (``layer_types=("linear",)``); when asked for,
-      they are reported with ``comparable=False``.
+      ``out x in`` and pools their eigenvalues (``pool=True``); in ``analyze`` it also multiplies the
+      weights by :math:`\sqrt{c/2}` (``conv2d_norm=True``, :math:`c` = ``conv2d_count``, 1 when pooling,
+      so the eigenvalues are halved; :math:`k^2` per slice with ``pool=False``). htmu uses the single
+      ``out x (in k k)`` matrix. The two ESDs describe different matrices, so conv layers are left out by
+      default (``layer_types=("linear",)``); when asked for, they are reported with ``comparable=False``.
     * WeightWatcher skips layers with more than ``max_evals = 15000`` eigenvalues; such a layer gets
       ``status="skipped: ..."`` here instead of disappearing.
 
