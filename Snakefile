@@ -23,6 +23,7 @@ include: "workflow/rules/spectra.smk"
 include: "workflow/rules/fit.smk"
 include: "workflow/rules/theory.smk"
 include: "workflow/rules/figures.smk"
+include: "workflow/rules/compare.smk"
 
 
 # The report opens with the scorecard once the scorecard rule has written it into the report's introduction.

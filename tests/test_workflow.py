@@ -97,6 +97,13 @@ def test_figures_scorecard_and_report(study):
     assert (study / "report.html").stat().st_size > 10_000
 
 
+def test_weightwatcher_comparison_sits_next_to_kappa(study):
+    table = pd.read_csv(study / "compare/weightwatcher.csv")
+    assert {"arch", "batch_size", "seed", "layer", "alpha", "kappa", "status"} <= set(table.columns)
+    assert len(table) > 0
+    assert (study / "compare/correlations.csv").exists()
+
+
 def test_rerun_is_a_no_op(study):
     proc = snakemake(study.parent, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr

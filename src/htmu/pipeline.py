@@ -269,8 +269,8 @@ def aggregate_fits(
     for p in summary_paths:
         s = json.loads(Path(p).read_text())
         arch, bs, seed = parse_run(Path(p).parent.name)
-        metrics.append({"arch": arch, "batch_size": bs, "seed": seed, "test_acc": s.get("test_acc"),
-                        "train_acc": s.get("train_acc"), "train_status": s.get("status")})  # fmt: skip
+        metrics.append({"arch": arch, "batch_size": bs, "seed": seed, "test_acc": s["final_test_acc"],
+                        "train_acc": s["final_train_acc"], "train_status": s["status"]})  # fmt: skip
     metrics = pd.DataFrame(metrics)
     fits = fits.drop(columns=["test_acc", "train_acc", "train_status"]).merge(
         metrics, on=["arch", "batch_size", "seed"], how="left", validate="many_to_one"

@@ -84,6 +84,9 @@ def all_outputs():
         "results/fits.nc",
         "results/scorecard.csv",
         *figure_files(),
+        "results/compare/weightwatcher.csv",
+        "results/compare/correlations.csv",
+        *[f"results/figures/compare_kappa_alpha.{ext}" for ext in FIG_FORMATS],
     ]
 
 
