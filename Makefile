@@ -10,11 +10,12 @@ CONFIG ?= config/config.yaml
 CORES ?= all
 SNAKEMAKE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake
 
-.PHONY: help venv run report test lint format bench paper dryrun clean
+.PHONY: help venv run report test test-slurm lint format bench paper dryrun clean
 
 help:
 	@echo "make run     create .venv, run the whole DAG on $(CONFIG), write results/ and results/report.html"
 	@echo "make test    create .venv if needed, run the test suite"
+	@echo "make test-slurm  as root on a Debian 12 machine: install SLURM, start a one-node cluster, run a tiny study through profiles/slurm (~8 min)"
 	@echo "make lint    ruff, snakefmt --check, snakemake --lint on both configs"
 	@echo "make bench   speed/memory benchmarks (numbers and reproduction commands printed)"
 	@echo "make paper   the full CIFAR-10 study of config/paper.yaml (needs CIFAR-10 and, sensibly, GPUs)"
@@ -38,6 +39,9 @@ report: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest
+
+test-slurm: $(STAMP)
+	SNAKEMAKE=$(CURDIR)/$(BIN)/snakemake tests/slurm/run-slurm-test.sh
 
 lint: $(STAMP)
 	$(BIN)/ruff check src scripts tests benchmarks
