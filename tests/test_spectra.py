@@ -322,6 +322,19 @@ def test_hessian_lanczos_top_k_and_slq_moments(hess_problem) -> None:
     assert methods == ["lanczos", "slq"]
 
 
+def test_hessian_lanczos_of_a_float32_model(hess_problem) -> None:
+    model, x, y, h = hess_problem
+    model32 = copy.deepcopy(model).float()
+    eig = np.linalg.eigvalsh(h)  # float64 truth; float32 rounding of the weights moves it by ~1e-7
+    kw = dict(method="lanczos", top_k=3, rng=3, slq_probes=1, slq_steps=4)
+    top32, _ = hessian_spectrum(model32, x.float(), y, **kw)
+    assert "float32 HVPs" in top32.convention
+    np.testing.assert_allclose(top32.eigenvalues, eig[-3:], rtol=1e-4)
+    top64, _ = hessian_spectrum(model32, x.float(), y, hvp_dtype=torch.float64, **kw)
+    assert "float64 HVPs" in top64.convention
+    np.testing.assert_allclose(top64.eigenvalues, eig[-3:], rtol=1e-5)
+
+
 def test_hessian_too_few_steps_is_flagged(hess_problem) -> None:
     model, x, y, _ = hess_problem
     top, _ = hessian_spectrum(model, x, y, method="lanczos", top_k=5, lanczos_steps=6, rng=0, slq_steps=4)
