@@ -152,7 +152,12 @@ def test_fit_mle_default_and_seed_reproducible(tmp_path, spectrum):
     fb = _main_json("fit", str(f), "--gamma", "0.3255", "--form", "direct", "--seed", "1", "--no-compare")[
         "fit"
     ]
-    assert fa == fb and fa["method"] == "mle" and fa["status"] == "ok", fa
+    # Same seed, same numbers; compared to 1e-6 because BLAS may round differently across processes
+    # (thread count), which the simplex can amplify slightly.
+    assert fa["method"] == fb["method"] == "mle" and fa["status"] == fb["status"] == "ok", (fa, fb)
+    for key in ("kappa", "scale", "loglik", "ks", "kappa_debiased"):
+        assert fa[key] == pytest.approx(fb[key], rel=1e-6), key
+    assert fa["kappa_ci"] == pytest.approx(fb["kappa_ci"], rel=1e-6)
     assert fa["kappa_ci"][0] < 5.5 < fa["kappa_ci"][1]
     fc = _main_json("fit", str(f), "--gamma", "0.3255", "--form", "inverse", "--no-ci", "--no-compare")["fit"]
     assert fc["form"] == "inverse" and fc["kappa_ci"] == ["nan", "nan"]
