@@ -21,12 +21,20 @@ and it has no removable singularities: the connection formula through two Kummer
 between huge terms), whereas the integral is uniform in the parameters.
 
 Choice of the ray.  The integral is exact on every admissible ray, but the quadrature is only
-accurate if the integrand does not cancel.  For each point we scan ``NCAND`` rays and estimate
+accurate if the integrand does not cancel.  For each point we scan ``NCAND`` fixed rays plus the
+ray through the complex saddle point of φ (where it exists, i.e. in the bulk), and estimate
 ``∫ |f|`` along each one from the stationary points of ``Re φ`` (a cubic in ``r = e^u``, solved in
 closed form): ``Σ_peaks exp(Re φ(u_k)) · w_k``, with ``w_k = |φ''(u_k)|^(−1/2)``.  In the bulk the
 minimum sits on the ray through the complex saddle point of φ (steepest descent); in the tails,
 where the saddles are real, it is a ray close to the negative axis.  Among rays whose estimate is
-within ``e`` of the best we take the one closest to π (least oscillation of ``e^{yt}``).
+within ``e`` of the best we take the one closest to π (least oscillation of ``e^{yt}``).  The saddle
+ray matters for large κ, where the peak is narrow and a ray a few degrees off cancels badly.
+
+Cost: a few hundred evaluations of exp/log/atan2 per point (two Gauss orders, six pieces), i.e.
+of order 0.1–1 ms per point in numpy on this project's 2-core machines: far cheaper than
+mpmath at large κ, but not the 1000× the project hoped for (see ``benchmarks/bench_laws.py``).
+Limitations: below y ≈ 1e-30·s the peak finder loses accuracy and the tolerance check fails
+(reported by the caller); κ ≫ 10⁶ is untested.
 
 Quadrature along the ray.  The ray's features are the one or two peaks of ``Re φ`` and the point of
 closest approach to ``t = −1`` (where ``(1 + t)^{−b}`` is nearly singular).  The ``u``-axis is cut
@@ -52,7 +60,7 @@ from numpy.polynomial.legendre import leggauss
 #: number of candidate rays scanned per point
 NCAND = 12
 #: Gauss–Legendre orders tried in turn (nodes per piece, 6 pieces per point)
-LEVELS = (32, 64, 128, 256, 512)
+LEVELS = (32, 64, 128, 256, 512, 1024)
 #: relative agreement between two successive orders that accepts a point
 RTOL = 1e-9
 #: the integrand is cut where it is below exp(-CUT) times its peak
@@ -186,8 +194,13 @@ def _integrate(pieces, theta, y, s, b, m, small, n):
         jac = half * wg * w[..., None] * np.cosh(tau)
         u = a[..., None] + w[..., None] * np.sinh(tau)
         r = np.exp(u)
+        # log|1 + t|² without overflowing r² for huge r (tiny y puts the decay at r ~ 1/y)
+        big = u > 0
+        e = np.exp(-np.where(big, u, 0.0))
+        rs = np.where(big, 0.0, r)
+        log_mod2 = np.where(big, 2 * u + np.log1p(e * (2 * ct + e)), np.log1p(rs * (2 * ct + rs)))
         # φ = y t + s (u + iθ) − b log(1 + t), t = r e^{iθ}: real and imaginary parts
-        re = y_ * r * ct + s_ * u - 0.5 * b_ * np.log1p(r * (2 * ct + r)) - m_
+        re = y_ * r * ct + s_ * u - 0.5 * b_ * log_mod2 - m_
         im = y_ * r * st + base_im - b_ * np.arctan2(r * st, 1 + r * ct)
         new_shift = np.maximum(shift, re.max(-1))
         total = total * np.exp(shift - new_shift)
@@ -203,11 +216,19 @@ def log_abs_integral(y, s, b, rtol: float = RTOL, return_arg: bool = False):
     With ``return_arg`` also the principal argument of I (the phase of U on the cut, mod 2π).
     """
     y, s, b = (np.asarray(v, dtype=float) for v in (y, s, b))
-    thetas = np.pi * (0.5 + 0.5 * (np.arange(NCAND) + 0.5) / NCAND)
-    scores = np.stack([_ray_features(np.full(y.shape, th), y, s, b, polish=False)[0] for th in thetas], -1)
+    grid = np.pi * (0.5 + 0.5 * (np.arange(NCAND) + 0.5) / NCAND)
+    # the ray through the complex saddle of φ (y t² + (y + s − b) t + s = 0), where it exists:
+    # the steepest-descent choice in the bulk, needed when large κ makes the peak very narrow
+    disc = (y + s - b) ** 2 - 4 * y * s
+    saddle = (-(y + s - b) + 1j * np.sqrt(np.maximum(-disc, 0.0))) / (2 * y)
+    th_saddle = np.where(disc < 0, np.angle(saddle), grid[-1])
+    thetas = np.concatenate([np.broadcast_to(grid, y.shape + grid.shape), th_saddle[..., None]], -1)
+    scores = np.stack([_ray_features(thetas[..., j], y, s, b, polish=False)[0] for j in range(NCAND + 1)], -1)
     scores = np.where(np.isnan(scores), np.inf, scores)
     near_best = scores <= scores.min(-1, keepdims=True) + 1.0
-    theta = thetas[NCAND - 1 - np.argmax(near_best[..., ::-1], -1)]
+    # among the near-best rays, the one closest to π (least oscillation of e^{yt})
+    pick = np.argmax(np.where(near_best, thetas, -np.inf), -1)
+    theta = np.take_along_axis(thetas, pick[..., None], -1)[..., 0]
     pieces, m, small = _pieces(theta, y, s, b)
 
     out = np.full(y.shape, np.nan)
@@ -222,8 +243,10 @@ def log_abs_integral(y, s, b, rtol: float = RTOL, return_arg: bool = False):
         logcur = m[todo] + sh + np.log(np.abs(cur))
         if prev is not None:
             plog, parg = prev
-            ok = np.abs(logcur - plog) <= rtol
-            ok &= np.abs(np.angle(np.exp(1j * (np.angle(cur) - parg)))) <= rtol
+            # rtol, widened by the rounding of φ itself (|φ| reaches 1e7 for κ = 1e6)
+            tol = rtol + 1e-15 * (np.abs(m[todo]) + s[todo] + b[todo] + y[todo])
+            ok = np.abs(logcur - plog) <= tol
+            ok &= np.abs(np.angle(np.exp(1j * (np.angle(cur) - parg)))) <= tol
             idx = todo[ok]
             out[idx] = logcur[ok]
             arg[idx] = np.angle(cur[ok])

@@ -1,0 +1,253 @@
+"""Tests of ``htmu.laws``: the HTMP density against 40-digit mpmath, CDF/PPF, moments, limits.
+
+Independent truths used: ``mpmath.hyperu`` at 40 digits (``tests/mpref.py``), adaptive
+composite Gauss–Legendre quadrature of the density (``glq``), the closed-form moments E x = 1, Var x = γ(1 + 2/κ),
+Marchenko–Pastur's closed form, and seeded samples.
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import mpmath as mp
+import numpy as np
+import pytest
+from mpref import htmp_logpdf_ref, hyperu_cut
+
+from htmu import htmp as lazy_htmp
+from htmu import invhtmp as lazy_invhtmp
+from htmu.laws import (
+    htmp,
+    htmp_logpdf,
+    invhtmp,
+    marchenko_pastur,
+    mp_logpdf,
+    stieltjes,
+)
+
+_XG, _WG = np.polynomial.legendre.leggauss(20)
+
+
+def glq(f, a, b, panels=200):
+    """∫_a^b f(x) dx (0 < a < b < ∞) by composite 20-point Gauss–Legendre in v = log x.
+
+    One vectorised call of f on all nodes: the independent high-precision quadrature the tests
+    compare against (its grid shares nothing with the CDF tables of ``htmu.laws``).
+    """
+    edges = np.linspace(np.log(a), np.log(b), panels + 1)
+    half = 0.5 * np.diff(edges)
+    v = edges[:-1, None] + half[:, None] * (_XG + 1)
+    x = np.exp(v)
+    val = (half[:, None] * _WG * f(x) * x).sum()
+    return complex(val) if np.iscomplexobj(val) else float(val)
+
+
+# (γ, κ): integer c = 1 + κ/2 − κ/(2γ) (0.5, 2 → c = 0; 0.25, 6 → c = −8), large |c| (0.1, 50;
+# 0.05, 200; 0.3255, 100), tiny and moderate κ, γ near 0 and 1
+GRID = [
+    (0.5, 2.0),
+    (0.25, 6.0),
+    (0.1, 50.0),
+    (0.05, 200.0),
+    (0.3255, 1e-3),
+    (0.3255, 1.9),
+    (0.3255, 5.5),
+    (0.3255, 100.0),
+    (0.9, 20.0),
+    (0.7, 1e-3),
+    (0.01, 1.0),
+    (0.99, 3.0),
+]
+# both tails: tiny and large x
+XS = np.array([1e-6, 1e-3, 0.1, 0.5, 1.0, 2.0, 4.0, 10.0])
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), GRID)
+def test_logpdf_matches_40_digit_mpmath(gamma, kappa):
+    # mpmath is slow (seconds per point) in the right tail at large κ/γ: fewer points there
+    xs = XS[XS <= 2.0] if kappa / gamma > 1000 else XS
+    ref = np.array([htmp_logpdf_ref(x, gamma, kappa) for x in xs])
+    got = htmp_logpdf(xs, gamma, kappa)
+    assert np.all(np.isfinite(got))
+    np.testing.assert_allclose(got, ref, rtol=0, atol=1e-8)
+
+
+def test_logpdf_matches_mpmath_at_kappa_1000():
+    # mpmath's hyperu does not converge at κ = 10³ right of the mean; these points it does
+    xs = np.array([0.01, 0.3, 0.5])
+    ref = np.array([htmp_logpdf_ref(x, 0.3255, 1000.0) for x in xs])
+    np.testing.assert_allclose(htmp_logpdf(xs, 0.3255, 1000.0), ref, rtol=0, atol=1e-8)
+
+
+def test_reference_sides_of_cut_are_conjugate():
+    with mp.workdps(40):
+        up = hyperu_cut(1.0, 0.0, 2.5, side=1)
+        down = hyperu_cut(1.0, 0.0, 2.5, side=-1)
+        assert abs(up - mp.conj(down)) < mp.mpf(10) ** -30 * abs(up)
+        assert abs(up.imag) > 1e-3 * abs(up)  # truly on the cut, not a real value
+
+
+def test_vectorised_over_parameters_and_edge_cases():
+    x = np.array([0.5, 1.0, 1.5])
+    g = np.array([0.5, 0.25, 0.3255])
+    k = np.array([2.0, 6.0, np.inf])
+    got = htmp_logpdf(x, g, k)
+    want = [htmp_logpdf(xi, gi, ki)[()] for xi, gi, ki in zip(x, g, k, strict=True)]
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+    assert np.all(htmp_logpdf(np.array([-1.0, 0.0]), 0.5, 2.0) == -np.inf)
+    with pytest.raises(ValueError, match="gamma"):
+        htmp_logpdf(1.0, 1.5, 2.0)
+    with pytest.raises(ValueError, match="kappa"):
+        htmp_logpdf(1.0, 0.5, 0.0)
+    # scipy-style argcheck: nan for bad shapes
+    assert np.isnan(htmp.pdf(1.0, 1.2, 2.0))
+    assert np.isnan(htmp.pdf(1.0, 0.5, -1.0))
+    assert np.isnan(invhtmp.logpdf(1.0, 0.0, 2.0))
+    assert htmp.logpdf(-0.5, 0.5, 2.0) == -np.inf
+
+
+def test_native_logpdf_is_finite_deep_in_the_tails():
+    # log space throughout: the pdf underflows (log ρ ≈ −1.5e4 and −1.1e4), the logpdf does not
+    lp = htmp.logpdf(np.array([1e-30, 50.0]), 0.1, 50.0)
+    assert np.all(np.isfinite(lp))
+    assert lp[0] == pytest.approx(htmp_logpdf_ref(1e-30, 0.1, 50.0), abs=1e-8)
+    assert lp[1] < -1000
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.5, 2.0), (0.3255, 5.5), (0.1, 50.0)])
+def test_normalisation_mean_variance_by_quadrature(gamma, kappa):
+    # a + 1 = κ/(2γ) − κ/2 ≥ 1 here, so the mass below x = 1e-14 is negligible
+    mom = [glq(lambda x, p=p: x**p * htmp.pdf(x, gamma, kappa), 1e-14, 60.0, 300) for p in (0, 1, 2)]
+    assert mom[0] == pytest.approx(1.0, abs=1e-9)
+    assert mom[1] == pytest.approx(1.0, abs=1e-9)
+    assert mom[2] - 1.0 == pytest.approx(gamma * (1 + 2 / kappa), abs=1e-9)
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.5, 2.0), (0.3255, 5.5), (0.1, 50.0), (0.3255, 1e-3)])
+def test_cdf_and_sf_against_quadrature(gamma, kappa):
+    xs = np.array([0.05, 0.3, 0.8, 1.0, 1.7, 3.0])
+    cdf = htmp.cdf(xs, gamma, kappa)
+    sf = htmp.sf(xs, gamma, kappa)
+    np.testing.assert_allclose(cdf + sf, 1.0, rtol=0, atol=1e-10)
+    # ∫_x^∞ ρ (the upper part avoids the x^a singularity at 0 for tiny κ)
+    x_end = max(60.0, 900.0 * 2 * gamma / kappa)
+    for x, s in zip(xs, sf, strict=True):
+        assert s == pytest.approx(glq(lambda t: htmp.pdf(t, gamma, kappa), x, x_end, 150), abs=1e-9)
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.5, 2.0), (0.3255, 5.5), (0.1, 50.0)])
+def test_ppf_inverts_cdf(gamma, kappa):
+    q = np.array([1e-6, 0.01, 0.3, 0.5, 0.9, 0.999, 1 - 1e-7])
+    x = htmp.ppf(q, gamma, kappa)
+    np.testing.assert_allclose(htmp.cdf(x, gamma, kappa), q, rtol=1e-9, atol=0)
+    xi = htmp.isf(1 - q[:-1], gamma, kappa)
+    np.testing.assert_allclose(xi, x[:-1], rtol=1e-8)
+
+
+def test_kappa_to_infinity_meets_marchenko_pastur():
+    x = np.linspace(0.25, 2.3, 9)
+    mp_ = mp_logpdf(x, 0.3255)
+    np.testing.assert_allclose(htmp_logpdf(x, 0.3255, np.inf), mp_, atol=1e-14)
+    # finite but huge κ: within O(1/κ)-ish of MP in the bulk
+    np.testing.assert_allclose(htmp_logpdf(x, 0.3255, 1e6), mp_, atol=1e-2)
+    far = np.abs(htmp_logpdf(x, 0.3255, 1e2) - mp_).max()
+    near = np.abs(htmp_logpdf(x, 0.3255, 1e4) - mp_).max()
+    assert near < far / 10  # converging
+
+
+def test_marchenko_pastur_cdf_closed_form():
+    g = 0.3
+    lo = (1 - g**0.5) ** 2
+    for x in (0.25, 0.7, 1.0, 2.0):
+        # θ-substitution x = 1 + γ + 2√γ cos θ makes the integrand smooth up to the edge
+        th = np.arccos((x - 1 - g) / (2 * g**0.5))
+        nodes = th + 0.5 * (np.pi - th) * (_XG + 1)
+        xx = 1 + g + 2 * g**0.5 * np.cos(nodes)
+        want = 0.5 * (np.pi - th) * np.sum(_WG * 2 * np.sin(nodes) ** 2 / (np.pi * xx))
+        assert marchenko_pastur.cdf(x, g) == pytest.approx(want, abs=1e-12)
+    assert marchenko_pastur.cdf(lo, g) == 0.0
+
+
+def test_invhtmp_is_the_law_of_the_reciprocal():
+    g, k = 0.3255, 5.5
+    lam = np.array([0.4, 1.0, 2.5, 8.0])
+    np.testing.assert_allclose(
+        invhtmp.logpdf(lam, g, k), htmp.logpdf(1 / lam, g, k) - 2 * np.log(lam), atol=1e-12
+    )
+    np.testing.assert_allclose(invhtmp.cdf(lam, g, k), htmp.sf(1 / lam, g, k), atol=1e-14)
+    # closed-form mean s/a = E[1/X] against quadrature of the direct density
+    s = k / (2 * g)
+    a = s - k / 2 - 1
+    m1 = glq(lambda x: htmp.pdf(x, g, k) / x, 1e-14, 60.0, 300)
+    assert invhtmp.mean(g, k) == pytest.approx(s / a, rel=1e-12)
+    assert m1 == pytest.approx(s / a, rel=1e-8)
+    m2 = glq(lambda x: htmp.pdf(x, g, k) / x**2, 1e-14, 60.0, 300)
+    assert invhtmp.var(g, k) == pytest.approx(m2 - m1**2, rel=1e-8)
+    # upper tail exponent 1 + κ/(2γ) − κ/2 = a + 2
+    slope = np.diff(invhtmp.logpdf(np.array([1e4, 1e5]), g, k))[0] / np.log(10)
+    assert slope == pytest.approx(-(a + 2), abs=1e-3)
+
+
+def test_invhtmp_moments_diverge_with_heavy_tail():
+    # γ = 0.5, κ = 2: a = 0, no mean; γ = 0.3255, κ = 1.9: 0 < a ≤ 1, mean but no variance
+    m, v = invhtmp.stats(0.5, 2.0)
+    assert m == np.inf and np.isnan(v)
+    m, v = invhtmp.stats(0.3255, 1.9)
+    assert np.isfinite(m) and v == np.inf
+    m, v = invhtmp.stats(0.3255, np.inf)
+    assert m == pytest.approx(1 / (1 - 0.3255)) and v == pytest.approx(0.3255 / (1 - 0.3255) ** 3)
+
+
+def test_stieltjes_against_quadrature():
+    g, k = 0.3255, 5.5
+    s = k / (2 * g)
+    a = s - k / 2 - 1
+    for z in (-1.0 + 0j, 1.0 + 1.0j):
+        want = glq(lambda t, z=z: htmp.pdf(t, g, k) / (t - z), 1e-14, 60.0, 300)
+        assert complex(stieltjes(z, g, k)) == pytest.approx(want, rel=1e-8)
+    assert complex(stieltjes(-1e-12, g, k)).real == pytest.approx(s / a, rel=1e-6)
+    z = 1.0 + 0.5j
+    xg, wg = np.polynomial.legendre.leggauss(400)
+    th = np.pi * 0.5 * (xg + 1)  # x = 1 + γ + 2√γ cos θ, smooth at the MP edges
+    xx = 1 + g + 2 * g**0.5 * np.cos(th)
+    want = 0.5 * np.pi * np.sum(wg * 2 * np.sin(th) ** 2 / (np.pi * xx) / (xx - z))
+    assert complex(stieltjes(z, g, np.inf)) == pytest.approx(want, rel=1e-8)
+
+
+def test_lazy_exports():
+    assert lazy_htmp is htmp and lazy_invhtmp is invhtmp
+
+
+# --- one generic scipy-style law test for every law ---------------------------------------
+
+LAWS = [
+    pytest.param(htmp, (0.3255, 5.5), id="htmp"),
+    pytest.param(htmp, (0.3255, np.inf), id="htmp-kappa-inf"),
+    pytest.param(invhtmp, (0.3255, 5.5), id="invhtmp"),
+    pytest.param(marchenko_pastur, (0.3255,), id="marchenko_pastur"),
+]
+
+
+@pytest.mark.parametrize(("law", "shapes"), LAWS)
+def test_generic_law(law, shapes):
+    lo, hi = law.support(*shapes)
+    assert lo >= 0 and hi > lo
+    q = np.array([0.001, 0.1, 0.5, 0.9, 0.999])
+    x = law.ppf(q, *shapes)
+    assert np.all(np.diff(x) > 0)
+    np.testing.assert_allclose(law.cdf(x, *shapes), q, rtol=1e-8)
+    np.testing.assert_allclose(law.sf(x, *shapes), 1 - q, rtol=1e-8)
+    np.testing.assert_allclose(law.logpdf(x, *shapes), np.log(law.pdf(x, *shapes)), rtol=1e-12)
+    # the density integrates to the probability between quantiles
+    assert glq(lambda t: law.pdf(t, *shapes), x[0], x[-1], 200) == pytest.approx(q[-1] - q[0], abs=1e-9)
+    assert glq(lambda t: law.pdf(t, *shapes), x[1], x[3], 100) == pytest.approx(q[3] - q[1], abs=1e-9)
+    mean, var = law.stats(*shapes)
+    # seeded samples: mean within 5 standard errors; loc/scale as scipy
+    rng = np.random.default_rng(1234)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        r = law.rvs(*shapes, size=4000, random_state=rng)
+    assert abs(r.mean() - mean) < 5 * np.sqrt(var / r.size)
+    assert law.pdf(2 * x[2] + 1, *shapes, loc=1, scale=2) == pytest.approx(
+        law.pdf(x[2], *shapes) / 2, rel=1e-12
+    )
