@@ -69,8 +69,10 @@ def main() -> None:
             f"{r.kappa:10.4g} {ci:>20}  [{r.status}]"
         )
     print(
-        f"# median over all cases, fit with interval: {np.median(all_ci):.3f} s (max {np.max(all_ci):.3f} s)"
+        f"# median over all cases, fit with interval: wall {np.median(all_ci):.3f} s (max {np.max(all_ci):.3f}), "
+        f"CPU {np.median(all_cpu):.3f} s (max {np.max(all_cpu):.3f})"
     )
+    print(f"# load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 if __name__ == "__main__":
