@@ -17,6 +17,7 @@ from mpref import htmp_logpdf_ref, hyperu_cut
 from htmu import htmp as lazy_htmp
 from htmu import invhtmp as lazy_invhtmp
 from htmu.laws import (
+    HTMPAccuracyWarning,
     htmp,
     htmp_logpdf,
     invhtmp,
@@ -104,6 +105,11 @@ def test_vectorised_over_parameters_and_edge_cases():
     assert np.isnan(htmp.pdf(1.0, 0.5, -1.0))
     assert np.isnan(invhtmp.logpdf(1.0, 0.0, 2.0))
     assert htmp.logpdf(-0.5, 0.5, 2.0) == -np.inf
+
+
+def test_unconfirmed_accuracy_is_reported_not_silent():
+    with pytest.warns(HTMPAccuracyWarning, match="tolerance not met at 1 of 1"):
+        htmp_logpdf(np.array([1e-100]), 0.1, 50.0)
 
 
 def test_native_logpdf_is_finite_deep_in_the_tails():
