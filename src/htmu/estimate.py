@@ -770,6 +770,10 @@ def _profile_lower_bound(x: np.ndarray, gamma: float, form: str, scale: float, l
             return -r.fun - (loglik_max - cut)
 
         if prof(lo) < 0:
+            # Each box has its own surrogate, so the sign at this box's top edge need not match the one the
+            # previous box saw at its bottom edge: then the crossing lies at the edge, to surrogate accuracy.
+            if prof(hi) < 0:
+                return math.exp(hi)
             return math.exp(optimize.brentq(prof, lo, hi, xtol=1e-3))
         hi = lo
     return KAPPA_BOUNDS[0]
