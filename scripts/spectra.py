@@ -5,6 +5,13 @@ from htmu.pipeline import job_log, run_spectra
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):
     run_spectra(
-        sm.input.model, sm.input.summary, sm.input.subset, sm.output[0], sm.params.spectra, sm.params.config,
-        run=sm.wildcards.run, stage=sm.wildcards.stage, device=sm.params.config["training"]["device"],
+        sm.input.model,
+        sm.input.summary,
+        sm.input.subset,
+        sm.output[0],
+        sm.params.spectra,
+        sm.params.config,
+        run=sm.wildcards.run,
+        stage=sm.wildcards.stage,
+        device=sm.params.config["training"]["device"],
     )

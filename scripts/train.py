@@ -7,5 +7,9 @@ from htmu.pipeline import job_log, run_train
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):
     run_train(
-        sm.wildcards.run, sm.input.subset, Path(sm.output.summary).parent, sm.params.training, sm.params.epochs
+        sm.wildcards.run,
+        sm.input.subset,
+        Path(sm.output.summary).parent,
+        sm.params.training,
+        sm.params.epochs,
     )

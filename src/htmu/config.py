@@ -90,7 +90,9 @@ def _check_cross_keys(cfg: dict) -> None:
     ds = cfg["dataset"]
     if ds["name"] == "digits" and ds["n_train"] is not None and ds["n_test"] is not None:
         if ds["n_train"] + ds["n_test"] > 1797:
-            raise ConfigError("config key 'dataset.n_train': digits has 1797 images, n_train + n_test exceeds it")
+            raise ConfigError(
+                "config key 'dataset.n_train': digits has 1797 images, n_train + n_test exceeds it"
+            )
 
 
 def load_config(path: str | Path, schema_path: str | Path) -> dict:

@@ -11,7 +11,6 @@ import contextlib
 import json
 import logging
 import os
-import sys
 import time
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -106,7 +105,11 @@ def run_subset(dataset: Mapping[str, Any], seed: int, out: str | os.PathLike) ->
 
 # -------------------------------------------------------------------------------------------- training
 def run_train(
-    run: str, subset: str | os.PathLike, out_dir: str | os.PathLike, training: Mapping[str, Any], epochs: int,
+    run: str,
+    subset: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    training: Mapping[str, Any],
+    epochs: int,
 ) -> dict:
     """Train one (architecture, batch size, seed) and write its checkpoints, metrics and summary."""
     from htmu.train import train
@@ -138,8 +141,14 @@ def _status_records(matrices: Sequence[str], status: str):
 
 
 def run_spectra(
-    model_path: str | os.PathLike, summary_path: str | os.PathLike, subset_path: str | os.PathLike,
-    out: str | os.PathLike, spectra: Mapping[str, Any], config: Mapping[str, Any], run: str, stage: str,
+    model_path: str | os.PathLike,
+    summary_path: str | os.PathLike,
+    subset_path: str | os.PathLike,
+    out: str | os.PathLike,
+    spectra: Mapping[str, Any],
+    config: Mapping[str, Any],
+    run: str,
+    stage: str,
     device: str = "auto",
 ) -> None:
     """Compute the configured spectra of one checkpoint and write them as one NetCDF store.
@@ -173,7 +182,9 @@ def run_spectra(
             if archs is not None and arch not in archs:
                 continue
             x = subset.x_train[: spectra["ntk"]["n"]].to(device)
-            records.append(ntk_spectrum(model, x, max_memory_mb=spectra["ntk"]["max_memory_mb"], device=device))
+            records.append(
+                ntk_spectrum(model, x, max_memory_mb=spectra["ntk"]["max_memory_mb"], device=device)
+            )
         elif matrix == "ck":
             n = spectra["ck"].get("n")
             x = subset.x_train if n is None else subset.x_train[:n]
@@ -240,7 +251,9 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
     return rows
 
 
-def run_fit(spectra_path: str | os.PathLike, out: str | os.PathLike, fit: Mapping[str, Any], seed: int) -> None:
+def run_fit(
+    spectra_path: str | os.PathLike, out: str | os.PathLike, fit: Mapping[str, Any], seed: int
+) -> None:
     """Fit every spectrum of one store; write one CSV row per (spectrum, form)."""
     from htmu.stores import iter_spectra, read_spectra
 
@@ -250,14 +263,23 @@ def run_fit(spectra_path: str | os.PathLike, out: str | os.PathLike, fit: Mappin
         t0 = time.perf_counter()
         new = fit_rows(coords, eigs, fit, rng)
         rows += new
-        log.info("fit %s/%s (%d eigenvalues): %s in %.2f s", coords.get("matrix"), coords.get("layer"),
-                 eigs.size, [(r["form"], r.get("kappa"), r["status"]) for r in new], time.perf_counter() - t0)
+        log.info(
+            "fit %s/%s (%d eigenvalues): %s in %.2f s",
+            coords.get("matrix"),
+            coords.get("layer"),
+            eigs.size,
+            [(r["form"], r.get("kappa"), r["status"]) for r in new],
+            time.perf_counter() - t0,
+        )
     _write_csv_atomic(pd.DataFrame(rows).reindex(columns=FIT_COLUMNS), out)
 
 
 def aggregate_fits(
-    fit_paths: Sequence[str | os.PathLike], summary_paths: Sequence[str | os.PathLike],
-    out_csv: str | os.PathLike, out_nc: str | os.PathLike, config: Mapping[str, Any],
+    fit_paths: Sequence[str | os.PathLike],
+    summary_paths: Sequence[str | os.PathLike],
+    out_csv: str | os.PathLike,
+    out_nc: str | os.PathLike,
+    config: Mapping[str, Any],
 ) -> pd.DataFrame:
     """Join all fits with the training metrics of their run; write results/fits.csv and fits.nc."""
     import xarray as xr
@@ -351,8 +373,12 @@ def _theory_tables(theory_dir: str | os.PathLike) -> dict[str, Any]:
 
 
 def make_figures(
-    spectra_path: str | os.PathLike, fits_path: str | os.PathLike, theory_dir: str | os.PathLike,
-    out_dir: str | os.PathLike, figures: Sequence[str], formats: Sequence[str],
+    spectra_path: str | os.PathLike,
+    fits_path: str | os.PathLike,
+    theory_dir: str | os.PathLike,
+    out_dir: str | os.PathLike,
+    figures: Sequence[str],
+    formats: Sequence[str],
 ) -> list[Path]:
     """Draw every figure of the study from the aggregated stores (see :mod:`htmu.plots`)."""
     from htmu import plots
@@ -380,8 +406,11 @@ def make_figures(
 
 
 def make_scorecard(
-    fits_path: str | os.PathLike, theory_dir: str | os.PathLike, out_csv: str | os.PathLike,
-    out_rst: str | os.PathLike, intro_path: str | os.PathLike,
+    fits_path: str | os.PathLike,
+    theory_dir: str | os.PathLike,
+    out_csv: str | os.PathLike,
+    out_rst: str | os.PathLike,
+    intro_path: str | os.PathLike,
 ) -> pd.DataFrame:
     """Turn each claim of the paper into a verdict row (see :mod:`htmu.scorecard`).
 
