@@ -181,32 +181,29 @@ def _integrate(pieces, theta, y, s, b, m, small, n):
     (log-sum-exp) should a node exceed the predicted peak m, so nothing overflows.
     """
     xg, wg = _gauss_legendre(n)
-    total = small.astype(complex)
-    shift = np.zeros(y.shape)
-    ct, st = np.cos(theta)[..., None], np.sin(theta)[..., None]
-    y_, s_, b_, m_ = y[..., None], s[..., None], b[..., None], m[..., None]
-    base_im = s_ * theta[..., None]
-    for lo, hi, a, w in pieces:
-        tl = np.arcsinh((lo - a) / w)
-        tr = np.arcsinh((hi - a) / w)
-        half = 0.5 * (tr - tl)[..., None]
-        tau = half * xg + 0.5 * (tr + tl)[..., None]
-        jac = half * wg * w[..., None] * np.cosh(tau)
-        u = a[..., None] + w[..., None] * np.sinh(tau)
-        r = np.exp(u)
-        # log|1 + t|² without overflowing r² for huge r (tiny y puts the decay at r ~ 1/y)
-        big = u > 0
-        e = np.exp(-np.where(big, u, 0.0))
-        rs = np.where(big, 0.0, r)
-        log_mod2 = np.where(big, 2 * u + np.log1p(e * (2 * ct + e)), np.log1p(rs * (2 * ct + rs)))
-        # φ = y t + s (u + iθ) − b log(1 + t), t = r e^{iθ}: real and imaginary parts
-        re = y_ * r * ct + s_ * u - 0.5 * b_ * log_mod2 - m_
-        im = y_ * r * st + base_im - b_ * np.arctan2(r * st, 1 + r * ct)
-        new_shift = np.maximum(shift, re.max(-1))
-        total = total * np.exp(shift - new_shift)
-        shift = new_shift
-        mag = np.exp(re - shift[..., None]) * jac
-        total = total + (mag * np.cos(im)).sum(-1) + 1j * (mag * np.sin(im)).sum(-1)
+    # all pieces at once, shape (points, pieces, nodes): one pass of numpy calls per order
+    lo, hi, a, w = (np.stack(q, -1)[..., None] for q in zip(*pieces, strict=True))
+    ct, st = np.cos(theta)[..., None, None], np.sin(theta)[..., None, None]
+    y_, s_, b_, m_ = (v[..., None, None] for v in (y, s, b, m))
+    tl = np.arcsinh((lo - a) / w)
+    tr = np.arcsinh((hi - a) / w)
+    half = 0.5 * (tr - tl)
+    tau = half * xg + 0.5 * (tr + tl)
+    jac = half * wg * w * np.cosh(tau)
+    u = a + w * np.sinh(tau)
+    r = np.exp(u)
+    # log|1 + t|² without overflowing r² for huge r (tiny y puts the decay at r ~ 1/y)
+    big = u > 0
+    e = np.exp(-np.where(big, u, 0.0))
+    rs = np.where(big, 0.0, r)
+    log_mod2 = np.where(big, 2 * u + np.log1p(e * (2 * ct + e)), np.log1p(rs * (2 * ct + rs)))
+    # φ = y t + s (u + iθ) − b log(1 + t), t = r e^{iθ}: real and imaginary parts
+    re = y_ * r * ct + s_ * u - 0.5 * b_ * log_mod2 - m_
+    im = y_ * r * st + s_ * theta[..., None, None] - b_ * np.arctan2(r * st, 1 + r * ct)
+    # rescale (log-sum-exp) should a node exceed the predicted peak m, so nothing overflows
+    shift = np.maximum(0.0, re.max((-2, -1)))
+    mag = np.exp(re - shift[..., None, None]) * jac
+    total = small * np.exp(-shift) + (mag * np.cos(im)).sum((-2, -1)) + 1j * (mag * np.sin(im)).sum((-2, -1))
     return total, shift
 
 
@@ -223,7 +220,8 @@ def log_abs_integral(y, s, b, rtol: float = RTOL, return_arg: bool = False):
     saddle = (-(y + s - b) + 1j * np.sqrt(np.maximum(-disc, 0.0))) / (2 * y)
     th_saddle = np.where(disc < 0, np.angle(saddle), grid[-1])
     thetas = np.concatenate([np.broadcast_to(grid, y.shape + grid.shape), th_saddle[..., None]], -1)
-    scores = np.stack([_ray_features(thetas[..., j], y, s, b, polish=False)[0] for j in range(NCAND + 1)], -1)
+    # all candidate rays in one broadcast call (a Python loop over rays costs more than the work)
+    scores = _ray_features(thetas, y[..., None], s[..., None], b[..., None], polish=False)[0]
     scores = np.where(np.isnan(scores), np.inf, scores)
     near_best = scores <= scores.min(-1, keepdims=True) + 1.0
     # among the near-best rays, the one closest to π (least oscillation of e^{yt})
