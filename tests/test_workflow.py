@@ -43,7 +43,8 @@ def study(tmp_path_factory) -> Path:
 
 def test_one_store_per_spectra_job_and_the_aggregate(study):
     files = sorted((study / "spectra").glob("*/*.nc"))
-    assert len(files) == 2 * 2 * 2  # (arch x batch size) runs x (init, final)
+    # final per (arch, batch size); init once per (arch, seed): it does not depend on the batch size
+    assert len(files) == 2 * 2 + 2
     ds = xr.load_dataset(study / "spectra.nc", engine="netcdf4")
     assert set(ds["matrix"].values) == {"weight", "ck", "ntk", "hessian"}
     assert {"git_commit", "htmu_version"} <= set(ds.attrs) or all(
@@ -60,6 +61,7 @@ def test_fits_table_has_the_contract_columns_and_statuses(study):
     assert FIT_COLUMNS <= set(fits.columns)
     assert set(fits["form"]) == {"direct", "inverse"}
     assert set(fits["stage"]) == {"init", "final"}
+    assert fits.loc[fits["stage"] == "init", "batch_size"].isna().all()
     ok = fits[fits["status"] == "ok"]
     assert len(ok) > 0 and ok["kappa"].notna().all()
     # the fc1 matrix of MiniAlexNet is the paper's Figure 2 matrix, gamma = 1000/3072

@@ -297,6 +297,12 @@ def aggregate_fits(
     fits = fits.drop(columns=["test_acc", "train_acc", "train_status"]).merge(
         metrics, on=["arch", "batch_size", "seed"], how="left", validate="many_to_one"
     )
+    # The initialisation is shared by every batch size of a seed (one init store per architecture and
+    # seed): its rows name no batch size and carry no end-of-training metrics.
+    init = fits["stage"] == "init"
+    fits["batch_size"] = fits["batch_size"].astype("Int64").mask(init)
+    fits.loc[init, ["test_acc", "train_acc"]] = np.nan
+    fits.loc[init, "train_status"] = np.nan
     fits = fits.reindex(columns=FIT_COLUMNS)
     _write_csv_atomic(fits, out_csv)
     ds = xr.Dataset.from_dataframe(fits.rename_axis("fit"))

@@ -54,12 +54,27 @@ def subset_of(wildcards):
     return f"results/data/subset_s{parse_run(wildcards.run)[2]}.npz"
 
 
+def spectra_jobs():
+    """(run, stage) pairs with a spectra store.
+
+    The initialisation depends on the seed alone (checked in tests/test_train.py), so the init spectra
+    are taken once per (architecture, seed), from the run with the first configured batch size.
+    """
+    jobs = []
+    for run in RUNS:
+        arch, bs, _ = parse_run(run)
+        for stage in STAGES:
+            if stage != "init" or bs == BATCH_SIZES[0]:
+                jobs.append((run, stage))
+    return jobs
+
+
 def spectra_files():
-    return [f"results/spectra/{run}/{stage}.nc" for run in RUNS for stage in STAGES]
+    return [f"results/spectra/{run}/{stage}.nc" for run, stage in spectra_jobs()]
 
 
 def fit_files():
-    return [f"results/fits/{run}/{stage}.csv" for run in RUNS for stage in STAGES]
+    return [f"results/fits/{run}/{stage}.csv" for run, stage in spectra_jobs()]
 
 
 THEORY_OUTPUTS = {
