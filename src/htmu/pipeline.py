@@ -305,7 +305,9 @@ def aggregate_fits(
     fits.loc[init, "train_status"] = np.nan
     fits = fits.reindex(columns=FIT_COLUMNS)
     _write_csv_atomic(fits, out_csv)
-    ds = xr.Dataset.from_dataframe(fits.rename_axis("fit"))
+    # netCDF has no missing integers: batch_size becomes float with NaN for the init rows
+    ds = xr.Dataset.from_dataframe(fits.astype({"batch_size": "float64"}).rename_axis("fit"))
+    ds["batch_size"].attrs["comment"] = "NaN for stage init, which every batch size of a seed shares"
     units = {"kappa": "1", "kappa_lo": "1", "kappa_hi": "1", "gamma": "1", "scale": "eigenvalue units",
              "test_acc": "1", "train_acc": "1", "loglik": "nat"}  # fmt: skip
     for name, unit in units.items():
