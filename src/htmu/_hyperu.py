@@ -31,8 +31,9 @@ within ``e`` of the best we take the one closest to π (least oscillation of ``e
 ray matters for large κ, where the peak is narrow and a ray a few degrees off cancels badly.
 
 Cost: a few hundred evaluations of exp/log/atan2 per point (two Gauss orders, six pieces), i.e.
-of order 0.1–1 ms per point in numpy on this project's 2-core machines: far cheaper than
-mpmath at large κ, but not the 1000× the project hoped for (see ``benchmarks/bench_laws.py``).
+of order 0.2–0.6 ms per point in numpy on this project's 2-core machines, plus about 2 ms per
+call: far cheaper than mpmath at large κ, but not the 1000× the project hoped for (see
+``benchmarks/bench_laws.py``; many points of one (s, b) are amortised by ``htmu._fastlogpdf``).
 Limitations: below y ≈ 1e-30·s the peak finder loses accuracy and the tolerance check fails
 (reported by the caller); κ ≫ 10⁶ is untested.
 

@@ -240,8 +240,10 @@ def htmp_logpdf(x, gamma, kappa):
         \log\rho(x) = \log s + a\log y - y - \log\Gamma(b + 1) - \log\Gamma(s) - 2\log|U(b, -a, -y)|
 
     with s = κ/(2γ), b = κ/2, a = s − b − 1, y = s x (Hodgkinson, Wang & Mahoney,
-    arXiv:2506.03470).  Fast for a new (γ, κ) on every call (no per-parameter setup): meant for
-    likelihood optimisation.  Accurate to about 1e-10 absolute in log ρ for 0 < γ < 1,
+    arXiv:2506.03470).  No cache across calls (a new (γ, κ) on every call costs the same): meant
+    for likelihood optimisation.  A call with at least ``FAST_MIN_POINTS`` points of one (γ, κ)
+    interpolates log|U| on adaptive Chebyshev panels in log y (``htmu._fastlogpdf``), which costs
+    about 10–200 µs per point for 1000 points instead of 200–600 µs (``benchmarks/bench_laws.py``).  Accurate to about 1e-10 absolute in log ρ for 0 < γ < 1,
     10⁻³ ≤ κ ≤ 10³ (tested against 40-digit mpmath on a grid covering integer c, large |c| and
     both tails).  Where the adaptive quadrature cannot confirm 1e-9 (seen at κ ≈ 10³ just
     outside the MP edges, two orders then differ by ~5e-8, and for y = s x below ~1e-30·s)
