@@ -231,8 +231,10 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
     for form in fit["forms"]:
         row = dict(base, form=form, method=fit["method"])
         status = coords.get("status", "ok")
-        # The spectrum's own status decides: a diverged run's init checkpoint is finite and gets fitted.
-        if status in ("diverged", "nonfinite_weights"):
+        # After divergence the weights may be finite yet meaningless: every later stage of a diverged run
+        # is "diverged". Its init checkpoint is a healthy network and gets fitted.
+        diverged_run = coords.get("train_status") == "diverged" and coords.get("stage") != "init"
+        if diverged_run or status in ("diverged", "nonfinite_weights"):
             row["status"] = "diverged"
         elif status != "ok":
             row["status"] = status
