@@ -36,7 +36,7 @@ rule scorecard:
     log:
         "results/logs/scorecard.log",
     params:
-        intro=workflow.source_path("../report/workflow.rst"),
+        intro=str(Path(workflow.basedir) / "workflow/report/workflow.rst"),
     conda:
         "../../envs/analysis.yaml"
     script:
