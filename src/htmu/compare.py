@@ -71,6 +71,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from htmu._io import write_csv_atomic
+
 log = logging.getLogger("htmu")
 
 __all__ = [
@@ -474,14 +476,6 @@ def _save(fig, paths: Sequence[str | os.PathLike]) -> None:
         fig.savefig(p, format=p.suffix.lstrip("."), dpi=150)
 
 
-def _write_csv(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
 # ---------------------------------------------------------------------------------------- pipeline
 def run_compare(
     checkpoints: Sequence[str | os.PathLike],
@@ -549,8 +543,8 @@ def run_compare(
         table["ww_version"] = meta.get("ww_version")
         table["powerlaw_version"] = meta.get("powerlaw_version")
         status = "ok"
-    _write_csv(table, out_csv)
-    _write_csv(rank_correlations(table, rng, n_boot=n_boot), corr_csv)
+    write_csv_atomic(table, out_csv)
+    write_csv_atomic(rank_correlations(table, rng, n_boot=n_boot), corr_csv)
     reason = "" if status == "ok" else status
     _save(fig_kappa_alpha(table, reason), figures)
     log.info("compare: %d rows written to %s", len(table), out_csv)

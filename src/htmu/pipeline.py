@@ -20,6 +20,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from htmu._io import write_csv_atomic as _write_csv_atomic
+from htmu._io import write_text_atomic
 from htmu.provenance import provenance_attrs
 
 log = logging.getLogger("htmu")
@@ -59,21 +61,6 @@ def job_log(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
             raise
         finally:
             log.removeHandler(handler)
-
-
-def _write_csv_atomic(df: pd.DataFrame, path: str | os.PathLike) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    df.to_csv(tmp, index=False)
-    os.replace(tmp, path)
-
-
-def _write_json_atomic(obj: Any, path: str | os.PathLike) -> None:
-    path = Path(path)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True, default=str))
-    os.replace(tmp, path)
 
 
 def _resolve_device(device: str) -> str:
@@ -435,10 +422,8 @@ def make_scorecard(
         correlation=t["correlation"], scaling=t["scaling"],
     )  # fmt: skip
     _write_csv_atomic(card, out_csv)
-    tmp = Path(out_rst).with_name(f".{Path(out_rst).name}.tmp")
     intro = Path(intro_path).read_text()
-    tmp.write_text(f"{intro.rstrip()}\n\nScorecard\n---------\n\n{scorecard_rst(card)}\n")
-    os.replace(tmp, out_rst)
+    write_text_atomic(f"{intro.rstrip()}\n\nScorecard\n---------\n\n{scorecard_rst(card)}\n", out_rst)
     for row in card.itertuples():
         log.info("%s: %s (%s)", row.claim, row.verdict, row.ours)
     return card

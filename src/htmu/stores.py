@@ -33,12 +33,13 @@ import os
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import xarray as xr
 
-from htmu.spectra import SpectrumRecord
+if TYPE_CHECKING:  # the stores are read by jobs that never need torch
+    from htmu.spectra import SpectrumRecord
 
 __all__ = ["combine_spectra", "iter_spectra", "read_spectra", "spectra_to_dataset", "write_netcdf"]
 
