@@ -72,6 +72,7 @@ import numpy as np
 import pandas as pd
 
 from htmu._io import write_csv_atomic
+from htmu.pipeline import parse_run
 
 log = logging.getLogger("htmu")
 
@@ -237,11 +238,6 @@ def weightwatcher_available() -> bool:
     """
     spec = importlib.util.find_spec("weightwatcher")
     return spec is not None and spec.submodule_search_locations is not None
-
-
-def _parse_run(run: str) -> tuple[str, int, int]:
-    arch, bs, seed = run.rsplit("_", 2)
-    return arch, int(bs[2:]), int(seed[1:])
 
 
 # -------------------------------------------------------------------------------------------- join
@@ -573,7 +569,7 @@ def _run_ww_subprocess(
             raise RuntimeError(f"weightwatcher subprocess failed (exit {proc.returncode}); see the log above")
         ww = pd.read_csv(rows_csv)
         meta = json.loads(meta_json.read_text())
-    runs = [_parse_run(Path(c).parent.name) for c in ww["checkpoint"]]
+    runs = [parse_run(Path(c).parent.name) for c in ww["checkpoint"]]
     ww["arch"] = [r[0] for r in runs]
     ww["batch_size"] = [r[1] for r in runs]
     ww["seed"] = [r[2] for r in runs]

@@ -13,6 +13,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("P
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
 from htmu.config import ConfigError, load_schema, validate_config  # noqa: E402
+from htmu.pipeline import parse_run  # noqa: E402  (the run-name format lives in one place)
 
 try:
     _validated = validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
@@ -42,12 +43,6 @@ wildcard_constraints:
     seed=r"\d+",
     run=r"[a-z0-9]+_bs\d+_s\d+",
     stage=r"init|final|epoch\d+",
-
-
-def parse_run(run):
-    """'minialexnet_bs64_s0' -> ('minialexnet', 64, 0)."""
-    arch, bs, seed = run.rsplit("_", 2)
-    return arch, int(bs[2:]), int(seed[1:])
 
 
 def subset_of(wildcards):
@@ -111,7 +106,7 @@ def gpu_request():
 
 
 def train_mem_mb(wildcards):
-    arch, bs, _ = parse_run(wildcards.run)
+    arch, _, _ = parse_run(wildcards.run)
     return 4000 + (8000 if arch in ("vgg11", "resnet9", "resnet18") else 0)
 
 
