@@ -11,6 +11,9 @@ Conventions shared by all records
 * ``gamma = min(n_rows, n_cols) / max(n_rows, n_cols)``: the aspect ratio ``0 < gamma <= 1`` of the
   HTMP law (``gamma = n_rows / n_cols`` whenever the smaller side is the rows, which is always the case
   for weights and the conjugate kernel). The Hessian is not a Gram matrix: its ``gamma`` is NaN.
+* Float32 work (the NTK's Jacobians and block products, the conjugate kernel's features, float32
+  Hessian-vector products) runs in full IEEE float32 also on CUDA: TF32 is switched off for the call
+  (PyTorch's default lets cuDNN convolutions use it; see ``_ieee_float32``).
 * All eigen-solvers run in float64; matrices are cast to float64 before ``eigvalsh``. Tiny negative
   eigenvalues of a positive semi-definite Gram (order ``eps * lambda_max``) are kept as computed: no
   clipping, so what is stored is what LAPACK returned.
@@ -139,6 +142,38 @@ def _eval_mode(model: nn.Module) -> Iterator[None]:
             m.training = flag
 
 
+@contextlib.contextmanager
+def _ieee_float32() -> Iterator[None]:
+    """Full-precision float32 for CUDA matrix products and cuDNN convolutions, restored afterwards.
+
+    PyTorch lets cuDNN run float32 convolutions in TF32 by default on Ampere and later GPUs (10-bit
+    mantissa, unit roundoff 2^-11 ~ 4.9e-4; ``torch.backends.cudnn.conv.fp32_precision == "tf32"``), and
+    cuBLAS float32 products too where a caller set ``torch.set_float32_matmul_precision("high")``. For a
+    spectrum that rounding is not noise to ignore: the small eigenvalues of a Gram, which the inverse HTMP
+    form weights most, sit far below ``4.9e-4 * lambda_max``. On the CPU the flags change nothing.
+    """
+    cudnn, matmul = torch.backends.cudnn, torch.backends.cuda.matmul
+    if hasattr(getattr(cudnn, "conv", None), "fp32_precision"):  # torch >= 2.9
+        # The new API alone, restored value by value: mixing in the legacy ``allow_tf32`` setters would not
+        # restore the caller's state exactly (it leaves ``matmul.fp32_precision`` at "ieee").
+        targets = (cudnn.conv, matmul)
+        old = [t.fp32_precision for t in targets]
+        try:
+            for t in targets:
+                t.fp32_precision = "ieee"
+            yield
+        finally:
+            for t, value in zip(targets, old, strict=True):
+                t.fp32_precision = value
+    else:  # pragma: no cover - torch < 2.9
+        old_flags = (cudnn.allow_tf32, matmul.allow_tf32)
+        try:
+            cudnn.allow_tf32 = matmul.allow_tf32 = False
+            yield
+        finally:
+            cudnn.allow_tf32, matmul.allow_tf32 = old_flags
+
+
 def _all_finite(tensors: Iterable[torch.Tensor]) -> bool:
     return all(bool(torch.isfinite(t).all()) for t in tensors)
 
@@ -255,6 +290,11 @@ class NTKBlockPlan:
 
     The Gram itself (``gram_bytes = 8 (C n)^2`` in float64, plus one temporary ``s (C n)^2`` product per
     block) is the output and is not part of the budget.
+
+    Measured (``benchmarks/bench_ntk.py``): the working-set estimate is not an upper bound. Under a 32 GiB
+    budget on an H100, ``torch.cuda.max_memory_allocated`` reached 0.69-1.40x the budget for MiniAlexNet
+    (n = 100..1000, the most at n = 1000) and 0.95-1.17x for ResNet9, Gram included; under 4 GiB on the
+    CPU, the process's resident growth reached 1.28x (MiniAlexNet) and 1.46x (ResNet9) at n = 100.
     """
 
     n_inputs: int
@@ -407,7 +447,9 @@ def ntk_gram(
     the budget.
 
     Each block product ``J_p J_p^T`` is formed in the model's dtype (float32 GEMM speed for float32
-    models) and accumulated into a float64 ``G``. The model is evaluated in eval mode.
+    models) and accumulated into a float64 ``G``. The model is evaluated in eval mode. On CUDA, TF32 is
+    off for the call (convolutions and products in IEEE float32; PyTorch's default would let cuDNN
+    convolutions round to TF32, about 1e-3 relative error in ``G``).
 
     Parameters
     ----------
@@ -449,7 +491,7 @@ def ntk_gram(
     xs = x.detach().to(device=dev, dtype=dtype)
     n = xs.shape[0]
 
-    with _eval_mode(model):
+    with _eval_mode(model), _ieee_float32():
 
         def logits(p: dict[str, torch.Tensor], xi: torch.Tensor) -> torch.Tensor:
             return functional_call(model, ({**frozen, **buffers, **p},), (xi.unsqueeze(0),)).squeeze(0)
@@ -641,7 +683,7 @@ def ck_spectrum(
     first = next(model.parameters(), None)
     dtype = first.dtype if first is not None else x.dtype
     dev = first.device if first is not None else x.device
-    with torch.no_grad(), _eval_mode(model):
+    with torch.no_grad(), _eval_mode(model), _ieee_float32():
         feats = torch.cat(
             [
                 features_fn(x[i : i + batch_size].to(device=dev, dtype=dtype)).reshape(
@@ -884,7 +926,7 @@ def hessian_spectrum(
 
     loss_of, flat0 = make_loss(torch.float64)
 
-    with _eval_mode(model):
+    with _eval_mode(model), _ieee_float32():
         with torch.no_grad():
             if not bool(torch.isfinite(loss_of(flat0))):
                 return failed("nonfinite_loss")
