@@ -44,6 +44,7 @@ def test_outputs_and_headers(digits_subset, tmp_path):
         snapshot_epochs=(1,),
         log=lines.append,
         num_threads=1,
+        device="cpu",  # the CPU path also on a GPU machine (the CUDA one is in test_cuda.py)
     )
     assert summary["status"] == "ok" and summary["epochs_run"] == 2 and summary["diverged_at_epoch"] is None
     assert summary["device"] == "cpu" and summary["lr"] == pytest.approx(2.0 / 32)  # lr = lr_scale / B
@@ -84,7 +85,7 @@ def test_outputs_and_headers(digits_subset, tmp_path):
 
 
 def test_same_seed_same_bits_and_seed_matters(digits_subset, tmp_path):
-    kw = dict(batch_size=50, epochs=1, log=_quiet, num_threads=1)
+    kw = dict(batch_size=50, epochs=1, log=_quiet, num_threads=1, device="cpu")  # bits promised on the CPU
     train("lenet", digits_subset, tmp_path / "a", seed=3, **kw)
     train("lenet", digits_subset, tmp_path / "b", seed=3, **kw)
     train("lenet", digits_subset, tmp_path / "c", seed=4, **kw)
@@ -101,7 +102,9 @@ class Crash(Exception):
 
 
 def test_resume_is_bit_identical(digits_subset, tmp_path):
-    kw = dict(batch_size=32, seed=1, epochs=3, schedule="cosine", snapshot_epochs=(2,), num_threads=1)
+    kw = dict(
+        batch_size=32, seed=1, epochs=3, schedule="cosine", snapshot_epochs=(2,), num_threads=1, device="cpu"
+    )
     train("lenet", digits_subset, tmp_path / "full", log=_quiet, **kw)
 
     def crash_in_epoch_3(line: str) -> None:

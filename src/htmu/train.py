@@ -19,7 +19,12 @@ Determinism
     The initial weights come from ``build_model(..., seed=seed)``; mini-batches from ``torch.randperm`` with
     a dedicated ``torch.Generator`` seeded from ``seed``; the global RNG is not used. On the CPU the same
     arguments give the same bits. On CUDA, cuDNN is put in deterministic mode for the duration of the
-    call (best effort: bitwise equality is only promised on the CPU).
+    call and cuBLAS gets a fixed workspace (``CUBLAS_WORKSPACE_CONFIG``, when the process has not used
+    cuBLAS yet): same-seed runs and resumed runs gave the same bits on one H100 (``tests/test_cuda.py``),
+    but bitwise equality is only promised on the CPU. CUDA training keeps PyTorch's default TF32
+    convolutions; a CUDA run is not a copy of the CPU run (after two epochs of SGD at η = 2/B the
+    weights differ by O(1), ``benchmarks/cuda_agreement.py``). Spectra are computed without TF32
+    (:mod:`htmu.spectra`).
 
 Resume
     ``checkpoint.pt`` (model, optimiser and scheduler state, the shuffling generator's state, the epoch and
@@ -167,7 +172,10 @@ def _runtime(device: torch.device, num_threads: int | None):
             torch.set_num_threads(num_threads)
         if device.type == "cuda":
             # The CPU kernels used here are deterministic already; on CUDA ask for deterministic kernels and
-            # warn (not fail) where none exists (e.g. the backward of adaptive average pooling).
+            # warn (not fail) where none exists (e.g. the backward of adaptive average pooling). cuBLAS is
+            # deterministic only with a fixed workspace, read once, when the process first uses cuBLAS:
+            # effective for a training job in its own process (the workflow's), else left to the caller.
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
             torch.backends.cudnn.deterministic = True
             torch.backends.cudnn.benchmark = False
             torch.use_deterministic_algorithms(True, warn_only=True)
