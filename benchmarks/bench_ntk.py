@@ -7,6 +7,10 @@ matrix-multiply floor ``2 (10 n)^2 P`` flops at this machine's measured GEMM rat
 ``floor / time`` is the fraction of the GEMM roofline reached: the rest is the Jacobian itself (forward
 and backward sweeps, one per parameter block).
 
+On CUDA, :func:`htmu.spectra.ntk_gram` runs with TF32 off (IEEE float32 convolutions and products), so
+the float32 floor is measured at PyTorch's default ``"highest"`` matmul precision, i.e. IEEE float32 too
+(on an H100 that rate, 51 TFLOP/s, is below the float64 one, 61 TFLOP/s).
+
 Each configuration runs in a fresh subprocess so that its peak resident memory (``ru_maxrss``) is its
 own; on CUDA the peak is ``torch.cuda.max_memory_allocated``. The models come from ``htmu.models``;
 without it the benchmark says so and exits.
@@ -16,6 +20,7 @@ Run::
     PYTHONPATH=src python benchmarks/bench_ntk.py                 # n = 100, 250
     PYTHONPATH=src python benchmarks/bench_ntk.py --full          # n = 100, 250, 1000
     PYTHONPATH=src python benchmarks/bench_ntk.py --n 20 50 --models minialexnet
+    PYTHONPATH=src python benchmarks/bench_ntk.py --device cuda --n 100 250 500 1000 --max-memory-mb 32768
 """
 
 from __future__ import annotations

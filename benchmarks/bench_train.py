@@ -8,7 +8,8 @@ Two tables:
     default (CPU) configuration of the workflow.
 ``arch``
     The five architectures at batch size 128 (and MiniAlexNet at 32) on a 1000-image digits subset, on the
-    CPU with the given thread count, and on CUDA when available.
+    CPU with the given thread count, and on CUDA when available (``--devices`` picks; CUDA epochs run with
+    cuDNN in deterministic mode and cuDNN's default TF32 convolutions, as :func:`htmu.train.train` does).
 
 An epoch here is what :func:`htmu.train.train` does per epoch: one SGD pass over the training set plus the
 evaluation of the test set, plus the per-epoch checkpoint write; the figures are medians over epochs
@@ -19,6 +20,7 @@ Reproduce with::
 
     PYTHONPATH=src python benchmarks/bench_train.py --section sizing --epochs 3
     PYTHONPATH=src python benchmarks/bench_train.py --section arch --epochs 2 --threads 2
+    PYTHONPATH=src python benchmarks/bench_train.py --section arch --devices cuda   # GPU only
 """
 
 from __future__ import annotations
@@ -90,10 +92,11 @@ def sizing(epochs: int, tmp: Path, archs: tuple[str, ...] = ("minialexnet", "len
     return lines
 
 
-def arch_table(epochs: int, threads: int, tmp: Path) -> list[str]:
+def arch_table(epochs: int, threads: int, tmp: Path, devices: list[str] | None = None) -> list[str]:
     subset = tmp / "digits_1000.npz"
     write_subset({"name": "digits", "n_train": 1000, "n_test": 200}, 0, subset)
-    devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
+    if devices is None:
+        devices = ["cpu"] + (["cuda"] if torch.cuda.is_available() else [])
     lines = [
         f"arch: s/epoch (SGD pass over 1000 digits images + eval of 200), {threads} CPU threads",
         f"{'arch':<12} {'batch':>6} {'device':>6} {'wall s/ep':>9} {'cpu s/ep':>9} {'call_s':>8}",
@@ -114,6 +117,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--archs", nargs="+", default=["minialexnet", "lenet"], help="sizing section only")
+    parser.add_argument(
+        "--devices", nargs="+", choices=("cpu", "cuda"), default=None,
+        help="arch section only (default: cpu, and cuda when available)",
+    )  # fmt: skip
     parser.add_argument("--out", type=Path, default=None, help="also write the table to this file")
     args = parser.parse_args(argv)
     header = [
@@ -128,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.section in ("sizing", "all"):
             lines += sizing(args.epochs, Path(tmp), tuple(args.archs))
         if args.section in ("arch", "all"):
-            lines += arch_table(args.epochs, args.threads, Path(tmp))
+            lines += arch_table(args.epochs, args.threads, Path(tmp), args.devices)
     if args.out is not None:
         args.out.write_text("\n".join(lines) + "\n")
     return 0
