@@ -59,6 +59,7 @@ from scipy.special import gammaln
 
 from htmu._fastlogpdf import log_abs_integral_panels
 from htmu._hyperu import log_abs_integral
+from htmu._riccati import MarchFailed, htmp_logpdf_march, log_abs_integral_march
 
 __all__ = [
     "HTMPAccuracyWarning",
@@ -196,19 +197,40 @@ def _check_params(gamma, kappa):
     return gamma, kappa
 
 
-#: from this many points of one (γ, κ) on, log|I| is interpolated (``htmu._fastlogpdf``)
-FAST_MIN_POINTS = 64
+#: from this many points of one (γ, κ) on, log|I| comes from one Riccati march along log y
+#: (``htmu._riccati``) instead of a quadrature per point
+FAST_MIN_POINTS = 16
 
 
 def _log_abs_integral(y, s, b):
-    """log|I(y)| for 1-d arrays: amortised Chebyshev panels when many points share (s, b)."""
+    """log|I(y)| for 1-d arrays: one Riccati march when many points share (s, b).
+
+    If the march cannot certify its result (``MarchFailed``), the points are served by adaptive
+    Chebyshev panels whose nodes are computed by quadrature (``htmu._fastlogpdf``), which fall
+    back on the per-point quadrature where they cannot certify themselves.
+    """
     if y.size >= FAST_MIN_POINTS and s.min() == s.max() and b.min() == b.max():
-        return log_abs_integral_panels(y, float(s[0]), float(b[0]))
+        try:
+            return log_abs_integral_march(y, float(s[0]), float(b[0]))
+        except MarchFailed:
+            return log_abs_integral_panels(y, float(s[0]), float(b[0]))
     return log_abs_integral(y, s, b)
 
 
 def _logpdf_core(x, gamma, kappa):
     """Direct-form log density, elementwise over broadcast arrays (parameters assumed valid)."""
+    if np.ndim(gamma) == 0 and np.ndim(kappa) == 0 and np.isfinite(kappa) and np.size(x) >= FAST_MIN_POINTS:
+        # the common case (a likelihood): many points of one (γ, κ), one Riccati march
+        x = np.asarray(x, dtype=float)
+        inside = (x > 0) & (x < np.inf)
+        if np.count_nonzero(inside) >= FAST_MIN_POINTS:
+            s, b = float(kappa) / (2 * float(gamma)), float(kappa) / 2
+            try:
+                out = np.full(x.shape, -np.inf)
+                out[inside] = htmp_logpdf_march(x[inside], s, b)
+                return out
+            except MarchFailed:
+                pass  # the general path below (quadrature-backed panels)
     x, gamma, kappa = np.broadcast_arrays(*(np.asarray(v, float) for v in (x, gamma, kappa)))
     out = np.full(x.shape, -np.inf)
     fin = np.isfinite(kappa)
