@@ -124,11 +124,14 @@ def _kummer_series(a, c, y):
     raise MarchFailed("Kummer series did not converge")
 
 
-def _initial_frobenius(s, b, c):
-    """(v0, Re h, ℓ) at a small y0 from the connection formula (for 0 < c < 1, c not near 0)."""
+def _initial_frobenius(s, b, c, y_min=np.inf):
+    """(v0, Re h, ℓ) at a small y0 from the connection formula (for 0 < c < 1, c not near 0).
+
+    y0 is at most ``y_min`` (the smallest point), so that the march goes one way only.
+    """
     from scipy.special import gamma as gamma_fn
 
-    y0 = 1e-3 * min(1.0, c) / (1.0 + s + b)
+    y0 = min(1e-3 * min(1.0, c) / (1.0 + s + b), y_min)
     A = gamma_fn(1 - c) / gamma_fn(s)
     B = gamma_fn(c - 1) / gamma_fn(b) * np.exp(1j * np.pi * (1 - c))
     m1, ym1 = _kummer_series(b, c, y0)
@@ -163,10 +166,10 @@ def _initial_quadrature(s, b, c):
     ref = phi(0.0)[0].real
     # τ range: the integrand is below e^(−70) of its peak beyond it (left: e^(s u) decay; right:
     # e^(y r cos θ) decay, located on a coarse grid)
-    grid = np.arange(0.5, 40.0, 0.5)
+    grid = np.arange(1.0, 25.0)
     with np.errstate(over="ignore", invalid="ignore"):
-        low_r = phi(w * np.sinh(grid))[0].real - ref < -75.0
-        low_l = phi(-w * np.sinh(grid))[0].real - ref < -75.0
+        low = phi(w * np.sinh(np.concatenate([grid, -grid])))[0].real - ref < -75.0
+    low_r, low_l = low[: grid.size], low[grid.size :]
     if not (low_r.any() and low_l.any()):
         raise MarchFailed("saddle-ray integrand does not decay")
     tr = float(grid[np.argmax(low_r)])
@@ -270,15 +273,14 @@ def _assess(cm, ch, size):
     c = np.maximum(np.abs(cm), np.abs(ch))
     floor = 64 * np.finfo(float).eps * size
     tail = max(c[-3:].max() - floor, 0.0)
-    k = np.nonzero(c > 100 * floor)[0]
-    k = k[k >= 1]
+    k = np.nonzero(c[1:] > 100 * floor)[0] + 1
     if k.size < 3:
         return tail, 1.5  # all at the floor: how far the limit is, is unknown
-    slope, icept = np.polyfit(k, np.log(c[k]), 1)
-    if slope >= 0:
+    k1, k2 = k[0], k[-1]
+    if c[k2] >= c[k1]:
         return tail, 0.25
-    rho = np.exp(-slope)
-    rho_needed = np.exp((icept - np.log(TOL)) / (c.size - 1))
+    rho = (c[k1] / c[k2]) ** (1.0 / (k2 - k1))  # c_k ≈ A ρ^(−k) between the first and last
+    rho_needed = (c[k1] * rho**k1 / TOL) ** (1.0 / (c.size - 1))
     return tail, float(np.clip(0.7 * rho / rho_needed, 0.25, 3.0))
 
 
@@ -294,6 +296,8 @@ def _march(v_ic, h_ic, ell_ic, c, b, v_lo, v_hi):
             tried += 1
             if tried > MAX_PANELS:
                 raise MarchFailed(f"more than {MAX_PANELS} panels")
+            # the last panel ends at the end of the range (a hair beyond it)
+            L = min(L, ((v_end - v0) if forward else (v0 - v_end)) * (1 + 1e-12) + 1e-12)
             ok, v, h, m = _panel(v0, L, h0, m0, c, b, forward)
             tail, grow = np.inf, 0.25
             if ok:
@@ -342,7 +346,7 @@ def _solve(v, s, b):
     c = 1.0 + b - s
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         if c > C_FROBENIUS:
-            v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c)
+            v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c, float(np.exp(v.min())))
         else:
             v_ic, h_ic, ell_ic = _initial_quadrature(s, b, c)
         if not (np.isfinite(h_ic) and np.isfinite(ell_ic)):
