@@ -62,21 +62,26 @@ from functools import cache
 
 import numpy as np
 from numpy.polynomial import chebyshev as C
-from scipy.linalg.lapack import dgesv
+from scipy.linalg.lapack import dgetrf, dgetrs
 from scipy.special import gammaln
 
 #: Chebyshev–Lobatto points per panel
 N = 32
 #: absolute tolerance on the trailing Chebyshev coefficients of m (= −2 log|f| + const)
 TOL = 1e-11
-#: first panel width in v = log y (divided by sqrt(1 + κ/2): the edge layers narrow as κ grows)
-L0 = 2.0
+#: first panel width in v = log y (divided by sqrt(1 + 2κ): the edge layers narrow as κ grows)
+L0 = 4.0
+#: width control: growth when the coefficients show no decay above rounding, safety factor on the
+#: predicted width, largest growth per panel
+GROW_BLIND, GROW_SAFETY, GROW_MAX = 1.5, 0.7, 1.5
 #: panels narrower than this mean failure
 MIN_WIDTH = 1e-7
 #: at most this many panels (accepted + rejected) per call
 MAX_PANELS = 2000
 #: Newton steps per panel
-MAX_NEWTON = 10
+MAX_NEWTON = 12
+#: below this step size (relative) the Jacobian's factorisation is reused (chord steps)
+CHORD = 1e-5
 #: a Newton step smaller than this (relative to 1 + max|Re h|) ends the iteration
 NEWTON_TOL = 1e-8
 #: above this c the initial value comes from the Frobenius series at small y, else from quadrature
@@ -186,9 +191,11 @@ def _initial_quadrature(s, b, c):
     prev = None
     for _ in range(7):
         cur = sums[:2] * h_step
-        # agreement of two successive rules, or the rounding floor of the sums
+        # two successive rules agree to 1e-9 (the trapezoidal rule converges like exp(−const/h)
+        # here, so halving h squares the relative error: the finer rule is then good to ~1e-16),
+        # or down to the rounding floor of the sums
         floor = 1e-15 * n_int * sums[2].real * h_step
-        if prev is not None and np.all(np.abs(cur - prev) <= np.maximum(1e-14 * np.abs(cur), floor)):
+        if prev is not None and np.all(np.abs(cur - prev) <= np.maximum(1e-9 * np.abs(cur), floor)):
             if np.any(floor > 1e-12 * np.abs(cur)):
                 break
             hval = -b * cur[1] / cur[0]
@@ -242,22 +249,30 @@ def _panel(v_ic, L, h0, m0, c, b, forward):
     h = q + (h0 - q[i0]) + (dh0 - dq0) * (v - v[i0])
     eye = _eye(N)
     ml0 = 2 * (m0 + lin)  # 2ℓ = 2(m + lin) with m = m0 − 2 ∫ Re h
+    lu = piv = None
     for _ in range(MAX_NEWTON):
         e2 = np.exp(ml0 - 4 * (sl @ h))
         resid = h - (h0 + sl @ ((p - h) * h + e2 - by))
-        jac = sl * (2 * h - p)
-        jac += eye
-        jac += (sl * (4 * e2)) @ sl
-        _, _, d, info = dgesv(jac, resid)
-        if info != 0:
-            break
+        if lu is None:
+            jac = sl * (2 * h - p)
+            jac += eye
+            jac += (sl * (4 * e2)) @ sl
+            lu, piv, info = dgetrf(jac)
+            if info != 0:
+                break
+        d, _ = dgetrs(lu, piv, resid)
         h = h - d
         dmax = np.abs(d).max()
         if not dmax < np.inf:
             break
+        scale = 1 + np.abs(h).max()
         # converged: Newton's error after a step is of order dmax² (relative), ~1e-16 here
-        if dmax <= NEWTON_TOL * (1 + np.abs(h).max()):
+        if dmax <= NEWTON_TOL * scale:
             return True, v, h, m0 - 2 * (sl @ h)
+        # once the steps are small, keep the factorisation (chord steps: cheaper, and they still
+        # contract by a factor of order the step); refactorise while they are large
+        if dmax > CHORD * scale:
+            lu = None
     return False, v, h, None
 
 
@@ -275,13 +290,13 @@ def _assess(cm, ch, size):
     tail = max(c[-3:].max() - floor, 0.0)
     k = np.nonzero(c[1:] > 100 * floor)[0] + 1
     if k.size < 3:
-        return tail, 1.5  # all at the floor: how far the limit is, is unknown
+        return tail, GROW_BLIND  # all at the floor: how far the limit is, is unknown
     k1, k2 = k[0], k[-1]
     if c[k2] >= c[k1]:
         return tail, 0.25
     rho = (c[k1] / c[k2]) ** (1.0 / (k2 - k1))  # c_k ≈ A ρ^(−k) between the first and last
     rho_needed = (c[k1] * rho**k1 / TOL) ** (1.0 / (c.size - 1))
-    return tail, float(np.clip(0.7 * rho / rho_needed, 0.25, 3.0))
+    return tail, float(np.clip(GROW_SAFETY * rho / rho_needed, 0.25, GROW_MAX))
 
 
 def _march(v_ic, h_ic, ell_ic, c, b, v_lo, v_hi):
@@ -291,7 +306,7 @@ def _march(v_ic, h_ic, ell_ic, c, b, v_lo, v_hi):
     panels = []
     tried = 0
     for forward, v_end in ((True, v_hi), (False, v_lo)):
-        v0, h0, m0, L = v_ic, h_ic, m_ic, L0 / np.sqrt(1 + b)
+        v0, h0, m0, L = v_ic, h_ic, m_ic, L0 / np.sqrt(1 + 4 * b)
         while (v0 < v_end) if forward else (v0 > v_end):
             tried += 1
             if tried > MAX_PANELS:
