@@ -2,10 +2,11 @@
 
 For each (γ, κ) it times ``htmu.laws.htmp_logpdf`` on 1000 points spread over the bulk and tails
 (one call, all of its setup included: there is no cache across calls, so every call is like a
-fresh (γ, κ) in a likelihood optimiser; median of 3 repeats).  Such a call takes the amortised
-path (Chebyshev panels, ``htmu._fastlogpdf``); the table also gives the direct per-point
-quadrature on the same 1000 points (``FAST_MIN_POINTS`` raised out of reach) and a call with a
-single point (which is always direct).  The per-point ``mpmath.hyperu`` evaluation of the same
+fresh (γ, κ) in a likelihood optimiser; median of 7 repeats).  Such a call takes the amortised
+path: one Riccati march along log y (``htmu._riccati``), whose work (panels accepted / tried,
+Newton steps: independent of the machine's load) is printed too; the table also gives the direct
+per-point quadrature on the same 1000 points (``FAST_MIN_POINTS`` raised out of reach) and a call
+with a single point (which is always direct).  The per-point ``mpmath.hyperu`` evaluation of the same
 density at mp.dps = 15 is timed on a subset of the points (mean per point).  It prints µs per
 point, the speed-ups over mpmath and their median and worst case.  mpmath failures (hypsum
 non-convergence at large κ) are counted and timed as they happen, and so are the
@@ -25,6 +26,7 @@ import warnings
 import mpmath as mp
 import numpy as np
 
+import htmu._riccati as ric
 import htmu.laws as laws
 from htmu.laws import htmp_logpdf
 
@@ -56,7 +58,7 @@ def points(gamma: float, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.uniform(0.5 * lo, 1.2 * hi, n))
 
 
-def time_call(x: np.ndarray, gamma: float, kappa: float, repeats: int = 3) -> float:
+def time_call(x: np.ndarray, gamma: float, kappa: float, repeats: int = 7) -> float:
     """Median wall time of one ``htmp_logpdf`` call, in µs per point."""
     times = []
     for _ in range(repeats):
@@ -79,11 +81,12 @@ def main() -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", laws.HTMPAccuracyWarning)
             fast_us = time_call(x, gamma, kappa)
+            work = dict(ric.STATS)  # of the last timed call
             one_us = time_call(x[N_FAST // 2 : N_FAST // 2 + 1], gamma, kappa, repeats=5)
             saved = laws.FAST_MIN_POINTS
             laws.FAST_MIN_POINTS = 10**9
             try:
-                direct_us = time_call(x, gamma, kappa)
+                direct_us = time_call(x, gamma, kappa, repeats=3)
             finally:
                 laws.FAST_MIN_POINTS = saved
         unconfirmed = len(caught)
@@ -97,16 +100,18 @@ def main() -> None:
                 except (ValueError, mp.libmp.NoConvergence):
                     fails += 1
         slow_us = (time.perf_counter() - t0) / sub.size * 1e6
-        rows.append((gamma, kappa, fast_us, direct_us, one_us, slow_us, fails, sub.size, unconfirmed))
+        march = f"{work['panels']}/{work['panels_tried']}/{work['newton']}"
+        rows.append((gamma, kappa, fast_us, direct_us, one_us, slow_us, fails, sub.size, unconfirmed, march))
     print(
-        f"{'gamma':>7} {'kappa':>8} {'1000 pts us/pt':>14} {'direct us/pt':>12} {'1 pt us':>9}"
-        f" {'mpmath us/pt':>12} {'x 1000':>8} {'x 1 pt':>7}  mpmath fails  HTMPAccuracyWarnings (of 11 calls)"
+        f"{'gamma':>7} {'kappa':>8} {'1000 pts us/pt':>14} {'march':>10} {'direct us/pt':>12} {'1 pt us':>9}"
+        f" {'mpmath us/pt':>12} {'x 1000':>8} {'x 1 pt':>7}  mpmath fails  HTMPAccuracyWarnings (of 15 calls)"
     )
-    for g, k, f, d, o, s, nf, ns, nw in rows:
+    for g, k, f, d, o, s, nf, ns, nw, mw in rows:
         print(
-            f"{g:7.4g} {k:8.4g} {f:14.1f} {d:12.1f} {o:9.0f} {s:12.0f} {s / f:8.1f} {s / o:7.1f}  "
+            f"{g:7.4g} {k:8.4g} {f:14.1f} {mw:>10} {d:12.1f} {o:9.0f} {s:12.0f} {s / f:8.1f} {s / o:7.1f}  "
             f"{nf}/{ns}{'':10}{nw}"
         )
+    print("march: panels accepted / panels tried / Newton steps of the Riccati march (htmu._riccati)")
     speed = np.array([r[5] / r[2] for r in rows])
     one = np.array([r[5] / r[4] for r in rows])
     print(

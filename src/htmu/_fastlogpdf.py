@@ -1,5 +1,8 @@
 """Amortised log |I(y)| for many points of one (s, b): adaptive Chebyshev panels (private helper).
 
+Since the Riccati march (``htmu._riccati``) serves such calls, this is its fallback: it is used
+when the march cannot certify its result (``MarchFailed``).
+
 ``htmu._hyperu.log_abs_integral`` costs a few hundred exp/log evaluations per point.  For a call
 with many points of one parameter pair we use that ``L(v) = log |I(e^v)|`` is analytic in
 ``v = log y`` on the whole real line (I has no zeros on the cut: ρ > 0), and replace it on

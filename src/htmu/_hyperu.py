@@ -32,8 +32,9 @@ ray matters for large κ, where the peak is narrow and a ray a few degrees off c
 
 Cost: a few hundred evaluations of exp/log/atan2 per point (two Gauss orders, six pieces), i.e.
 of order 0.2–0.6 ms per point in numpy on this project's 2-core machines, plus about 2 ms per
-call: far cheaper than mpmath at large κ, but not the 1000× the project hoped for (see
-``benchmarks/bench_laws.py``; many points of one (s, b) are amortised by ``htmu._fastlogpdf``).
+call: far cheaper than mpmath at large κ, not at small κ (``benchmarks/bench_laws.py``).  Many
+points of one (s, b) therefore go to ``htmu._riccati`` (one ODE for all of them), which uses this
+routine's integral, on one fixed ray, for its initial value only.
 Limitations: below y ≈ 1e-30·s the peak finder loses accuracy and the tolerance check fails
 (reported by the caller); κ ≫ 10⁶ is untested.
 

@@ -88,6 +88,10 @@ NEWTON_TOL = 1e-8
 C_FROBENIUS = 0.05
 
 
+#: work of the last march (diagnostics for ``benchmarks/bench_laws.py``; reset by each call)
+STATS = {"panels": 0, "panels_tried": 0, "newton": 0}
+
+
 class MarchFailed(RuntimeError):
     """The Riccati march could not certify its result (the caller falls back to quadrature)."""
 
@@ -251,6 +255,7 @@ def _panel(v_ic, L, h0, m0, c, b, forward):
     ml0 = 2 * (m0 + lin)  # 2ℓ = 2(m + lin) with m = m0 − 2 ∫ Re h
     lu = piv = None
     for _ in range(MAX_NEWTON):
+        STATS["newton"] += 1
         e2 = np.exp(ml0 - 4 * (sl @ h))
         resid = h - (h0 + sl @ ((p - h) * h + e2 - by))
         if lu is None:
@@ -309,6 +314,7 @@ def _march(v_ic, h_ic, ell_ic, c, b, v_lo, v_hi):
         v0, h0, m0, L = v_ic, h_ic, m_ic, L0 / np.sqrt(1 + 4 * b)
         while (v0 < v_end) if forward else (v0 > v_end):
             tried += 1
+            STATS["panels_tried"] += 1
             if tried > MAX_PANELS:
                 raise MarchFailed(f"more than {MAX_PANELS} panels")
             # the last panel ends at the end of the range (a hair beyond it)
@@ -323,6 +329,7 @@ def _march(v_ic, h_ic, ell_ic, c, b, v_lo, v_hi):
                     raise MarchFailed(f"panel width below {MIN_WIDTH} at v = {v0:.6g}")
                 continue
             panels.append((v[0], v[-1], m))
+            STATS["panels"] += 1
             i = -1 if forward else 0
             v0, h0, m0 = v[i], h[i], m[i]
             L *= grow
@@ -359,6 +366,7 @@ def _interpolate(t, values):
 def _solve(v, s, b):
     """Panels and the point→panel map for points at v = log y (raises MarchFailed)."""
     c = 1.0 + b - s
+    STATS.update(panels=0, panels_tried=0, newton=0)
     with np.errstate(over="ignore", under="ignore", invalid="ignore"):
         if c > C_FROBENIUS:
             v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c, float(np.exp(v.min())))

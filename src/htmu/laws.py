@@ -30,10 +30,14 @@ How |U|² is computed (``htmu._hyperu``): by Kummer's transformation and the Lap
 quadrant chosen per point (steepest-descent-like, from the closed-form stationary points of the
 integrand), Gauss–Legendre on sinh-mapped pieces, adaptive order, all in log space.  No per-point
 mpmath, no per-parameter tables, no breakdown at integer c = −a (γ = 0.5, κ = 2) or large |c|.
-When a call has at least ``FAST_MIN_POINTS`` points of one (γ, κ), log|I| is instead interpolated
-in log y by adaptive Chebyshev panels whose nodes use that same routine (``htmu._fastlogpdf``;
-certified by the decay of the Chebyshev coefficients to ~2e-11, points of uncertified panels
-are computed directly), which amortises the cost over the points.
+When a call has at least ``FAST_MIN_POINTS`` points of one (γ, κ) (a likelihood), the density
+comes instead from one march of a Riccati equation along log y (``htmu._riccati``): the
+logarithmic derivative h of U on the cut gives log|U| through its real part and the density
+through the Wronskian identity Im h = y W/|U|², and is solved by Newton–Chebyshev collocation on
+panels from one independently computed point, so the cost of a call does not grow with its
+points (about 0.6–6 ms per call for κ ≤ 100, ``benchmarks/bench_laws.py``).  If the march cannot
+certify a panel it gives way to adaptive Chebyshev panels on quadrature nodes
+(``htmu._fastlogpdf``), which give way to the per-point quadrature.
 
 The CDF is built per (γ, κ) by Gauss–Legendre quadrature of the density on panels in log x
 (cached for the last few parameter pairs), with the exact power-law behaviour below y = 10⁻¹²
@@ -264,12 +268,15 @@ def htmp_logpdf(x, gamma, kappa):
     with s = κ/(2γ), b = κ/2, a = s − b − 1, y = s x (Hodgkinson, Wang & Mahoney,
     arXiv:2506.03470).  No cache across calls (a new (γ, κ) on every call costs the same): meant
     for likelihood optimisation.  A call with at least ``FAST_MIN_POINTS`` points of one (γ, κ)
-    interpolates log|U| on adaptive Chebyshev panels in log y (``htmu._fastlogpdf``), which costs
-    about 10–200 µs per point for 1000 points instead of 200–600 µs (``benchmarks/bench_laws.py``).  Accurate to about 1e-10 absolute in log ρ for 0 < γ < 1,
+    solves one Riccati equation along log y for all of them (``htmu._riccati``): 0.6–6 ms per
+    call for κ ≤ 100 and 1000 points, about 20 ms at κ = 10³ (``benchmarks/bench_laws.py``).
+    Fewer points, or arrays of parameters, take the per-point quadrature (``htmu._hyperu``,
+    about 0.2–0.5 ms per point).  Accurate to about 1e-10 absolute in log ρ for 0 < γ < 1,
     10⁻³ ≤ κ ≤ 10³ (tested against 40-digit mpmath on a grid covering integer c, large |c| and
-    both tails).  Where the adaptive quadrature cannot confirm 1e-9 (seen at κ ≈ 10³ just
-    outside the MP edges, two orders then differ by ~5e-8, and for y = s x below ~1e-30·s)
-    the value is still returned and an ``HTMPAccuracyWarning`` says at how many points.
+    both tails).  Where the per-point quadrature cannot confirm 1e-9 (seen at κ ≈ 10³ just
+    outside the MP edges, where two orders differ by ~5e-8, and for y = s x below ~1e-30·s)
+    the value is still returned and an ``HTMPAccuracyWarning`` says at how many points; the
+    march has no such gap (it agrees with 40-digit mpmath there).
 
     Parameters
     ----------
