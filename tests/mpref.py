@@ -5,7 +5,7 @@ The standard (mean-1) HTMP(γ, κ) density of Hodgkinson, Wang & Mahoney (arXiv 
     ρ(x) = s y^a e^(−y) / (Γ(κ/2 + 1) Γ(κ/(2γ)) |U(κ/2, −a, −y)|²),
     s = κ/(2γ), b = κ/2, a = s − b − 1, y = s x.
 
-Tricomi's U is evaluated by ``mpmath.hyperu`` at ``−y + i·10^(−dps)``, i.e. just above its branch cut
+Tricomi's U is evaluated by ``mpmath.hyperu`` at ``−y + i·y·10^(−2 dps)``, i.e. just above its branch cut
 (the modulus is the same on both sides, which ``test_laws`` checks once).
 """
 
@@ -19,7 +19,9 @@ DPS = 40
 def hyperu_cut(b: float, c: float, y: float, side: int = 1, dps: int = DPS) -> mp.mpc:
     """U(b, c, −y ± i0) with ``dps`` digits; ``side`` = +1 (above the cut) or −1 (below)."""
     with mp.workdps(dps):
-        z = mp.mpc(-mp.mpf(y), side * mp.mpf(10) ** (-2 * dps))
+        # an offset relative to y: an absolute one (10^(−2 dps)) dwarfs y below ~1e-80 and then
+        # evaluates U off the cut (it matters where U ~ A + B z^(1−c) with 1 − c small)
+        z = mp.mpc(-mp.mpf(y), side * mp.mpf(y) * mp.mpf(10) ** (-2 * dps))
         return mp.hyperu(mp.mpf(b), mp.mpf(c), z, maxterms=10**6)
 
 

@@ -107,9 +107,26 @@ def test_vectorised_over_parameters_and_edge_cases():
     assert htmp.logpdf(-0.5, 0.5, 2.0) == -np.inf
 
 
-def test_unconfirmed_accuracy_is_reported_not_silent():
+def test_unconfirmed_quadrature_is_recomputed_by_the_march():
+    # one point at κ = 10³ just outside the MP edge, and one at y = s x ≈ 1e-99: the per-point
+    # quadrature cannot confirm either (it was off by 0.24 at the first); the march recomputes them
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HTMPAccuracyWarning)
+        near_edge = htmp_logpdf(np.array([0.1669]), 0.3255, 1000.0)
+        tiny = htmp_logpdf(np.array([1e-100]), 0.1, 50.0)
+    assert near_edge[0] == pytest.approx(htmp_logpdf_ref(0.1669, 0.3255, 1000.0), abs=1e-8)
+    assert tiny[0] == pytest.approx(htmp_logpdf_ref(1e-100, 0.1, 50.0), abs=1e-8)
+
+
+def test_unconfirmed_accuracy_is_reported_not_silent(monkeypatch):
+    import htmu.laws as laws
+
+    def fail(*args, **kwargs):
+        raise laws.MarchFailed("forced")
+
+    monkeypatch.setattr(laws, "log_abs_integral_march", fail)
     with pytest.warns(HTMPAccuracyWarning, match="tolerance not met at 1 of 1"):
-        htmp_logpdf(np.array([1e-100]), 0.1, 50.0)
+        htmp_logpdf(np.array([0.1669]), 0.3255, 1000.0)
 
 
 def test_native_logpdf_is_finite_deep_in_the_tails():
@@ -387,3 +404,26 @@ def test_march_initial_values_against_mpmath(gamma, kappa):
         ell_ref = float(mp.log(abs(h.imag)))
     assert h_re == pytest.approx(float(h.real), rel=1e-12, abs=1e-300)
     assert ell == pytest.approx(ell_ref, rel=0, abs=1e-11 * (1 + abs(ell_ref)))
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.3255, 5.5), (0.5, 2.0), (0.05, 200.0)])
+def test_far_right_tail_is_finite_and_continuous(gamma, kappa):
+    # beyond y = Y_FAR (b+2)(s+2) the asymptotic series of U takes over (the quadrature and the
+    # march would overflow: x = 1e100 gave nan); at the switch it must agree with the quadrature
+    from scipy.special import gammaln
+
+    import htmu.laws as laws
+    from htmu._hyperu import log_abs_integral
+
+    s, b = kappa / (2 * gamma), kappa / 2
+    y = laws.Y_FAR * (b + 2) * (s + 2) * np.array([1.0001, 2.0])
+    li, ok = log_abs_integral(y, np.full(2, s), np.full(2, b))
+    assert ok.all()
+    quad = np.log(s) - (s - b + 1) * np.log(y) - y - gammaln(b + 1) + gammaln(s) - 2 * li
+    np.testing.assert_allclose(laws._logpdf_far(y, s, b), quad, rtol=1e-13)
+    x = np.array([1e100, 1e300, 1e308, np.inf])
+    lp = htmp_logpdf(x, gamma, kappa)
+    assert np.all(np.isfinite(lp[:2])) and np.all(lp[:2] < -1e99)
+    assert lp[3] == -np.inf and not np.isnan(lp).any()
+    many = htmp_logpdf(np.concatenate([x, np.linspace(0.2, 2.0, 20)]), gamma, kappa)
+    np.testing.assert_array_equal(many[:4], lp)
