@@ -327,10 +327,10 @@ def htmp_logpdf(x, gamma, kappa):
     Fewer points, or arrays of parameters, take the per-point quadrature (``htmu._hyperu``,
     about 0.2–0.5 ms per point).  Accurate to about 1e-10 absolute in log ρ for 0 < γ < 1,
     10⁻³ ≤ κ ≤ 10³ (tested against 40-digit mpmath on a grid covering integer c, large |c| and
-    both tails).  Where the per-point quadrature cannot confirm 1e-9 (seen at κ ≈ 10³ just
-    outside the MP edges, where two orders differ by ~5e-8, and for y = s x below ~1e-30·s)
-    the value is still returned and an ``HTMPAccuracyWarning`` says at how many points; the
-    march has no such gap (it agrees with 40-digit mpmath there).
+    both tails).  Points where the per-point quadrature cannot confirm 1e-9 (κ ≈ 10³ just outside
+    the MP edges) are recomputed by the march, and points with y = s x < ``TINY_Y``·s go to it
+    directly; beyond y = ``Y_FAR``(b + 2)(s + 2) U's asymptotic series is used.  Only a value no
+    method certifies is returned with an ``HTMPAccuracyWarning`` saying at how many points.
 
     Parameters
     ----------
@@ -354,7 +354,7 @@ def htmp_logpdf(x, gamma, kappa):
     Warns
     -----
     HTMPAccuracyWarning
-        If the adaptive quadrature misses its tolerance at some points.
+        If neither the quadrature nor the march certifies some points.
     """
     gamma, kappa = _check_params(gamma, kappa)
     return _logpdf_core(x, gamma, kappa)
