@@ -53,6 +53,7 @@ from torch.func import functional_call, jacrev, vmap
 from torch.func import hessian as func_hessian
 
 __all__ = [
+    "NTK_HEADROOM",
     "NTKBlockPlan",
     "SpectrumRecord",
     "ck_spectrum",
@@ -273,28 +274,43 @@ def weight_spectra(model: nn.Module, layers: Sequence[str] | None = None) -> lis
 # ---------------------------------------------------------------------------------------------------
 
 
+#: Fraction of ``max_memory_mb`` the NTK planner leaves unplanned: allocator rounding and fragmentation,
+#: small temporaries that :class:`NTKBlockPlan` does not itemise.
+NTK_HEADROOM = 0.1
+
+
 @dataclass(frozen=True)
 class NTKBlockPlan:
-    """How :func:`ntk_gram` splits the Jacobian to respect a memory budget.
+    """How :func:`ntk_gram` splits the Jacobian so that its peak memory stays under a budget.
 
     The Jacobian ``J`` (``C n x P``) is built one *parameter block* of ``param_block`` columns at a time,
     for all ``n`` inputs (vmapped ``sample_block`` inputs at a time), and ``G += J_p J_p^T`` is
-    accumulated. Memory (bytes, ``s`` = bytes per element of the model's dtype):
+    accumulated, ``product_rows`` rows of ``G`` at a time. With ``s`` the bytes per element of the model's
+    dtype, ``A`` the activation elements of one input, and, for a parameter block, ``K`` the elements of
+    the parameter tensors it touches (whole tensors: autograd forms a tensor's full gradient before the
+    block's columns are sliced out) and ``W`` the largest of those tensors with three or more dimensions
+    (a convolution weight), the planned bytes are
 
-    * ``jacobian_bytes = C * n * param_block * s``: the buffer holding ``J_p`` (exact);
-    * ``working_bytes = sample_block * s * (2 A + C (2 A + T + param_block))``: the working set of one
-      vmapped batch, with ``A`` the activation elements of one input, ``T`` the largest parameter tensor
-      (its full per-output gradient exists before it is sliced to the block) and the batch's Jacobian
-      rows before they are copied into the buffer: an estimate (autograd's exact peak is not exposed);
-    * ``jacobian_bytes + working_bytes <= budget_bytes``.
+    * ``gram_bytes = 8 (C n)^2``: the float64 Gram, alive throughout;
+    * ``jacobian_bytes = s C n param_block``: the buffer holding ``J_p`` (exact);
+    * ``working_bytes = sample_block * s (2 A + C (2 A + K + 2 W)) + s K`` (largest over the blocks): one
+      vmapped ``jacrev`` call: per input and logit the full gradients of the touched tensors, two more
+      copies of the largest convolution-weight gradient (the batched convolution backward materialises
+      it in other layouts before returning it), activation gradients; per input the saved activations;
+      once the spliced copies of the touched tensors;
+    * ``product_bytes = s product_rows C n``: the temporary of one row chunk of ``J_p J_p^T``, formed
+      after the vmapped calls of the block are freed;
+    * ``peak_bytes = max(gram_bytes + jacobian_bytes + max(working_bytes, product_bytes),
+      2 gram_bytes)``, the second term being :func:`ntk_spectrum`'s ``eigvalsh`` (a copy of ``G``);
+    * ``peak_bytes <= (1 - NTK_HEADROOM) budget_bytes``.
 
-    The Gram itself (``gram_bytes = 8 (C n)^2`` in float64, plus one temporary ``s (C n)^2`` product per
-    block) is the output and is not part of the budget.
-
-    Measured (``benchmarks/bench_ntk.py``): the working-set estimate is not an upper bound. Under a 32 GiB
-    budget on an H100, ``torch.cuda.max_memory_allocated`` reached 0.69-1.40x the budget for MiniAlexNet
-    (n = 100..1000, the most at n = 1000) and 0.95-1.17x for ResNet9, Gram included; under 4 GiB on the
-    CPU, the process's resident growth reached 1.28x (MiniAlexNet) and 1.46x (ResNet9) at n = 100.
+    ``peak_bytes`` is a model of what autograd allocates, not a guarantee (autograd's exact peak is not
+    exposed): its terms were measured per call (``K`` and ``W`` to within a few percent for MiniAlexNet's
+    fully connected and ResNet9's convolution blocks on the CPU), and the headroom covers what it leaves
+    out. Measured against the whole call (``benchmarks/bench_ntk.py``, ``tests/test_spectra.py``), the
+    peak memory the NTK adds to the process, Gram included, stays below ``budget_bytes``; see
+    ``config/README.md`` for the numbers. Not counted: the model, its inputs, and memory a framework
+    holds once it has run (CUDA context, code pages, cuDNN handles).
     """
 
     n_inputs: int
@@ -307,16 +323,51 @@ class NTKBlockPlan:
     working_bytes: int
     gram_bytes: int
     budget_bytes: int
+    product_rows: int = 0
+    product_bytes: int = 0
+    peak_bytes: int = 0
 
 
-def _working_bytes(
-    sample_block: int, n_outputs: int, activation_numel: int, max_tensor_numel: int, param_block: int, s: int
-) -> int:
-    return (
-        sample_block
-        * s
-        * (2 * activation_numel + n_outputs * (2 * activation_numel + max_tensor_numel + param_block))
-    )
+def _block_touch(
+    tensor_sizes: Sequence[int] | None,
+    conv_sizes: Sequence[int] | None,
+    n_params: int,
+    max_tensor_numel: int,
+    param_block: int,
+) -> tuple[int, int]:
+    """Largest ``K + 2 W`` and largest ``K`` over the parameter blocks of width ``param_block``.
+
+    ``K``: elements of the tensors a block touches; ``W``: the largest of those that is a convolution
+    weight (``conv_sizes[i]`` is tensor ``i``'s size if it has >= 3 dimensions, else 0). Without tensor
+    sizes (or with very many blocks) the bounds ``K <= min(P, param_block + 2 T)`` and ``W <= T`` are used,
+    ``T = max_tensor_numel``.
+    """
+    n_blocks = math.ceil(n_params / param_block)
+    if tensor_sizes is None or n_blocks > 100_000:
+        k = min(n_params, param_block + 2 * max_tensor_numel)
+        return k + 2 * max_tensor_numel, k
+    sizes = np.asarray(tensor_sizes, dtype=np.int64)
+    conv = np.asarray(conv_sizes if conv_sizes is not None else tensor_sizes, dtype=np.int64)
+    ends = np.cumsum(sizes)  # tensor i holds flat indices [ends[i] - sizes[i], ends[i])
+    starts = np.arange(n_blocks, dtype=np.int64) * param_block
+    stops = np.minimum(starts + param_block, n_params)
+    first = np.searchsorted(ends, starts, side="right")
+    last = np.searchsorted(ends, stops - 1, side="right")
+    cum = np.concatenate([[0], ends])
+    touched = cum[last + 1] - cum[first]
+    # range maximum of conv over [first, last] by a sparse table (a few dozen tensors)
+    table = [conv]
+    while 2 ** len(table) <= conv.size:
+        prev, h = table[-1], 2 ** (len(table) - 1)
+        table.append(np.maximum(prev[:-h], prev[h:]))
+    length = last - first + 1
+    level = np.floor(np.log2(length)).astype(np.int64)
+    widest = np.zeros(n_blocks, dtype=np.int64)
+    for j in np.unique(level):
+        sel = level == j
+        row = table[j]
+        widest[sel] = np.maximum(row[first[sel]], row[last[sel] - 2**j + 1])
+    return int((touched + 2 * widest).max()), int(touched.max())
 
 
 def plan_ntk_blocks(
@@ -328,21 +379,27 @@ def plan_ntk_blocks(
     itemsize: int = 4,
     activation_numel: int = 0,
     max_tensor_numel: int = 0,
+    tensor_shapes: Sequence[Sequence[int]] | None = None,
     block_size: int | None = None,
     param_block_size: int | None = None,
 ) -> NTKBlockPlan:
     """Choose the sample and parameter block sizes of the blocked NTK under a memory budget.
 
-    Without explicit sizes, half the budget goes to the Jacobian buffer (``param_block`` as large as it
-    allows, all ``P`` columns if they fit) and the remainder to the vmapped batch (``sample_block`` as
-    large as it allows, at most ``n``): fewer parameter blocks means fewer forward/backward sweeps over
-    the data, larger sample blocks mean better vectorisation. Given sizes are taken as they are and
-    checked against the budget. See :class:`NTKBlockPlan` for the arithmetic.
+    The budget holds everything :class:`NTKBlockPlan` counts, the float64 Gram included, less
+    :data:`NTK_HEADROOM`. Without explicit sizes, half of what the Gram leaves goes to the Jacobian buffer
+    (``param_block`` as large as it allows, all ``P`` columns if they fit; smaller if not even one input's
+    working set would fit beside it) and the remainder to the vmapped batch (``sample_block`` as large as
+    it allows, at most ``n``): fewer parameter blocks means fewer forward/backward sweeps over the data,
+    larger sample blocks mean better vectorisation. Given sizes are taken as they are and checked against
+    the budget.
+
+    ``tensor_shapes`` (the shapes of the trainable tensors, in the order they are flattened) lets the plan
+    count exactly which tensors each block touches; without it ``max_tensor_numel`` gives a looser bound.
 
     Raises
     ------
     ValueError
-        If a size is not positive, or the budget cannot hold one input and one parameter column.
+        If a size is not positive, or the budget cannot hold the Gram, one input and one parameter column.
     """
     for name, value in (("n_params", n_params), ("n_inputs", n_inputs), ("n_outputs", n_outputs)):
         if value < 1:
@@ -353,42 +410,83 @@ def plan_ntk_blocks(
         raise ValueError(f"block_size must be >= 1, got {block_size}")
     if param_block_size is not None and param_block_size < 1:
         raise ValueError(f"param_block_size must be >= 1, got {param_block_size}")
+    tensor_sizes = conv_sizes = None
+    if tensor_shapes is not None:
+        tensor_sizes = [math.prod(shape) for shape in tensor_shapes]
+        if sum(tensor_sizes) != n_params:
+            raise ValueError(f"tensor_shapes hold {sum(tensor_sizes)} elements, n_params is {n_params}")
+        conv_sizes = [
+            size if len(shape) >= 3 else 0 for shape, size in zip(tensor_shapes, tensor_sizes, strict=True)
+        ]
+        max_tensor_numel = max(tensor_sizes)
     budget = int(max_memory_mb * 2**20)
+    usable = int((1 - NTK_HEADROOM) * budget)
     s = int(itemsize)
-    column_bytes = n_outputs * n_inputs * s  # one column of J for all inputs
+    rows_total = n_outputs * n_inputs
+    column_bytes = rows_total * s  # one column of J for all inputs
+    gram_bytes = 8 * rows_total**2
+    mib = 2**20
+    if 2 * gram_bytes > usable:
+        raise ValueError(
+            f"max_memory_mb={max_memory_mb} cannot hold the float64 Gram ({gram_bytes / mib:.1f} MiB) and its "
+            f"copy for eigvalsh within {1 - NTK_HEADROOM:.0%} of the budget; raise max_memory_mb"
+        )
+    avail = usable - gram_bytes  # for the Jacobian block and max(working set, product chunk)
 
-    def per_sample(param_block: int) -> int:
-        return _working_bytes(1, n_outputs, activation_numel, max_tensor_numel, param_block, s)
+    def working(sample_block: int, param_block: int) -> int:
+        k2w, k = _block_touch(tensor_sizes, conv_sizes, n_params, max_tensor_numel, param_block)
+        a = activation_numel
+        return sample_block * s * (2 * a + n_outputs * (2 * a + k2w)) + s * k
+
+    def fits(sample_block: int, param_block: int) -> bool:
+        return param_block * column_bytes + working(sample_block, param_block) <= avail
+
+    def largest_param_block(sample_block: int, upper: int) -> int:
+        lo, hi = 0, upper  # bisection on the largest fitting width (0: none fits)
+        while lo < hi:
+            mid = (lo + hi + 1) // 2
+            if fits(sample_block, mid):
+                lo = mid
+            else:
+                hi = mid - 1
+        return lo
 
     if param_block_size is not None:
         param_block = min(param_block_size, n_params)
     elif block_size is not None:
-        # J buffer C n p s plus the batch's own copy C b p s and its fixed working set
-        b = min(block_size, n_inputs)
-        param_block = min(n_params, (budget - b * per_sample(0)) // (column_bytes + b * n_outputs * s))
+        param_block = largest_param_block(min(block_size, n_inputs), n_params)
     else:
-        param_block = min(n_params, (budget // 2) // column_bytes)
+        param_block = min(n_params, (avail // 2) // column_bytes)
+        if param_block >= 1 and not fits(1, param_block):
+            param_block = largest_param_block(1, param_block)
     if param_block < 1:
         raise ValueError(
-            f"max_memory_mb={max_memory_mb} cannot hold one Jacobian column ({column_bytes} bytes) "
-            f"next to the vmapped batch; raise max_memory_mb or lower block_size"
+            f"max_memory_mb={max_memory_mb} cannot hold one Jacobian column ({column_bytes} bytes) and the "
+            f"working set of {block_size or 1} input(s) next to the Gram ({gram_bytes / mib:.1f} MiB); "
+            "raise max_memory_mb or lower block_size"
         )
     jacobian_bytes = param_block * column_bytes
     if block_size is not None:
         sample_block = min(block_size, n_inputs)
     else:
-        sample_block = min(n_inputs, (budget - jacobian_bytes) // max(per_sample(param_block), 1))
+        one = working(1, param_block)
+        fixed = working(0, param_block)
+        sample_block = min(n_inputs, (avail - jacobian_bytes - fixed) // max(one - fixed, 1))
     if sample_block < 1:
         raise ValueError(
             f"max_memory_mb={max_memory_mb} cannot hold the working set of one input "
-            f"({per_sample(param_block)} bytes) next to the Jacobian block ({jacobian_bytes} bytes); "
-            "raise max_memory_mb"
+            f"({working(1, param_block) / mib:.1f} MiB) next to the Jacobian block "
+            f"({jacobian_bytes / mib:.1f} MiB) and the Gram ({gram_bytes / mib:.1f} MiB); raise max_memory_mb"
         )
-    working = sample_block * per_sample(param_block)
-    if jacobian_bytes + working > budget:
+    working_bytes = working(sample_block, param_block)
+    # rows of G per product chunk: the chunk's temporary fits in the (by then freed) working set
+    product_rows = int(min(rows_total, max(1, working_bytes // column_bytes)))
+    product_bytes = product_rows * column_bytes
+    peak = max(gram_bytes + jacobian_bytes + max(working_bytes, product_bytes), 2 * gram_bytes)
+    if peak > usable:
         raise ValueError(
-            f"block_size={block_size}, param_block_size={param_block_size} need "
-            f"{(jacobian_bytes + working) / 2**20:.1f} MiB > max_memory_mb={max_memory_mb}"
+            f"block_size={block_size}, param_block_size={param_block_size} need {peak / mib:.1f} MiB "
+            f"> {1 - NTK_HEADROOM:.0%} of max_memory_mb={max_memory_mb}"
         )
     return NTKBlockPlan(
         n_inputs=n_inputs,
@@ -398,9 +496,12 @@ def plan_ntk_blocks(
         param_block=int(param_block),
         n_param_blocks=math.ceil(n_params / param_block),
         jacobian_bytes=int(jacobian_bytes),
-        working_bytes=int(working),
-        gram_bytes=8 * (n_outputs * n_inputs) ** 2,
+        working_bytes=int(working_bytes),
+        gram_bytes=int(gram_bytes),
         budget_bytes=budget,
+        product_rows=product_rows,
+        product_bytes=int(product_bytes),
+        peak_bytes=int(peak),
     )
 
 
@@ -416,6 +517,28 @@ def _param_segments(
             segments.append((name, lo - offset, hi - offset))
         offset += size
     return segments
+
+
+def _fill_rows(
+    jac: torch.Tensor, jac_fn: Callable, pieces: tuple[torch.Tensor, ...], xs: torch.Tensor, i: int, b: int
+) -> None:
+    """``jac[i:i+b] = J_p`` of inputs ``xs[i:i+b]``, piece by piece (no concatenated temporary).
+
+    A separate function so that nothing outlives it: each piece is a view of the *full* gradient of its
+    tensor (``b C T`` elements), and a loop variable left holding one would keep that alive through the
+    next vmapped call, doubling the largest term of the working set.
+    """
+    parts = jac_fn(pieces, xs[i : i + b])
+    offset = 0
+    for part in parts:
+        jac[i : i + b, :, offset : offset + part.shape[-1]] = part
+        offset += part.shape[-1]
+
+
+def _accumulate_gram(gram: torch.Tensor, jac: torch.Tensor, rows: int) -> None:
+    """``gram += jac @ jac.T`` by chunks of ``rows`` rows: one chunk's product is the only temporary."""
+    for r in range(0, jac.shape[0], rows):
+        gram[r : r + rows] += jac[r : r + rows] @ jac.T  # in-place promotion: no float64 copy
 
 
 def ntk_gram(
@@ -444,12 +567,12 @@ def ntk_gram(
     and NTK-vector products [2]_ cost ``C n`` forward-mode passes over all ``n`` inputs. Parameter
     blocking recomputes only the *forward/backward sweep* (not Jacobian entries), once per block, and
     needs a single block when the whole ``J`` (``s C n P`` bytes, ``s`` bytes per element) fits in half
-    the budget.
+    of what the budget leaves beside the Gram.
 
     Each block product ``J_p J_p^T`` is formed in the model's dtype (float32 GEMM speed for float32
-    models) and accumulated into a float64 ``G``. The model is evaluated in eval mode. On CUDA, TF32 is
-    off for the call (convolutions and products in IEEE float32; PyTorch's default would let cuDNN
-    convolutions round to TF32, about 1e-3 relative error in ``G``).
+    models), by chunks of rows, and accumulated into a float64 ``G``. The model is evaluated in eval
+    mode. On CUDA, TF32 is off for the call (convolutions and products in IEEE float32; PyTorch's default
+    would let cuDNN convolutions round to TF32, about 1e-3 relative error in ``G``).
 
     Parameters
     ----------
@@ -462,7 +585,8 @@ def ntk_gram(
     param_block_size : int, optional
         Parameters per Jacobian block (need not divide ``P`` nor align with tensors); derived if None.
     max_memory_mb : float
-        Budget in MiB for the Jacobian block and the vmapped batch (see :class:`NTKBlockPlan`).
+        Budget in MiB for the peak memory of the computation, the float64 Gram (``8 (C n)^2`` bytes) and
+        the copy :func:`ntk_spectrum` diagonalises included; see :class:`NTKBlockPlan` for what it counts.
     device : torch.device or str, optional
         Where to compute (default: the device of the model's parameters). The model is not moved.
     normalize : bool
@@ -509,7 +633,7 @@ def ntk_gram(
             max_memory_mb=max_memory_mb,
             itemsize=xs.element_size(),
             activation_numel=activation_numel,
-            max_tensor_numel=max(sizes),
+            tensor_shapes=[tuple(params[k].shape) for k in names],
             block_size=block_size,
             param_block_size=param_block_size,
         )
@@ -530,14 +654,8 @@ def ntk_gram(
             width = sum(b - a for _, a, b in segments)
             jac = torch.empty((n, n_outputs, width), dtype=dtype, device=dev)
             for i in range(0, n, plan.sample_block):
-                parts = jac_fn(pieces, xs[i : i + plan.sample_block])
-                offset = 0
-                for part in parts:  # copy piece by piece: no concatenated temporary
-                    jac[i : i + plan.sample_block, :, offset : offset + part.shape[-1]] = part
-                    offset += part.shape[-1]
-                del parts
-            jac = jac.reshape(n * n_outputs, width)
-            gram += jac @ jac.T  # in-place promotion: no float64 copy of the product
+                _fill_rows(jac, jac_fn, pieces, xs, i, plan.sample_block)
+            _accumulate_gram(gram, jac.view(n * n_outputs, width), plan.product_rows)
             del jac
     if normalize:
         gram /= n_params
