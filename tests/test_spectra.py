@@ -251,12 +251,16 @@ def test_plan_arithmetic_is_maximal_and_refuses_impossible_budgets() -> None:
     assert plan.peak_bytes + per_sample > usable  # sample block maximal
     assert plan.product_bytes == plan.product_rows * column <= max(plan.working_bytes, column)
     assert plan.n_param_blocks == -(-p // plan.param_block)
-    # the touch arithmetic at widths that cut tensors in odd places
-    for width in (1, 7, 1728, 1792, 110_000, 3_072_000, p):
+    # the touch arithmetic at widths that cut tensors in odd places; beyond 100 000 blocks (width 7)
+    # the plan falls back to the bounds K <= min(P, width + 2 T), W <= T (T = 3 072 000, fc1)
+    for width in (7, 1000, 1728, 1792, 110_000, 3_072_000, p):
         got = plan_ntk_blocks(p, 4, 10, **{**kw, "max_memory_mb": 1e6}, param_block_size=width, block_size=1)
-        k2w, k = _touch_naive(shapes, width) if width > 100 else _touch_naive(shapes[:4], width)
         if width > 100:
-            assert got.working_bytes == 4 * (2 * 40_000 + 10 * (2 * 40_000 + k2w)) + 4 * k
+            k2w, k = _touch_naive(shapes, width)
+        else:
+            k = min(p, width + 2 * 3_072_000)
+            k2w = k + 2 * 3_072_000
+        assert got.working_bytes == 4 * (2 * 40_000 + 10 * (2 * 40_000 + k2w)) + 4 * k
     # without shapes the bounds K <= param_block + 2 T and W <= T are used: never below the exact plan
     loose = plan_ntk_blocks(p, 1000, 10, **{**kw, "tensor_shapes": None}, max_tensor_numel=3_072_000)
     assert loose.peak_bytes <= usable and loose.sample_block <= plan.sample_block
