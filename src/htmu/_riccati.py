@@ -188,7 +188,7 @@ def _initial_quadrature(s, b, c):
         raise MarchFailed("saddle-ray integrand does not decay")
     tr = float(grid[np.argmax(low_r)])
     tl = float(grid[np.argmax(low_l)])
-    h_step = 0.25
+    h_step = 0.125
     n_int = int(np.ceil((tl + tr) / h_step))  # grid −tl + j h_step, j = 0..n_int
 
     def add(tau):
@@ -242,19 +242,18 @@ def _panel(v_ic, L, h0, m0, c, b, forward):
     lin = (1 - c) * v - y
     by = b * y
     # initial guess: the quasi-static root of h² − p h + b y = 0, shifted onto the initial value
-    # (complex roots in the bulk: their common real part; real roots in the tails: the one that
-    # continues the initial value)
-    disc = p * p - 4 * by
-    sq = np.sqrt(np.abs(disc))
-    r_near = 0.5 * (p + np.where(np.abs(0.5 * (p + sq) - h0) <= np.abs(0.5 * (p - sq) - h0), sq, -sq))
-    q = np.where(disc < 0, 0.5 * p, r_near)
+    # (complex roots in the bulk: their common real part p/2; real roots in the tails: the one on
+    # the initial value's side of p/2, the two being symmetric about it)
+    half_p = 0.5 * p
+    sq = np.sqrt(np.maximum(p * p - 4 * by, 0.0))
+    side = 1.0 if h0 >= half_p[i0] else -1.0
+    q = half_p + (0.5 * side) * sq
     # the deviation h − q continued linearly from the initial point, its slope from the equation
     y0, p0 = y[i0], p[i0]
     dq0 = -0.5 * y0
-    if disc[i0] >= 0 and sq[i0] > 0:
-        dq0 += np.copysign(1.0, r_near[i0] - 0.5 * p0) * (-p0 * y0 - 2 * b * y0) / (2 * sq[i0])
-    e20 = np.exp(2 * (m0 + lin[i0]))
-    dh0 = (p0 - h0) * h0 + e20 - by[i0]
+    if sq[i0] > 0:
+        dq0 += side * (-p0 * y0 - 2 * b * y0) / (2 * sq[i0])
+    dh0 = (p0 - h0) * h0 + np.exp(2 * (m0 + lin[i0])) - by[i0]
     h = q + (h0 - q[i0]) + (dh0 - dq0) * (v - v[i0])
     eye = _eye(N)
     ml0 = 2 * (m0 + lin)  # 2ℓ = 2(m + lin) with m = m0 − 2 ∫ Re h
@@ -355,19 +354,6 @@ def _bary_weights(n: int) -> np.ndarray:
     return w
 
 
-def _interpolate(t, values):
-    """Row i: the polynomial through (Lobatto points, values[i]) at t[i] (barycentric formula)."""
-    n = values.shape[1]
-    tn = _cheb(n)[0]
-    with np.errstate(divide="ignore", invalid="ignore"):
-        k = _bary_weights(n) / (t[:, None] - tn)
-        out = np.einsum("ij,ij->i", k, values) / k.sum(1)
-    hit = ~np.isfinite(out)  # t on a node (the panel ends, at least)
-    if hit.any():
-        out[hit] = values[hit, np.argmin(np.abs(t[hit, None] - tn), 1)]
-    return out
-
-
 def _solve(v, s, b):
     """Panels and the point→panel map for points at v = log y (raises MarchFailed)."""
     c = 1.0 + b - s
@@ -383,15 +369,43 @@ def _solve(v, s, b):
 
 
 def _m_at(v, panels):
-    """m (= −2 log|f| + const) at the points v from the panels' nodal values."""
-    lo = np.array([p_[0] for p_ in panels])
-    order = np.argsort(lo)
-    lo = lo[order]
-    hi = np.array([panels[i][1] for i in order])
-    nodal = np.array([panels[i][2] for i in order])
-    idx = np.clip(np.searchsorted(lo, v, "right") - 1, 0, lo.size - 1)
-    t = np.clip((2 * v - lo[idx] - hi[idx]) / (hi[idx] - lo[idx]), -1.0, 1.0)
-    return _interpolate(t, nodal[idx])
+    """m (= −2 log|f| + const) at the points v from the panels' nodal values.
+
+    Barycentric interpolation at the Lobatto points, panel by panel (two matrix–vector products
+    per panel; the points of a panel are found by one sort).
+    """
+    tn = _cheb(N)[0]
+    w = _bary_weights(N)
+    if len(panels) == 1:
+        left, right, values = panels[0]
+        return _bary(np.clip((2 * v - left - right) / (right - left), -1.0, 1.0), values, tn, w)
+    edges = np.sort(np.array([p_[0] for p_ in panels]))
+    by_left = {p_[0]: p_ for p_ in panels}
+    idx = np.clip(np.searchsorted(edges, v, "right") - 1, 0, edges.size - 1)
+    out = np.empty(v.shape)
+    if edges.size == 1:
+        groups = [(edges[0], slice(None))]
+    else:
+        order = np.argsort(idx, kind="stable")
+        cuts = np.searchsorted(idx[order], np.arange(edges.size + 1))
+        groups = [
+            (edges[j], order[cuts[j] : cuts[j + 1]]) for j in range(edges.size) if cuts[j + 1] > cuts[j]
+        ]
+    for left, sel in groups:
+        _, right, values = by_left[left]
+        out[sel] = _bary(np.clip((2 * v[sel] - left - right) / (right - left), -1.0, 1.0), values, tn, w)
+    return out
+
+
+def _bary(t, values, tn, w):
+    """The polynomial through (tn, values) at t (barycentric formula, weights w)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        num_den = np.reciprocal(t[:, None] - tn) @ np.stack([w * values, w], 1)
+        val = num_den[:, 0] / num_den[:, 1]
+    hit = ~np.isfinite(val)  # t on a node (the panel ends, at least)
+    if hit.any():
+        val[hit] = values[np.argmin(np.abs(t[hit, None] - tn), 1)]
+    return val
 
 
 def htmp_logpdf_march(x, s: float, b: float):
