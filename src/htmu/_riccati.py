@@ -200,11 +200,12 @@ def _initial_quadrature(s, b, c):
     prev = None
     for _ in range(7):
         cur = sums[:2] * h_step
-        # two successive rules agree to 1e-9 (the trapezoidal rule converges like exp(−const/h)
-        # here, so halving h squares the relative error: the finer rule is then good to ~1e-16),
+        # two successive rules agree to 1e-7 (the trapezoidal rule converges like exp(−const/h)
+        # here, so halving h roughly squares the relative error: the finer rule is then good to
+        # ~1e-14; measured against 40-digit mpmath: at most 1.3e-13 in Re h and ℓ over 13 cases),
         # or down to the rounding floor of the sums
         floor = 1e-15 * n_int * sums[2].real * h_step
-        if prev is not None and np.all(np.abs(cur - prev) <= np.maximum(1e-9 * np.abs(cur), floor)):
+        if prev is not None and np.all(np.abs(cur - prev) <= np.maximum(1e-7 * np.abs(cur), floor)):
             if np.any(floor > 1e-12 * np.abs(cur)):
                 break
             hval = -b * cur[1] / cur[0]
@@ -285,6 +286,25 @@ def _panel(v_ic, L, h0, m0, c, b, forward):
     return False, v, h, None
 
 
+def _shorten(cm, m):
+    """m's values on the fewest Lobatto points that carry its Chebyshev series to rounding.
+
+    The trailing coefficients below 1e-15 of max|m| are dropped (an error of at most N times
+    that), so the interpolation at the points costs in proportion to the degree actually used.
+    """
+    big = np.nonzero(np.abs(cm) > 1e-15 * (1.0 + np.abs(m).max()))[0]
+    k = max(int(big[-1]) + 1 if big.size else 1, 4)
+    if k >= cm.size:
+        return m
+    return _cheb_values(k) @ cm[:k]
+
+
+@cache
+def _cheb_values(k: int) -> np.ndarray:
+    """T_j at k Lobatto points, j < k: Chebyshev coefficients -> values on that grid."""
+    return C.chebvander(_cheb(k)[0], k - 1)
+
+
 def _assess(cm, ch, size):
     """Truncation error of a panel and the factor for the next width.
 
@@ -326,13 +346,14 @@ def _march(v_ic, h_ic, ell_ic, c, b, v_lo, v_hi):
             ok, v, h, m = _panel(v0, L, h0, m0, c, b, forward)
             tail, grow = np.inf, 0.25
             if ok:
-                tail, grow = _assess(vinv @ m, L * (vinv @ h), np.abs(m).max() + L * np.abs(h).max())
+                cm = vinv @ m
+                tail, grow = _assess(cm, L * (vinv @ h), np.abs(m).max() + L * np.abs(h).max())
             if tail > TOL:
                 L *= min(grow, 0.7)
                 if L < MIN_WIDTH:
                     raise MarchFailed(f"panel width below {MIN_WIDTH} at v = {v0:.6g}")
                 continue
-            panels.append((v[0], v[-1], m))
+            panels.append((v[0], v[-1], _shorten(cm, m)))
             STATS["panels"] += 1
             i = -1 if forward else 0
             v0, h0, m0 = v[i], h[i], m[i]
@@ -374,11 +395,9 @@ def _m_at(v, panels):
     Barycentric interpolation at the Lobatto points, panel by panel (two matrix–vector products
     per panel; the points of a panel are found by one sort).
     """
-    tn = _cheb(N)[0]
-    w = _bary_weights(N)
     if len(panels) == 1:
         left, right, values = panels[0]
-        return _bary(np.clip((2 * v - left - right) / (right - left), -1.0, 1.0), values, tn, w)
+        return _bary(np.clip((2 * v - left - right) / (right - left), -1.0, 1.0), values)
     edges = np.sort(np.array([p_[0] for p_ in panels]))
     by_left = {p_[0]: p_ for p_ in panels}
     idx = np.clip(np.searchsorted(edges, v, "right") - 1, 0, edges.size - 1)
@@ -393,12 +412,14 @@ def _m_at(v, panels):
         ]
     for left, sel in groups:
         _, right, values = by_left[left]
-        out[sel] = _bary(np.clip((2 * v[sel] - left - right) / (right - left), -1.0, 1.0), values, tn, w)
+        out[sel] = _bary(np.clip((2 * v[sel] - left - right) / (right - left), -1.0, 1.0), values)
     return out
 
 
-def _bary(t, values, tn, w):
-    """The polynomial through (tn, values) at t (barycentric formula, weights w)."""
+def _bary(t, values):
+    """The polynomial through the Lobatto points and ``values`` at t (barycentric formula)."""
+    tn = _cheb(values.size)[0]
+    w = _bary_weights(values.size)
     with np.errstate(divide="ignore", invalid="ignore"):
         num_den = np.reciprocal(t[:, None] - tn) @ np.stack([w * values, w], 1)
         val = num_den[:, 0] / num_den[:, 1]
