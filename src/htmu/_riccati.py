@@ -68,6 +68,7 @@ from functools import cache
 import numpy as np
 from numpy.polynomial import chebyshev as C
 from scipy.linalg.lapack import dgetrf, dgetrs
+from scipy.special import gamma as gamma_fn
 from scipy.special import gammaln
 
 #: Chebyshev–Lobatto points per panel
@@ -143,8 +144,6 @@ def _initial_frobenius(s, b, c, y_min=np.inf):
 
     y0 is at most ``y_min`` (the smallest point), so that the march goes one way only.
     """
-    from scipy.special import gamma as gamma_fn
-
     y0 = min(1e-3 * min(1.0, c) / (1.0 + s + b), y_min)
     A = gamma_fn(1 - c) / gamma_fn(s)
     B = gamma_fn(c - 1) / gamma_fn(b) * np.exp(1j * np.pi * (1 - c))
