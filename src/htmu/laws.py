@@ -330,7 +330,7 @@ def htmp_logpdf(x, gamma, kappa):
     for likelihood optimisation.  A call with at least ``FAST_MIN_POINTS`` points of one (γ, κ)
     solves one Riccati equation along log y for all of them (``htmu._riccati``): 0.6–6 ms per
     call for κ ≤ 100 and 1000 points, about 20 ms at κ = 10³ (``benchmarks/bench_laws.py``).
-    Fewer points, or arrays of parameters, take the per-point quadrature (``htmu._hyperu``,
+    Fewer points, or points whose (γ, κ) differ, take the per-point quadrature (``htmu._hyperu``,
     about 0.2–0.5 ms per point).  Accurate to about 1e-10 absolute in log ρ for 0 < γ < 1,
     10⁻³ ≤ κ ≤ 10³ (tested against 40-digit mpmath on a grid covering integer c, large |c| and
     both tails).  Points where the per-point quadrature cannot confirm 1e-9 (κ ≈ 10³ just outside
