@@ -279,20 +279,8 @@ def test_generic_law(law, shapes):
 # The amortised path (``htmu._riccati``): ≥ FAST_MIN_POINTS points of one (γ, κ) are served by one
 # Riccati march along log y.  Truths: the direct quadrature routine (certified by the 40-digit
 # tests above) at every point where it confirms its own tolerance, and 40-digit mpmath at a sample.
-FAST_GRID = [
-    (0.5, 2.0),
-    (0.25, 6.0),
-    (0.1, 50.0),
-    (0.05, 200.0),
-    (0.3255, 1e-3),
-    (0.3255, 1.9),
-    (0.3255, 5.5),
-    (0.3255, 100.0),
-    (0.7, 1e-3),
-    (0.9, 20.0),
-    (0.01, 1.0),
-    (0.99, 3.0),
-]
+# The (γ, κ) are the accuracy GRID's: integer c, large |c|, tiny κ, γ near 0 and 1.
+FAST_GRID = GRID
 
 
 def _many_points(gamma, n=600):
