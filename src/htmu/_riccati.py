@@ -332,13 +332,11 @@ def _march(v_ic, h_ic, ell_ic, c, b, v_lo, v_hi):
     _, vinv, _, _ = _cheb(N)
     m_ic = ell_ic + np.exp(v_ic) - (1 - c) * v_ic
     panels = []
-    tried = 0
     for forward, v_end in ((True, v_hi), (False, v_lo)):
         v0, h0, m0, L = v_ic, h_ic, m_ic, L0 / np.sqrt(1 + 4 * b)
         while (v0 < v_end) if forward else (v0 > v_end):
-            tried += 1
             STATS["panels_tried"] += 1
-            if tried > MAX_PANELS:
+            if STATS["panels_tried"] > MAX_PANELS:
                 raise MarchFailed(f"more than {MAX_PANELS} panels")
             # the last panel ends at the end of the range (a hair beyond it)
             L = min(L, ((v_end - v0) if forward else (v0 - v_end)) * (1 + 1e-12) + 1e-12)

@@ -267,17 +267,18 @@ def _logpdf_core(x, gamma, kappa):
         x = np.asarray(x, dtype=float)
         s, b = float(kappa) / (2 * float(gamma)), float(kappa) / 2
         y_far = Y_FAR * (b + 2) * (s + 2)
-        if x.ndim == 1 and x.size >= FAST_MIN_POINTS and x.min() > 0 and s * x.max() < y_far:
+        all_near = x.ndim == 1 and x.size >= FAST_MIN_POINTS and x.min() > 0 and s * x.max() < y_far
+        if all_near:
             try:  # every point inside the march's range (the usual case: skip the masks)
                 return htmp_logpdf_march(x, s, b)
             except MarchFailed:
-                pass
+                pass  # to the general path below (not the masked march: same points, same failure)
         with np.errstate(over="ignore"):
             y = s * x
         inside = (x > 0) & (x < np.inf)
         far = inside & (y >= y_far)
         near = inside & ~far
-        if _march_pays(y[near], s):
+        if not all_near and _march_pays(y[near], s):
             try:
                 out = np.full(x.shape, -np.inf)
                 out[near] = htmp_logpdf_march(x[near], s, b)
