@@ -161,3 +161,59 @@ def test_ensemble_cdf_matches_htmp_law():
     draws = [sample_htmp_ensemble(2000, gamma, kappa, rng) for _ in range(3)]
     assert all(ks(x) < 0.030 for x in draws)
     assert ks(np.concatenate(draws)) < 0.011
+
+
+@pytest.mark.parametrize(("gamma", "kappa", "seed"), [(0.3255, 1e-3, 5), (0.3255, 0.1, 6), (0.5, 5.5, 7)])
+def test_dqds_eigenvalues_match_mpmath_in_relative_terms(gamma, kappa, seed):
+    # The same draw's B B^T eigenvalues by mpmath: 50 significant digits beyond the spectrum's dynamic
+    # range, so even the smallest eigenvalue is a 50-digit reference. Every eigenvalue whose square root is
+    # above dqds's underflow limit (1e-150 of the largest singular value) must agree to a few ulps; a
+    # tridiagonal eigensolver (the previous sampler) fails this for every eigenvalue below ~n eps max.
+    mp = pytest.importorskip("mpmath")
+    from htmu.ensembles import _log_chi2, bidiagonal_singular_values
+
+    n = 50
+    beta, m = kappa / n, n / gamma
+    rng = np.random.default_rng(seed)
+    i = np.arange(1, n + 1, dtype=float)
+    d = np.exp(0.5 * _log_chi2(beta * (m - i + 1.0), rng))
+    s = np.exp(0.5 * _log_chi2(beta * (n - i[:-1]), rng))
+    lam = np.sort(bidiagonal_singular_values(d, s) ** 2)
+    log_entries = np.log10(np.concatenate([d[d > 0], s[s > 0]]))
+    span = int(2 * (log_entries.max() - log_entries.min())) + 1  # decades spanned by the squared entries
+    with mp.workdps(50 + span):
+        b = mp.zeros(n, n)
+        for j in range(n):
+            b[j, j] = mp.mpf(float(d[j]))
+        for j in range(n - 1):
+            b[j + 1, j] = mp.mpf(float(s[j]))
+        ref = sorted(mp.eigsy(b * b.T, eigvals_only=True))
+    ref = np.array([float(r) for r in ref])
+    checked = ref > 1e-290 * ref.max()
+    assert checked.sum() >= 10
+    assert np.max(np.abs(lam[checked] / ref[checked] - 1)) < 1e-13
+    if kappa < 0.01:
+        # the point of the exercise: most of this spectrum is below what an eigensolver can resolve
+        assert np.mean(ref < 50 * np.finfo(float).eps * ref.max()) > 0.5
+
+
+def test_eigensolver_model_matches_eigvalsh():
+    # through_eigensolver's model (exact above n eps max|lambda|, noise of that size below) against
+    # numpy's eigvalsh of Q diag(lambda) Q^T with a Haar Q, for a small-kappa spectrum.
+    from htmu.ensembles import eigensolver_floor, through_eigensolver
+
+    rng = np.random.default_rng(11)
+    lam = sample_htmp_ensemble(200, 0.3255, 0.01, rng)
+    q, r = np.linalg.qr(rng.standard_normal((200, 200)))
+    q *= np.sign(np.diag(r))
+    numeric = np.sort(np.linalg.eigvalsh((q * lam) @ q.T))
+    model = through_eigensolver(lam, np.random.default_rng(12))
+    floor = eigensolver_floor(lam)
+    above = lam > 1e3 * floor
+    assert above.sum() > 20 and (lam <= floor).sum() > 20  # both regimes are present
+    assert np.max(np.abs(numeric[above] - lam[above])) < floor  # absolute error within the floor
+    assert np.max(np.abs(model[above] / lam[above] - 1)) == 0.0
+    # below the floor both are noise of the floor's size, not the exact tiny eigenvalues
+    below = lam <= floor
+    assert np.max(np.abs(numeric[below])) < floor and np.max(np.abs(model[below])) <= floor
+    assert np.max(np.abs(numeric[below])) > 1e-3 * floor  # eigvalsh really returns noise there

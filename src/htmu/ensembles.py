@@ -4,7 +4,8 @@ Three families:
 
 * :func:`sample_htmp_ensemble` -- the high-temperature beta-Laguerre ensemble (Dumitriu--Edelman
   bidiagonal model with Dyson index ``beta = kappa / n``). Its empirical spectral distribution tends to
-  HTMP(gamma, kappa) in the direct form (mean 1), so it is the ground truth for every estimator.
+  HTMP(gamma, kappa) in the direct form (mean 1), so it is the ground truth for every estimator. Its
+  eigenvalues have high relative accuracy (dqds), down to the smallest.
 * :func:`sample_wishart` -- the real Wishart (Gram) matrix ``W W^T / m``, whose spectrum tends to
   Marchenko--Pastur MP(gamma) (the ``kappa = inf`` member).
 * :func:`sample_structured` -- Wishart-like matrices whose *eigenvector* freedom is deliberately reduced
@@ -22,12 +23,21 @@ L. Hodgkinson, Z. Wang, M. W. Mahoney, "Models of Heavy-Tailed Mechanistic Unive
 
 from __future__ import annotations
 
+import ctypes
+import functools
 import math
 
 import numpy as np
-from scipy.linalg import eigvalsh_tridiagonal
 
-__all__ = ["sample_htmp_ensemble", "sample_wishart", "sample_structured", "STRUCTURES"]
+__all__ = [
+    "sample_htmp_ensemble",
+    "sample_wishart",
+    "sample_structured",
+    "bidiagonal_singular_values",
+    "through_eigensolver",
+    "eigensolver_floor",
+    "STRUCTURES",
+]
 
 STRUCTURES = ("haar", "block_diagonal", "kronecker", "fixed_eigenvectors")
 
@@ -41,22 +51,96 @@ def _check_common(n: int, gamma: float, rng: np.random.Generator) -> None:
         raise ValueError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
 
 
+def _capsule_function(name: str, restype, *argtypes):
+    """A LAPACK routine from scipy's Cython LAPACK table, callable through ctypes.
+
+    scipy exports every LAPACK routine it links against as a PyCapsule in
+    ``scipy.linalg.cython_lapack.__pyx_capi__`` (public Cython API), whatever LAPACK the build uses
+    (OpenBLAS wheels, conda-forge's reference LAPACK, MKL), so no library path or symbol name is guessed.
+    ctypes releases the GIL during the call, so threads run replicates in parallel.
+    """
+    from scipy.linalg import cython_lapack
+
+    capsule = cython_lapack.__pyx_capi__[name]
+    get_name = ctypes.pythonapi.PyCapsule_GetName
+    get_name.restype, get_name.argtypes = ctypes.c_char_p, [ctypes.py_object]
+    get_ptr = ctypes.pythonapi.PyCapsule_GetPointer
+    get_ptr.restype, get_ptr.argtypes = ctypes.c_void_p, [ctypes.py_object, ctypes.c_char_p]
+    return ctypes.CFUNCTYPE(restype, *argtypes)(get_ptr(capsule, get_name(capsule)))
+
+
+_PTR = ctypes.c_void_p
+
+
+@functools.cache
+def _dlasq1():
+    return _capsule_function("dlasq1", None, _PTR, _PTR, _PTR, _PTR, _PTR)
+
+
+def bidiagonal_singular_values(d: np.ndarray, e: np.ndarray) -> np.ndarray:
+    """Singular values of the bidiagonal matrix with diagonal ``d`` and off-diagonal ``e``, to high relative accuracy.
+
+    LAPACK's ``dlasq1`` (the dqds algorithm of Fernando & Parlett): every singular value, however small, comes
+    back with a relative error of a modest multiple of machine epsilon, as long as its square is a normal
+    double (about 1e-154 of the largest). A symmetric tridiagonal eigensolver applied to ``B B^T`` only reaches
+    an absolute error of about ``n eps max(sigma)^2`` instead. O(n^2) work.
+
+    Parameters
+    ----------
+    d : numpy.ndarray
+        Diagonal, length n >= 1 (signs are irrelevant).
+    e : numpy.ndarray
+        Off-diagonal, length n - 1.
+
+    Returns
+    -------
+    numpy.ndarray
+        The n singular values in decreasing order.
+    """
+    n = d.size
+    dd = np.array(d, dtype=np.float64)  # overwritten with the singular values
+    ee = np.zeros(max(n, 1), dtype=np.float64)  # dlasq1 wants length n; the last entry is workspace
+    ee[: n - 1] = e
+    work = np.empty(4 * max(n, 1), dtype=np.float64)
+    n_c, info = ctypes.c_int(n), ctypes.c_int(0)
+    _dlasq1()(
+        ctypes.addressof(n_c),
+        dd.ctypes.data,
+        ee.ctypes.data,
+        work.ctypes.data,
+        ctypes.addressof(info),
+    )
+    if info.value != 0:
+        # info > 0: dqds failed to converge (never seen); info < 0: an argument error (a bug here)
+        raise RuntimeError(f"LAPACK dlasq1 failed with info = {info.value}")
+    return dd
+
+
+def _log_chi2(df: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """log of chi-square draws with degrees of freedom ``df``, without underflow.
+
+    At high temperature the degrees of freedom are tiny (kappa (M - i + 1)/n, about 3e-3 at kappa = 1e-3)
+    and a chi-square draw is below the smallest double about a third of the time; its logarithm is not.
+    chi2(k) = 2 Gamma(k/2), and Gamma(a) = Gamma(a + 1) U^(1/a) (Marsaglia & Tsang's boost) is taken in logs.
+    """
+    shape = 0.5 * np.asarray(df, dtype=float)
+    log_u = np.log(rng.random(shape.shape))
+    return math.log(2.0) + np.log(rng.standard_gamma(shape + 1.0)) + log_u / shape
+
+
 def _bidiagonal_laguerre_eigs(n: int, m: float, beta: float, rng: np.random.Generator) -> np.ndarray:
-    """Eigenvalues of ``B B^T`` for the Dumitriu--Edelman beta-Laguerre bidiagonal ``B``.
+    """Eigenvalues of ``B B^T`` for the Dumitriu--Edelman beta-Laguerre bidiagonal ``B``, ascending.
 
     ``B`` is lower bidiagonal with diagonal ``d_i = chi(beta (m - i + 1))``, i = 1..n, and subdiagonal
-    ``s_i = chi(beta (n - i))``, i = 1..n-1. ``B B^T`` is tridiagonal with diagonal ``d_i^2 + s_{i-1}^2``
-    and off-diagonal ``d_i s_i``; ``E tr(B B^T) = beta n m``, so the mean eigenvalue is ``beta m``.
+    ``s_i = chi(beta (n - i))``, i = 1..n-1; ``E tr(B B^T) = beta n m``, so the mean eigenvalue is ``beta m``.
+    The eigenvalues are the squared singular values of ``B`` (high relative accuracy: the smallest ones are as
+    exact as the largest); entries whose square underflows are zero, which only touches eigenvalues below
+    about 1e-300 of the largest.
     """
     i = np.arange(1, n + 1, dtype=float)
-    d2 = rng.chisquare(beta * (m - i + 1.0))
-    s2 = rng.chisquare(beta * (n - i[:-1]))
-    diag = d2.copy()
-    diag[1:] += s2
-    off = np.sqrt(d2[:-1] * s2)
-    # 'sterf' (Pal-Walker-Kahan QR) is the fastest eigenvalues-only tridiagonal driver: O(n^2).
-    lam = eigvalsh_tridiagonal(diag, off, lapack_driver="sterf")
-    return np.sort(lam)
+    d = np.exp(0.5 * _log_chi2(beta * (m - i + 1.0), rng))
+    s = np.exp(0.5 * _log_chi2(beta * (n - i[:-1]), rng))
+    return np.sort(bidiagonal_singular_values(d, s) ** 2)
 
 
 def sample_htmp_ensemble(n: int, gamma: float, kappa: float, rng: np.random.Generator) -> np.ndarray:
@@ -64,10 +148,17 @@ def sample_htmp_ensemble(n: int, gamma: float, kappa: float, rng: np.random.Gene
 
     With Dyson index :math:`\beta = \kappa/n` and :math:`M = n/\gamma`, the Dumitriu--Edelman bidiagonal
     :math:`B` has diagonal :math:`d_i = \sqrt{\chi^2(\beta(M - i + 1))}` and subdiagonal
-    :math:`s_i = \sqrt{\chi^2(\beta(n - i))}`. The eigenvalues :math:`\lambda` of the tridiagonal
-    :math:`B B^\top` (computed in :math:`O(n^2)`) are rescaled to :math:`x = \gamma\lambda/\kappa`, so that
-    the empirical law tends to HTMP(:math:`\gamma, \kappa`) with mean 1 and variance
-    :math:`\gamma(1 + 2/\kappa)` as :math:`n \to \infty`.
+    :math:`s_i = \sqrt{\chi^2(\beta(n - i))}`. The eigenvalues :math:`\lambda` of :math:`B B^\top` are the
+    squared singular values of :math:`B`, computed by dqds (:func:`bidiagonal_singular_values`, :math:`O(n^2)`)
+    to high *relative* accuracy, and rescaled to :math:`x = \gamma\lambda/\kappa`, so that the empirical law
+    tends to HTMP(:math:`\gamma, \kappa`) with mean 1 and variance :math:`\gamma(1 + 2/\kappa)` as
+    :math:`n \to \infty`.
+
+    Every eigenvalue is exact to a few ulps, down to about 1e-300 of the largest: at small kappa most of
+    the spectrum lies orders of magnitude below the absolute accuracy ``n eps max(x)`` of a symmetric
+    eigensolver (at gamma = 0.3255, kappa = 0.01 half of it is below 1e-20), and that lower tail is part of
+    the law. :func:`through_eigensolver` models what a float64 eigensolver would return for such a matrix.
+    The chi-square draws are taken in logarithms, so tiny degrees of freedom do not underflow.
 
     Parameters
     ----------
@@ -84,11 +175,13 @@ def sample_htmp_ensemble(n: int, gamma: float, kappa: float, rng: np.random.Gene
     Returns
     -------
     numpy.ndarray
-        ``n`` eigenvalues, sorted ascending, mean about 1.
+        ``n`` eigenvalues, sorted ascending, mean about 1 (those below about 1e-300 of the largest may be 0).
 
     References
     ----------
-    Dumitriu & Edelman (2002); Hodgkinson, Wang & Mahoney (2025), the high-temperature limit.
+    Dumitriu & Edelman (2002); Hodgkinson, Wang & Mahoney (2025), the high-temperature limit;
+    K. V. Fernando & B. N. Parlett, "Accurate singular values and differential qd algorithms",
+    Numer. Math. 67 (1994) 191 (dqds).
     """
     _check_common(n, gamma, rng)
     if not (kappa > 0.0) or np.isnan(kappa):
@@ -100,6 +193,45 @@ def sample_htmp_ensemble(n: int, gamma: float, kappa: float, rng: np.random.Gene
     beta = kappa / n
     lam = _bidiagonal_laguerre_eigs(n, m, beta, rng)
     return gamma * lam / kappa
+
+
+def eigensolver_floor(eigenvalues) -> float:
+    """Absolute accuracy of a backward-stable float64 symmetric eigensolver: ``n eps max|lambda|``.
+
+    Eigenvalues at or below it carry no relative accuracy when computed from the matrix, so the estimators
+    treat them as left-censored (known only to lie below it).
+    """
+    lam = np.asarray(eigenvalues, dtype=float)
+    if lam.size == 0:
+        return 0.0
+    return float(lam.size * np.finfo(float).eps * np.max(np.abs(lam)))
+
+
+def through_eigensolver(eigenvalues, rng: np.random.Generator) -> np.ndarray:
+    """What a float64 symmetric eigensolver returns for a matrix with these exact eigenvalues.
+
+    Eigenvalues above :func:`eigensolver_floor` come back exact (a real eigensolver's absolute error there is
+    below the floor, a relative error below ``floor / lambda``), those at or below it as noise of the floor's
+    size: independent uniform draws on ``[-floor, floor]``. ``tests/test_ensembles.py`` checks
+    this model against ``numpy.linalg.eigvalsh`` of ``Q diag(lambda) Q^T`` with a Haar ``Q``.
+
+    Parameters
+    ----------
+    eigenvalues : array_like
+        Exact eigenvalues (e.g. from :func:`sample_htmp_ensemble`).
+    rng : numpy.random.Generator
+        Source of the noise.
+
+    Returns
+    -------
+    numpy.ndarray
+        The eigenvalues as an eigensolver reports them, sorted ascending.
+    """
+    lam = np.array(eigenvalues, dtype=float)
+    floor = eigensolver_floor(lam)
+    low = np.abs(lam) <= floor
+    lam[low] = rng.uniform(-floor, floor, size=int(low.sum()))
+    return np.sort(lam)
 
 
 def sample_wishart(n: int, gamma: float, rng: np.random.Generator) -> np.ndarray:
