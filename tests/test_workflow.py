@@ -76,10 +76,10 @@ def test_fits_table_has_the_contract_columns_and_statuses(study):
 def test_diverged_run_flows_through_as_a_status(study):
     fits = pd.read_csv(study / "fits.csv")
     diverged = fits[(fits["train_status"] == "diverged") & (fits["stage"] == "final")]
-    assert set(diverged["batch_size"]) == {2}  # lr = 20 diverges; lr = 40/256 does not
+    assert set(diverged["batch_size"]) == {2}  # lr = 20 diverges; lr = 40/200 does not
     assert (diverged["status"] == "diverged").all()
     assert diverged["kappa"].isna().all()
-    assert (fits.loc[fits["batch_size"] == 256, "train_status"] == "ok").all()
+    assert (fits.loc[fits["batch_size"] == 200, "train_status"] == "ok").all()
 
 
 def test_figures_scorecard_and_report(study):
