@@ -48,9 +48,8 @@ def _resnet_parameters(blocks_per_stage: int) -> tuple[str, ...]:
                 f"{pre}.conv2.weight",
                 *_with_bias(f"{pre}.bn2"),
             ]
-            if (
-                stage > 1 and block == 0
-            ):  # the first block of a stage halves the resolution: 1x1 conv shortcut
+            # the first block of stages 2-4 halves the resolution: a 1x1 conv + batch-norm shortcut
+            if stage > 1 and block == 0:
                 names += [f"{pre}.shortcut.0.weight", *_with_bias(f"{pre}.shortcut.1")]
     return (*names, "fc.weight", "fc.bias")
 
