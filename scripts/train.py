@@ -12,4 +12,5 @@ with job_log(sm.log[0]):
         Path(sm.output.summary).parent,
         sm.params.training,
         sm.params.epochs,
+        sm.params.resume_dir,
     )

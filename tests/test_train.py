@@ -101,33 +101,82 @@ class Crash(Exception):
     pass
 
 
-def test_resume_is_bit_identical(digits_subset, tmp_path):
+@pytest.mark.parametrize("separate", [False, True], ids=["resume-in-out-dir", "resume-dir-outputs-deleted"])
+def test_resume_is_bit_identical(digits_subset, tmp_path, separate):
     kw = dict(
-        batch_size=32, seed=1, epochs=3, schedule="cosine", snapshot_epochs=(2,), num_threads=1, device="cpu"
+        batch_size=32,
+        seed=1,
+        epochs=4,
+        schedule="cosine",
+        snapshot_epochs=(1, 3),
+        num_threads=1,
+        device="cpu",
     )
     train("lenet", digits_subset, tmp_path / "full", log=_quiet, **kw)
+    out = tmp_path / "resumed"
+    resume = tmp_path / "resume" / "run" if separate else out
 
-    def crash_in_epoch_3(line: str) -> None:
-        if "epoch 3/3" in line:  # after the epoch-2 checkpoint was written
+    def crash_in_epoch_4(line: str) -> None:
+        if "epoch 4/4" in line:  # after the epoch-3 checkpoint and snapshot were written
             raise Crash
 
     with pytest.raises(Crash):
-        train("lenet", digits_subset, tmp_path / "resumed", log=crash_in_epoch_3, **kw)
-    assert (tmp_path / "resumed" / "checkpoint.pt").exists()
-    assert not (tmp_path / "resumed" / "model_final.pt").exists()
+        train("lenet", digits_subset, out, log=crash_in_epoch_4, resume_dir=resume, **kw)
+    assert (resume / "checkpoint.pt").exists() and not (out / "model_final.pt").exists()
+    if separate:
+        # as Snakemake does with the outputs of an interrupted job: everything in out/ is gone
+        assert sorted(p.name for p in resume.iterdir()) == [
+            "checkpoint.pt",
+            "model_epoch1.pt",
+            "model_epoch3.pt",
+        ]
+        for path in out.iterdir():
+            path.unlink()
     lines = []
-    summary = train("lenet", digits_subset, tmp_path / "resumed", log=lines.append, **kw)
-    assert "resuming" in lines[0] and summary["resumed_from_epoch"] == 2 and summary["epochs_run"] == 3
-    assert not (tmp_path / "resumed" / "checkpoint.pt").exists()
-    for name in ("model_final.pt", "model_epoch2.pt", "model_init.pt"):
-        assert _same(_weights(tmp_path / "full" / name), _weights(tmp_path / "resumed" / name)), name
+    summary = train("lenet", digits_subset, out, log=lines.append, resume_dir=resume, **kw)
+    assert "resuming" in lines[0] and summary["resumed_from_epoch"] == 3 and summary["epochs_run"] == 4
+    assert len(lines) == 2  # the resume line and epoch 4: epochs 1-3 were not trained again
+    names = [
+        "metrics.csv",
+        "model_epoch1.pt",
+        "model_epoch3.pt",
+        "model_final.pt",
+        "model_init.pt",
+        "summary.json",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == names  # every output, and no checkpoint left
+    if separate:
+        assert not resume.exists()  # the resume folder is removed after success
+    for name in names[1:5]:
+        # byte-identical files: same weights, same header, same serialisation
+        assert (tmp_path / "full" / name).read_bytes() == (out / name).read_bytes(), name
     full, resumed = (_read_metrics(tmp_path / k / "metrics.csv") for k in ("full", "resumed"))
     drop_time = [{k: v for k, v in r.items() if k != "wall_s"} for r in full]
     assert drop_time == [{k: v for k, v in r.items() if k != "wall_s"} for r in resumed]
-    # cosine schedule: η_e = η/2 (1 + cos(π e / E)), e = 0, 1, 2
+    # cosine schedule: η_e = η/2 (1 + cos(π e / E)), e = 0, 1, 2, 3
     lr0 = 2.0 / 32
     for e, row in enumerate(full):
-        assert float(row["lr"]) == pytest.approx(lr0 / 2 * (1 + math.cos(math.pi * e / 3)))
+        assert float(row["lr"]) == pytest.approx(lr0 / 2 * (1 + math.cos(math.pi * e / 4)))
+
+
+def test_checkpoint_with_a_changed_snapshot_is_not_resumed(digits_subset, tmp_path):
+    kw = dict(batch_size=64, seed=0, epochs=3, snapshot_epochs=(1,), num_threads=1, device="cpu")
+    resume = tmp_path / "resume"
+
+    def crash_in_epoch_3(line: str) -> None:
+        if "epoch 3/3" in line:
+            raise Crash
+
+    with pytest.raises(Crash):
+        train("lenet", digits_subset, tmp_path / "out", log=crash_in_epoch_3, resume_dir=resume, **kw)
+    snap = resume / "model_epoch1.pt"
+    snap.write_bytes(snap.read_bytes() + b"\0")  # no longer the file the checkpoint vouches for
+    lines = []
+    summary = train("lenet", digits_subset, tmp_path / "out", log=lines.append, resume_dir=resume, **kw)
+    assert "ignoring" in lines[0] and "model_epoch1.pt" in lines[0] and summary["resumed_from_epoch"] is None
+    train("lenet", digits_subset, tmp_path / "fresh", log=_quiet, **kw)
+    for name in ("model_epoch1.pt", "model_final.pt"):
+        assert (tmp_path / "out" / name).read_bytes() == (tmp_path / "fresh" / name).read_bytes()
 
 
 def test_checkpoint_with_other_arguments_is_not_resumed(digits_subset, tmp_path):

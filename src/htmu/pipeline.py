@@ -97,8 +97,13 @@ def run_train(
     out_dir: str | os.PathLike,
     training: Mapping[str, Any],
     epochs: int,
+    resume_dir: str | os.PathLike | None = None,
 ) -> dict:
-    """Train one (architecture, batch size, seed) and write its checkpoints, metrics and summary."""
+    """Train one (architecture, batch size, seed) and write its checkpoints, metrics and summary.
+
+    ``resume_dir`` holds the resume state while the job runs (see :mod:`htmu.train`); the workflow keeps it
+    outside the job's declared outputs, which Snakemake deletes when a job was interrupted.
+    """
     from htmu.train import train
 
     arch, batch_size, seed = parse_run(run)
@@ -110,7 +115,7 @@ def run_train(
         weight_decay=training.get("weight_decay", 1e-4), schedule=training.get("schedule", "none"),
         init=training.get("init", "default"), snapshot_epochs=snapshots,
         device=_resolve_device(training.get("device", "auto")), num_threads=training.get("threads"),
-        log=lambda msg: log.info("%s", msg),
+        resume_dir=resume_dir, log=lambda msg: log.info("%s", msg),
     )  # fmt: skip
     log.info("training %s finished: %s", run, summary)
     return summary

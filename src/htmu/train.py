@@ -8,11 +8,11 @@ schedule. :func:`train` runs that loop and writes, into ``out_dir``:
 - ``model_epoch{E}.pt`` for each requested snapshot epoch E;
 - ``model_final.pt``: the weights at the end;
 - ``metrics.csv``: one row per epoch (epoch, train_loss, train_acc, test_loss, test_acc, lr, wall_s);
-- ``summary.json``: the summary dict :func:`train` returns;
-- ``checkpoint.pt`` while running (see *Resume*); removed once the final files are written.
+- ``summary.json``: the summary dict :func:`train` returns.
 
-Every file is written to a temporary name in ``out_dir`` and then ``os.replace``-d, so a crash never leaves
-a truncated file. Model files hold ``{"header": {...}, "state_dict": {...}}`` with header keys ``arch``,
+While it runs, the resume state lives in ``resume_dir`` (default ``out_dir``; see *Resume*). Every file is
+written to a temporary name in its folder and then ``os.replace``-d, so a crash never leaves a truncated
+file. Model files hold ``{"header": {...}, "state_dict": {...}}`` with header keys ``arch``,
 ``num_classes``, ``init``, ``seed``, ``epoch``, ``status`` and are read back by :func:`load_checkpoint`.
 
 Determinism
@@ -27,12 +27,19 @@ Determinism
     (:mod:`htmu.spectra`).
 
 Resume
-    ``checkpoint.pt`` (model, optimiser and scheduler state, the shuffling generator's state, the epoch and
-    the metrics so far) is written after every epoch. If it exists when :func:`train` starts and was made
-    with the same arguments, training resumes after its epoch; the result is bitwise identical to an
-    uninterrupted run on the CPU. A checkpoint made with other arguments is reported through ``log`` and
-    training starts afresh. After a completed (or diverged) run the checkpoint is deleted: the final files
-    supersede it and keeping it would double the disk use of the sweep.
+    ``resume_dir/checkpoint.pt`` (model, optimiser and scheduler state, the shuffling generator's state, the
+    epoch, the metrics so far and the SHA-256 of each snapshot taken so far) is written after every epoch but
+    the last; snapshots are written into ``resume_dir`` and copied into ``out_dir`` at the end. If the
+    checkpoint exists when :func:`train` starts, was made with the same arguments and its snapshots are
+    intact, training resumes after its epoch and every output is written again, ``model_init.pt`` (a
+    function of the seed alone) and the earlier snapshots included: a workflow engine may have deleted the
+    outputs of the interrupted job (Snakemake does), so ``resume_dir`` should lie outside them. The result
+    is bitwise identical to an uninterrupted run on the CPU (``summary.json`` differs in ``wall_s`` and
+    ``resumed_from_epoch``, ``metrics.csv`` in ``wall_s``). A checkpoint made with other arguments, or
+    whose snapshots are missing or changed, is reported through ``log`` and training starts afresh. Once
+    the final files of a completed (or diverged) run are written, the resume state is deleted (and
+    ``resume_dir`` too, when that leaves it empty): the final files supersede it and keeping it would
+    double the disk use of the sweep.
 
 Divergence
     A non-finite training loss (checked every batch) or non-finite weights (checked every epoch) stop the
@@ -49,10 +56,12 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import hashlib
 import io
 import json
 import math
 import os
+import shutil
 import tempfile
 import time
 from collections.abc import Callable, Iterable
@@ -77,7 +86,7 @@ METRIC_COLUMNS: tuple[str, ...] = (
     "lr",
     "wall_s",
 )
-CHECKPOINT_VERSION = 1
+CHECKPOINT_VERSION = 2  # 2: snapshots live in the resume folder, their digests in the checkpoint
 _EVAL_BATCH = 1024
 
 
@@ -102,6 +111,19 @@ def _save_torch(obj: Any, path: Path) -> None:
 
 def _save_text(text: str, path: Path) -> None:
     _atomic_write(path, lambda fh: fh.write(text.encode()))
+
+
+def _copy_file(src: Path, dst: Path) -> None:
+    with open(src, "rb") as fh_in:
+        _atomic_write(dst, lambda fh: shutil.copyfileobj(fh_in, fh))
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, header: dict) -> None:
@@ -290,6 +312,7 @@ def train(
     snapshot_epochs: Iterable[int] = (),
     device: str = "auto",
     num_threads: int | None = None,
+    resume_dir: str | os.PathLike | None = None,
     log: Callable[[str], Any] = print,
 ) -> dict:
     """Train one architecture on one subset with SGD, resumably and deterministically.
@@ -326,6 +349,9 @@ def train(
         ``"auto"`` (CUDA when available, else CPU), ``"cpu"``, ``"cuda"``, ``"cuda:1"``, ...
     num_threads : int, optional
         CPU threads for the call (``torch.set_num_threads``, restored afterwards).
+    resume_dir : path-like, optional
+        Folder of the resume state (``checkpoint.pt`` and the snapshots taken so far), created; default
+        ``out_dir``. A workflow that deletes the outputs of an interrupted job should put it elsewhere.
     log : callable
         Receives one progress line per epoch.
 
@@ -389,11 +415,32 @@ def train(
         "init": init,
         "snapshot_epochs": list(snaps),
     }
+    resume = out if resume_dir is None else Path(resume_dir)
+    resume.mkdir(parents=True, exist_ok=True)
     with _runtime(dev, num_threads):
-        return _train(subset, out, args, num_classes, dev, log)
+        return _train(subset, out, resume, args, num_classes, dev, log)
 
 
-def _train(subset, out: Path, args: dict, num_classes: int, dev: torch.device, log) -> dict:
+def _load_resume_state(resume: Path, args: dict, log) -> dict | None:
+    """The checkpoint in ``resume`` if it was written with ``args`` and its snapshots are intact, else None."""
+    ckpt_path = resume / "checkpoint.pt"
+    if not ckpt_path.exists():
+        return None
+    ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    if ckpt.get("version") != CHECKPOINT_VERSION or ckpt.get("args") != args:
+        log(f"[{args['arch']}] ignoring {ckpt_path}: written with other arguments; starting afresh")
+        return None
+    for epoch, digest in ckpt["snapshots"].items():
+        snap = resume / f"model_epoch{epoch}.pt"
+        if not snap.exists() or _sha256(snap) != digest:
+            log(
+                f"[{args['arch']}] ignoring {ckpt_path}: snapshot {snap} is missing or changed; starting afresh"
+            )
+            return None
+    return ckpt
+
+
+def _train(subset, out: Path, resume: Path, args: dict, num_classes: int, dev: torch.device, log) -> dict:
     arch, epochs, batch_size = args["arch"], args["epochs"], args["batch_size"]
     header_base = {"arch": arch, "num_classes": num_classes, "init": args["init"], "seed": args["seed"]}
 
@@ -409,23 +456,22 @@ def _train(subset, out: Path, args: dict, num_classes: int, dev: torch.device, l
     shuffle = torch.Generator().manual_seed(_derived_seed(args["seed"], 1))
 
     start_epoch, rows, wall_before, status, diverged_at = 0, [], 0.0, "ok", None
-    ckpt_path = out / "checkpoint.pt"
+    # Written on resume too: the interrupted job's outputs may have been deleted.
+    save_model(model, out / "model_init.pt", {**header_base, "epoch": 0, "status": "ok"})
+    ckpt_path = resume / "checkpoint.pt"
+    snapshots: dict[int, str] = {}  # epoch -> SHA-256 of resume/model_epoch{epoch}.pt
     resumed_from = None
-    if ckpt_path.exists():
-        ckpt = torch.load(ckpt_path, map_location="cpu", weights_only=True)
-        if ckpt.get("version") == CHECKPOINT_VERSION and ckpt.get("args") == args:
-            model.load_state_dict(ckpt["model"])
-            optimizer.load_state_dict(ckpt["optimizer"])
-            if scheduler is not None:
-                scheduler.load_state_dict(ckpt["scheduler"])
-            shuffle.set_state(ckpt["shuffle_rng"])
-            start_epoch, rows, wall_before = int(ckpt["epoch"]), list(ckpt["metrics"]), float(ckpt["wall_s"])
-            resumed_from = start_epoch
-            log(f"[{arch}] resuming from {ckpt_path} at epoch {start_epoch}")
-        else:
-            log(f"[{arch}] ignoring {ckpt_path}: written with other arguments; starting afresh")
-    if resumed_from is None:
-        save_model(model, out / "model_init.pt", {**header_base, "epoch": 0, "status": "ok"})
+    ckpt = _load_resume_state(resume, args, log)
+    if ckpt is not None:
+        model.load_state_dict(ckpt["model"])
+        optimizer.load_state_dict(ckpt["optimizer"])
+        if scheduler is not None:
+            scheduler.load_state_dict(ckpt["scheduler"])
+        shuffle.set_state(ckpt["shuffle_rng"])
+        start_epoch, rows, wall_before = int(ckpt["epoch"]), list(ckpt["metrics"]), float(ckpt["wall_s"])
+        snapshots = dict(ckpt["snapshots"])
+        resumed_from = start_epoch
+        log(f"[{arch}] resuming from {ckpt_path} at epoch {start_epoch}")
 
     n = subset.x_train.shape[0]
     x_train, y_train = subset.x_train.to(dev), subset.y_train.to(dev)
@@ -480,7 +526,9 @@ def _train(subset, out: Path, args: dict, num_classes: int, dev: torch.device, l
         if status == "diverged":
             break
         if epoch in args["snapshot_epochs"]:
-            save_model(model, out / f"model_epoch{epoch}.pt", {**header_base, "epoch": epoch, "status": "ok"})
+            snap = resume / f"model_epoch{epoch}.pt"
+            save_model(model, snap, {**header_base, "epoch": epoch, "status": "ok"})
+            snapshots[epoch] = _sha256(snap)
         if epoch < epochs:
             _save_torch(
                 {
@@ -492,6 +540,7 @@ def _train(subset, out: Path, args: dict, num_classes: int, dev: torch.device, l
                     "scheduler": scheduler.state_dict() if scheduler is not None else None,
                     "shuffle_rng": shuffle.get_state(),
                     "metrics": rows,
+                    "snapshots": snapshots,
                     "wall_s": wall_before + time.perf_counter() - t_session,
                 },
                 ckpt_path,
@@ -499,6 +548,10 @@ def _train(subset, out: Path, args: dict, num_classes: int, dev: torch.device, l
 
     epochs_run = len(rows)
     final_header = {**header_base, "epoch": epochs_run, "status": status}
+    separate = resume.resolve() != out.resolve()
+    if separate:
+        for e in snapshots:
+            _copy_file(resume / f"model_epoch{e}.pt", out / f"model_epoch{e}.pt")
     if status == "diverged":
         for e in args["snapshot_epochs"]:
             if e >= epoch:
@@ -533,5 +586,11 @@ def _train(subset, out: Path, args: dict, num_classes: int, dev: torch.device, l
     # NaN is not JSON: a diverged run's losses are written as null.
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
     _save_text(json.dumps(clean, indent=2, sort_keys=True) + "\n", out / "summary.json")
+    # The checkpoint first: without it the snapshot copies are never trusted again.
     ckpt_path.unlink(missing_ok=True)
+    if separate:
+        for e in snapshots:
+            (resume / f"model_epoch{e}.pt").unlink(missing_ok=True)
+        with contextlib.suppress(OSError):  # not empty: something else lives there
+            resume.rmdir()
     return summary

@@ -16,7 +16,10 @@ from htmu.config import ConfigError, load_schema, validate_config  # noqa: E402
 from htmu.pipeline import parse_run  # noqa: E402  (the run-name format lives in one place)
 
 try:
-    _validated = validate_config(config, load_schema(workflow.source_path("../schemas/config.schema.yaml")))
+    # Snakemake has moved into the working directory (--directory), from which the jobs read relative paths.
+    _validated = validate_config(
+        config, load_schema(workflow.source_path("../schemas/config.schema.yaml")), base_dir=os.getcwd()
+    )
 except ConfigError as _err:
     # One line, no traceback: the run stops before any job.
     print(f"htmu: invalid configuration: {_err}", file=sys.stderr)

@@ -1,3 +1,6 @@
+# The resume state (checkpoint and the snapshots taken so far) lives in results/resume/{run}/, not among the
+# outputs: Snakemake deletes the outputs of an interrupted job, and the rerun (--rerun-incomplete) must find it.
+# The job deletes it once its outputs are written.
 rule train:
     input:
         subset=subset_of,
@@ -14,6 +17,7 @@ rule train:
     params:
         training=config["training"],
         epochs=config["epochs"],
+        resume_dir=lambda wildcards: f"results/resume/{wildcards.run}",
     threads: config["training"]["threads"]
     resources:
         mem_mb=train_mem_mb,
