@@ -93,6 +93,7 @@ __all__ = [
     "fit_htmp",
     "fit_mp",
     "fit_powerlaw",
+    "fit_units",
     "compare_laws",
     "mp_test",
     "MIN_EIGENVALUES",
@@ -340,31 +341,39 @@ def _join(*parts: str) -> str:
 # the MP (kappa = inf) test
 
 
+#: above this size the Wishart null of R is simulated at this size and rescaled (its deviations from the limit
+#: 1 + gamma, and its spread, are both of order 1/n)
+N_NULL_MAX = 1000
+
+
 @functools.lru_cache(maxsize=64)
 def _wishart_r_null(n: int, gamma: float) -> tuple[float, float]:
     """Mean and sd of R = m2/m1^2 of real Wishart spectra of size n and aspect ratio gamma (simulated).
 
     The traces of T = B B^T for the bidiagonal model (beta = 1) are sums of its chi-square entries:
     tr T = sum(d_i^2 + s_i^2), tr T^2 = sum (d_i^2 + s_{i-1}^2)^2 + 2 sum d_i^2 s_i^2, so the exact finite-n
-    law of R costs O(n) per draw, without eigenvalues. Draws use a fixed seed: the test is a function of
-    the data alone.
+    law of R costs O(n) per draw, without eigenvalues: 500 draws (the test uses their mean and spread). Above ``N_NULL_MAX`` the simulation runs at
+    that size and the offset from 1 + gamma and the spread are rescaled by N_NULL_MAX / n. Draws use a fixed
+    seed: the test is a function of the data alone.
     """
-    draws = int(min(2000, max(400, 2e6 / n)))
-    rng = np.random.default_rng([20251201, n])
-    m = n / gamma
-    i = np.arange(1, n + 1, dtype=float)
+    n_sim = min(n, N_NULL_MAX)
+    draws = 500
+    rng = np.random.default_rng([20251201, n_sim])
+    m = n_sim / gamma
+    i = np.arange(1, n_sim + 1, dtype=float)
     out = np.empty(draws)
-    chunk = max(1, int(2e6 // n))
+    chunk = max(1, int(2e6 // n_sim))
     for a in range(0, draws, chunk):
         k = min(chunk, draws - a)
-        d = rng.chisquare(np.broadcast_to(m - i + 1.0, (k, n)))
-        s = rng.chisquare(np.broadcast_to(n - i[:-1], (k, n - 1)))
+        d = rng.chisquare(np.broadcast_to(m - i + 1.0, (k, n_sim)))
+        s = rng.chisquare(np.broadcast_to(n_sim - i[:-1], (k, n_sim - 1)))
         diag = d.copy()
         diag[:, 1:] += s
         t1 = diag.sum(1)
         t2 = (diag**2).sum(1) + 2.0 * (d[:, :-1] * s).sum(1)
-        out[a : a + k] = n * t2 / t1**2
-    return float(out.mean()), float(out.std(ddof=1))
+        out[a : a + k] = n_sim * t2 / t1**2
+    shrink = n_sim / n
+    return float(1 + gamma + (out.mean() - 1 - gamma) * shrink), float(out.std(ddof=1) * shrink)
 
 
 def mp_test(z, gamma: float) -> tuple[float, float]:
@@ -518,21 +527,46 @@ def _point_fit(spec: lik.Spectrum, method: str) -> tuple[_Point, lik.Profile | N
 # bootstrap calibration
 
 
-def _replicates(spec: lik.Spectrum, n_b: int, kappa: float, log_scale: float, n_boot: int, rng):
-    """``n_boot`` ensemble spectra at (kappa, scale) through the data's floor, drawn in parallel threads."""
-    children = rng.spawn(n_boot)
+@dataclass(frozen=True)
+class _Boot:
+    """How the bootstrap draws its replicates."""
+
+    n_boot: int
+    n_b: int  # eigenvalues per replicate
+    rng: np.random.Generator
+    own_floor: (
+        bool  # each replicate through its own eigensolver floor (default), else the data's absolute floor
+    )
+    tick: Callable[[int], None]  # progress: called with the number of replicates just drawn
+
+
+def _replicates(spec: lik.Spectrum, kappa: float, log_scale: float, boot: _Boot) -> list[lik.Spectrum]:
+    """``n_boot`` ensemble spectra at (kappa, scale), through the same floor as the data, drawn in threads.
+
+    The floor is applied as to the data: each replicate's own ``n eps max`` when the data's floor was the
+    default, else the caller's absolute floor. In the inverse form at tiny kappa the smallest z can lie below
+    the smallest double (dqds returns 0); the replicate's largest eigenvalue is then unknown, and its ratio to
+    the others so large that only it survives the floor: such a replicate is one eigenvalue above the floor.
+    """
     scale = math.exp(log_scale)
-    g = spec.gamma
+    g, n_b = spec.gamma, boot.n_b
 
     def one(child):
         z = sample_htmp_ensemble(n_b, g, kappa, child)
-        with np.errstate(divide="ignore", over="ignore"):
-            x = scale * z if spec.form == "direct" else scale / z
-        obs = x[x > spec.t]
-        return lik.Spectrum(x=np.sort(obs), n_censored=int(n_b - obs.size), t=spec.t, ref=spec.ref, gamma=g,
-                            form=spec.form)  # fmt: skip
+        if spec.form == "inverse" and not np.all(z > 0):
+            x = np.array(
+                [scale / max(float(z[z > 0].min()), np.finfo(float).tiny) if np.any(z > 0) else scale]
+            )
+            boot.tick(1)
+            return lik.Spectrum(x=x, n_censored=n_b - 1, t=spec.t, ref=spec.ref, gamma=g, form=spec.form)
+        x = scale * z if spec.form == "direct" else scale / z
+        t = eigensolver_floor(x) if boot.own_floor else spec.t
+        obs = np.sort(x[x > t])
+        boot.tick(1)
+        return lik.Spectrum(x=obs, n_censored=int(n_b - obs.size), t=t, ref=spec.ref, gamma=g, form=spec.form)
 
-    workers = min(n_boot, os.cpu_count() or 1)
+    children = boot.rng.spawn(boot.n_boot)
+    workers = min(boot.n_boot, os.cpu_count() or 1)
     if workers <= 1:
         return [one(c) for c in children]
     with ThreadPoolExecutor(max_workers=workers) as pool:
@@ -582,15 +616,16 @@ def _stencil_fit(spec, prof, reps, centre, sigma, n_b):
     return 0.5 * (nodes[0] + nodes[-1]) + half * fine[k], trusted & inside
 
 
-def _bootstrap_mle(spec, prof, best, n_boot, rng, n_b):
+def _bootstrap_mle(spec, prof, best, boot: _Boot):
     """log kappa of each replicate's MLE (see ``STENCIL``); also the number refitted in full.
 
     The first stencil is as wide as the iid standard error; when many replicates fall outside it, a second
     stencil as wide as their observed spread (median absolute deviation) is tried before full refits.
     """
     g_u = _u_curvature(prof, best.u)
+    n_b = boot.n_b
     sigma_u = (1.0 / math.sqrt(g_u) if g_u > 0 else 0.5) * math.sqrt(spec.n / n_b)
-    reps = _replicates(spec, n_b, math.exp(best.u), best.log_scale, n_boot, rng)
+    reps = _replicates(spec, math.exp(best.u), best.log_scale, boot)
     u_b, trusted = _stencil_fit(spec, prof, reps, best.u, sigma_u, n_b)
     if trusted.mean() < 0.75:
         finite = u_b[np.isfinite(u_b)]
@@ -613,15 +648,20 @@ def _u_curvature(prof: lik.Profile, u: float, h: float = 0.05) -> float:
     return -(fp - 2 * f0 + fm) / (0.5 * (hi - lo)) ** 2
 
 
-def _bootstrap_refit(spec, method, kappa, log_scale, n_boot, rng, n_b):
+def _bootstrap_refit(spec, method, kappa, log_scale, boot: _Boot):
     """log kappa of full refits of ensemble replicates (methods other than the MLE)."""
     out = []
-    for r in _replicates(spec, n_b, kappa, log_scale, n_boot, rng):
+    for r in _replicates(spec, kappa, log_scale, boot):
         pt, _ = _point_fit(r, method)
         if not pt.ok:
             raise RuntimeError(f"a bootstrap refit failed ({pt.message})")
         out.append(math.log(min(max(pt.kappa, KAPPA_BOUNDS[0]), KAPPA_BOUNDS[1])))
     return np.array(out)
+
+
+def fit_units(n_boot: int = 20, ci: bool = True) -> int:
+    """Total progress units of one :func:`fit_htmp` call (its ``progress`` argument)."""
+    return 2 + (n_boot if ci else 0)
 
 
 def _as_rng(rng) -> np.random.Generator:
@@ -669,6 +709,7 @@ def fit_htmp(
     *,
     floor: float | None = None,
     rank: int | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> FitResult:
     r"""Fit the HTMP law to one spectrum: kappa, scale and a calibrated 95% interval for kappa.
 
@@ -699,6 +740,10 @@ def fit_htmp(
     rank : int, optional
         The rank implied by the matrix's shape, when below the number of eigenvalues: the
         ``n - rank`` smallest are structural zeros, dropped, and gamma becomes ``gamma rank / n``.
+    progress : callable, optional
+        ``progress(units, stage)`` is called as work completes: 1 unit for the point estimate, 1 per bootstrap
+        replicate drawn (from worker threads: the callable must be thread-safe, as ``tqdm.update`` is) and 1 for
+        the interval; :func:`fit_units` gives the total. Meant for progress bars on long fits.
 
     Returns
     -------
@@ -715,11 +760,17 @@ def fit_htmp(
     if not isinstance(n_boot, int | np.integer) or isinstance(n_boot, bool) or n_boot < 5:
         raise ValueError(f"n_boot must be an integer >= 5, got {n_boot!r}")
     gen = _as_rng(rng)
+    if progress is None:
+
+        def progress(units: int, stage: str) -> None:
+            return None
+
     prep = _prepare(eigenvalues, gamma, form, floor, rank)
     if prep.fail:
         return _failed(prep, method, form, prep.fail, prep.message)
     spec = prep.spec
     pt, prof = _point_fit(spec, method)
+    progress(1, "point estimate")
     if not pt.ok:
         return _failed(prep, method, form, "no_convergence", pt.message)
     few = spec.x.size < MIN_OBSERVED
@@ -747,14 +798,12 @@ def fit_htmp(
     if ci:
         if status == "ok":
             n_b = min(spec.n, N_BOOT_MAX)
+            boot = _Boot(n_boot, n_b, gen, floor is None, lambda k: progress(k, "bootstrap replicates"))
             try:
                 if method == "mle":
-                    logk, n_full = _bootstrap_mle(spec, prof, prof(math.log(kappa)), n_boot, gen, n_b)
+                    logk, n_full = _bootstrap_mle(spec, prof, prof(math.log(kappa)), boot)
                 else:
-                    logk, n_full = (
-                        _bootstrap_refit(spec, method, kappa, pt.log_scale, n_boot, gen, n_b),
-                        n_boot,
-                    )
+                    logk, n_full = _bootstrap_refit(spec, method, kappa, pt.log_scale, boot), n_boot
             except RuntimeError as exc:
                 return _failed(prep, method, form, "no_convergence", f"bootstrap: {exc}")
             shrink = n_b / spec.n  # replicates smaller than the data: rescale bias and spread
@@ -780,6 +829,7 @@ def fit_htmp(
             msg = _join(msg, "interval: one-sided profile-likelihood bound (0, hi]")
         else:
             msg = _join(msg, f"no interval for status {status} with method {method}")
+    progress(1, "interval")
     return FitResult(
         kappa=float(kappa), scale=float(math.exp(pt.log_scale) * spec.ref), kappa_ci=tuple(map(float, kappa_ci)),
         loglik=float(loglik), ks=float(ks), status=status, method=method, form=form, gamma=spec.gamma, n=spec.n,
