@@ -194,9 +194,9 @@ def _poly_max(t: np.ndarray, values: np.ndarray, degree: int) -> tuple[float, fl
     return cand[k], float(vals[k]), float(-cheb.chebval(cand[k], cheb.chebder(d1)))
 
 
-#: how far (in log scale) the profile searches before it gives up: the likelihood of a spectrum with almost
-#: every eigenvalue censored is nearly flat in the scale
-SCALE_REACH = 200.0
+#: the profile's scales keep every standardised eigenvalue inside [e^-LOG_Z_MAX, e^LOG_Z_MAX]: beyond, the
+#: likelihood of a spectrum is not a number (the density underflows) and no sensible scale lies there
+LOG_Z_MAX = 690.0
 
 
 def profile(spectrum: Spectrum, u: float, centre: float, width: float) -> ProfilePoint:
@@ -205,24 +205,28 @@ def profile(spectrum: Spectrum, u: float, centre: float, width: float) -> Profil
     ``N_SCALES`` log scales on ``centre +- width`` in one law call. While the best of them is at an end of
     the grid, the grid moves that way with doubled width (a geometric search, for nearly flat likelihoods);
     once the maximum is inside, the grid narrows to about three standard deviations of the peak and a
-    quartic through it gives the maximum. A likelihood still rising ``SCALE_REACH`` away from the start
-    returns its best value there (curvature NaN).
+    quartic through it gives the maximum. A likelihood still rising at the edge of the admissible scales
+    (``LOG_Z_MAX``) returns its value there, with curvature NaN.
     """
     kappa = math.exp(u)
+    logx = spectrum.logx
+    lo = float(logx.max()) - LOG_Z_MAX if logx.size else centre - LOG_Z_MAX
+    hi = float(logx.min()) + LOG_Z_MAX if logx.size else centre + LOG_Z_MAX
     t = np.linspace(-1.0, 1.0, N_SCALES)
-    start = centre
     for _ in range(80):
+        centre = min(max(centre, lo + width), hi - width) if hi - lo > 2 * width else 0.5 * (lo + hi)
+        width = min(width, 0.5 * (hi - lo))
         ls = centre + width * t
         vals = loglik_table([spectrum], kappa, ls[None, :])[0]
         finite = np.isfinite(vals)
         if not finite.any():
-            width *= 2.0
-            if width > SCALE_REACH:
+            if width >= 0.5 * (hi - lo):
                 return ProfilePoint(u, -math.inf, centre, math.nan)
+            width *= 2.0
             continue
         k = int(np.argmax(np.where(finite, vals, -np.inf)))
         if k in (0, N_SCALES - 1) or not finite.all():
-            if abs(ls[k] - start) > SCALE_REACH:
+            if (k == 0 and ls[0] <= lo + 1e-9) or (k == N_SCALES - 1 and ls[-1] >= hi - 1e-9):
                 return ProfilePoint(u, float(vals[k]), float(ls[k]), math.nan)
             # move the grid so that its far end lies beyond the best point, twice as wide
             centre, width = float(ls[k]) + (width if k else -width), 2.0 * width
