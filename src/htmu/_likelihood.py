@@ -75,7 +75,7 @@ except ImportError:  # pragma: no cover
 
 #: search interval of kappa; an optimum at the top means "indistinguishable from MP", at the bottom
 #: "below what the data resolve" (rank collapse)
-KAPPA_BOUNDS = (1e-4, 1e4)
+KAPPA_BOUNDS = (1e-4, 1e3)
 U_MIN, U_MAX = math.log(KAPPA_BOUNDS[0]), math.log(KAPPA_BOUNDS[1])
 #: scales per profile evaluation
 N_SCALES = 9
