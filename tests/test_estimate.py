@@ -249,32 +249,32 @@ def test_compare_prefers_htmp_for_heavy_tailed_ensemble():
 
 
 @pytest.mark.slow
-def test_interval_coverage_on_ensemble():
-    """Coverage of the nominal 95% interval over draws with known kappa.
+def test_interval_coverage_across_kappas_forms_and_the_floor():
+    """A short version of benchmarks/coverage_study.py: the nominal 95% interval covers kappa.
 
-    45 draws in all (15 at each of three (gamma, kappa) pairs, n = 500). Under correct coverage the
-    number of hits is Binomial(45, 0.95) (mean 42.75); P(hits <= 37) = 0.0016, so the test fails on
-    coverage below about 0.84 with that false-alarm rate. Over-wide intervals are caught separately:
-    the mean interval half-width in log kappa must be within a factor of 2 of 1.96 times the observed
-    spread of log kappa_hat across draws (that spread is itself estimated from 15 draws, +-19%).
+    20 draws in each of six cells spanning kappa's range (1e-3 to 20, both forms, gamma 0.3255 and 0.5,
+    n = 400), every spectrum through the float64 floor (``through_eigensolver``). Under correct coverage the
+    hits are Binomial(120, 0.95); the test fails below ``floor`` hits, a false-alarm rate below 1e-3. No
+    interval may have zero width, and no fit may fail.
     """
-    cases = [(0.3255, 5.5), (0.5, 1.0), (0.2, 20.0)]
+    from htmu.ensembles import through_eigensolver
+
+    cells = [(1e-3, 0.3255, "direct"), (0.01, 0.5, "direct"), (0.5, 0.3255, "direct"), (20.0, 0.5, "direct"),
+             (0.1, 0.3255, "inverse"), (5.5, 0.3255, "inverse")]  # fmt: skip
     rng = np.random.default_rng(10)
-    hits, total = 0, 0
-    for gamma, kappa in cases:
-        logk, half = [], []
-        for _ in range(15):
-            x = sample_htmp_ensemble(500, gamma, kappa, rng)
-            r = fit_htmp(x, gamma, rng=rng)
-            assert r.status == "ok"
+    hits = total = 0
+    for kappa, gamma, form in cells:
+        for _ in range(20):
+            z = sample_htmp_ensemble(400, gamma, kappa, rng)
+            lam = 2.0 * z if form == "direct" else (2.0 / z if np.all(z > 0) else np.r_[np.zeros(399), 1.0])
+            r = fit_htmp(through_eigensolver(lam, rng), gamma, form=form, rng=rng)
+            assert r.status in ("ok", "mp_like", "rank_collapse"), (kappa, form, r.status, r.message)
+            assert r.kappa_ci[0] < r.kappa_ci[1], (kappa, form, r.kappa_ci)
             hits += r.kappa_ci[0] <= kappa <= r.kappa_ci[1]
             total += 1
-            logk.append(math.log(r.kappa))
-            half.append(0.5 * math.log(r.kappa_ci[1] / r.kappa_ci[0]))
-        ratio = np.mean(half) / (1.96 * np.std(logk, ddof=1))
-        assert 0.5 < ratio < 2.0, (gamma, kappa, ratio)
-    assert stats.binom.cdf(37, 45, 0.95) < 0.002
-    assert hits >= 38, f"coverage {hits}/{total}"
+    floor = int(stats.binom.ppf(1e-3, total, 0.95))
+    assert stats.binom.cdf(floor - 1, total, 0.95) < 1e-3
+    assert hits >= floor, f"coverage {hits}/{total} (floor {floor})"
 
 
 def test_mp_spectrum_gets_a_one_sided_interval_not_an_exception():

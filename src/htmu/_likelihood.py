@@ -213,12 +213,22 @@ def profile(spectrum: Spectrum, u: float, centre: float, width: float) -> Profil
     lo = float(logx.max()) - LOG_Z_MAX if logx.size else centre - LOG_Z_MAX
     hi = float(logx.min()) + LOG_Z_MAX if logx.size else centre + LOG_Z_MAX
     t = np.linspace(-1.0, 1.0, N_SCALES)
+    seen: set[tuple[float, float]] = set()
+    best = (-math.inf, centre)  # best evaluated (log-likelihood, log scale)
     for _ in range(80):
         centre = min(max(centre, lo + width), hi - width) if hi - lo > 2 * width else 0.5 * (lo + hi)
         width = min(width, 0.5 * (hi - lo))
+        if (centre, width) in seen:
+            # a grid seen before: pinned against the admissible range, or cycling on a likelihood that is not
+            # smooth at this resolution; the best point evaluated is the answer
+            return ProfilePoint(u, best[0], best[1], math.nan)
+        seen.add((centre, width))
         ls = centre + width * t
         vals = loglik_table([spectrum], kappa, ls[None, :])[0]
         finite = np.isfinite(vals)
+        if finite.any() and np.nanmax(np.where(finite, vals, np.nan)) > best[0]:
+            k_best = int(np.nanargmax(np.where(finite, vals, np.nan)))
+            best = (float(vals[k_best]), float(ls[k_best]))
         if not finite.any():
             if width >= 0.5 * (hi - lo):
                 return ProfilePoint(u, -math.inf, centre, math.nan)

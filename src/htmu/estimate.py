@@ -634,6 +634,9 @@ def _bootstrap_mle(spec, prof, best, boot: _Boot):
             u_2, trusted_2 = _stencil_fit(spec, prof, reps, best.u, spread, n_b)
             take = trusted_2 & ~trusted
             u_b[take], trusted = u_2[take], trusted | trusted_2
+    # a replicate with too few eigenvalues above its floor would be called rank collapse: kappa below resolution
+    few = np.array([r.x.size < MIN_OBSERVED for r in reps])
+    u_b[few], trusted[few] = lik.U_MIN, True
     for i in np.nonzero(~trusted)[0]:
         u_b[i] = lik.maximise(lik.Profile(reps[i], best.log_scale), best.u).u
     return np.clip(u_b, lik.U_MIN, lik.U_MAX), int((~trusted).sum())
