@@ -133,7 +133,7 @@ def test_fit_npy_txt_nc_agree(tmp_path, spectrum):
     p = run_cli("fit", str(npy), *common)
     assert p.returncode == 0, p.stderr
     full = json.loads(p.stdout)
-    assert {"preferred", "p_htmp_vs_mp", "powerlaw", "mp"} <= set(full["comparison"])
+    assert {"preferred", "powerlaw", "mp"} <= set(full["comparison"])
     fits = [full["fit"]]
     fits.append(_main_json("fit", str(txt), *common, "--no-compare")["fit"])
     fits.append(_main_json("fit", str(nc), *common, "--no-compare", "--select", "layer=fc1")["fit"])

@@ -326,3 +326,13 @@ def test_snakemake_plans_nothing_for_a_late_mistake(tmp_path, edit, message):
     assert lines == [f"htmu: invalid configuration: {message.format(workdir=workdir)}"]
     assert "Traceback" not in proc.stderr
     assert not (workdir / "results").exists()
+
+
+def test_scaling_ratio_too_small_for_the_smallest_n_is_refused():
+    cfg = yaml.safe_load(open(ROOT / "config/config.yaml"))
+    cfg["theory"]["scaling"] = {"ns": [10, 20, 40], "ratio": 0.1}
+    with pytest.raises(ConfigError) as exc:
+        validate_config(cfg, load_schema(SCHEMA))
+    assert str(exc.value) == (
+        "config key 'theory.scaling.ratio': 0.1 x min(ns) = 1 is below the 2 features the proportional setup needs"
+    )

@@ -57,24 +57,33 @@ def test_too_few_is_a_status_not_a_number():
     assert r.status == "too_few" and math.isnan(r.kappa) and r.n == MIN_EIGENVALUES - 1
 
 
-def test_rank_collapse_status():
-    x = np.concatenate([np.full(50, 1e-6), [1e3, 2e3]])
+def test_mostly_censored_spectrum_is_rank_collapse_with_a_one_sided_interval():
+    # Three eigenvalues of order one, the rest at the eigensolver's noise level: nothing but "kappa is tiny"
+    # can be said, as a status and an upper bound, never an exception or a number at the search bound.
+    rng = np.random.default_rng(0)
+    x = np.concatenate([rng.uniform(-1e-14, 1e-14, 60), [0.5, 1.0, 2.0]])
     r = fit_htmp(x, 0.3)
-    assert r.status == "rank_collapse" and math.isnan(r.kappa) and "participation" in r.message
+    assert r.status == "rank_collapse" and r.n_censored == 60 and r.n == 63
+    assert r.kappa_ci[0] == 0.0 and 0 < r.kappa_ci[1] < 1.0
+    assert "above the floor" in r.message
 
 
-def test_numerical_zeros_dropped_and_gamma_adjusted():
-    # Rank-deficient Gram: W is 100 x 400 of rank 80, so 20 eigenvalues of W W^T are numerical zeros
-    # (some slightly negative); the nonzero ones are those of an 80 x 400 Gram (gamma = 0.2).
+def test_structural_zeros_dropped_and_gamma_adjusted():
+    # Rank-deficient Gram: W is 100 x 400 of rank 80, so 20 eigenvalues of W W^T are zeros implied by the
+    # shape (numerically tiny, some negative). With rank=80 they are dropped and gamma becomes 80/400;
+    # without it they are numerical-floor values and enter as censored.
     rng = np.random.default_rng(0)
     w = rng.standard_normal((80, 400))
     w = np.vstack([w, rng.standard_normal((20, 80)) @ w])
     lam = np.linalg.eigvalsh(w @ w.T / 400)
-    r = fit_htmp(lam, 0.25, method="moments", ci=False)
-    assert r.n_dropped == 20 and r.n == 80
-    # the kept eigenvalues are exactly those above the tolerance, the adjusted gamma r/m = 80/400
+    r = fit_htmp(lam, 0.25, method="moments", ci=False, rank=80)
+    assert r.n_structural_zeros == 20 and r.n == 80 and r.n_censored == 0
     assert r.gamma == pytest.approx(0.25 * 80 / 100)
-    assert "zeros_dropped" in r.status and "gamma adjusted" in r.message
+    assert "structural zero" in r.message and "gamma adjusted" in r.message
+    r2 = fit_htmp(lam, 0.25, method="moments", ci=False)
+    assert r2.n_structural_zeros == 0 and r2.n_censored == 20 and r2.gamma == 0.25
+    with pytest.raises(ValueError, match="rank"):
+        fit_htmp(lam, 0.25, rank=70)  # the 30th smallest is a genuine eigenvalue, not a zero
 
 
 def test_fitresult_is_frozen_and_serialisable():
@@ -94,7 +103,10 @@ def test_fitresult_is_frozen_and_serialisable():
         "n",
         "gamma",
         "form",
-        "n_dropped",
+        "n_censored",
+        "floor",
+        "n_structural_zeros",
+        "p_mp",
     }
 
 
@@ -117,11 +129,15 @@ def test_moments_recover_kappa_on_ensemble():
     assert fit_htmp(x, gamma, method="moments", ci=False).scale == pytest.approx(x.mean())
 
 
-def test_moments_mp_like_when_under_dispersed():
-    # A spectrum less dispersed than MP has m2/m1^2 - 1 - gamma <= 0: kappa = inf, status mp_like.
+def test_near_constant_spectrum_is_degenerate_not_mp():
+    # A spectrum far narrower than any law of this gamma allows (relative variance 0.003 against >= 0.5):
+    # status degenerate for every method and for MP, never "MP-like".
     x = np.linspace(0.9, 1.1, 200)
-    r = fit_htmp(x, 0.5, method="moments", ci=False)
-    assert math.isinf(r.kappa) and r.status.startswith("mp_like")
+    for method in ("moments", "mle"):
+        r = fit_htmp(x, 0.5, method=method, ci=False)
+        assert r.status == "degenerate" and math.isnan(r.kappa) and "gamma" in r.message
+    assert fit_htmp(np.full(500, 3.0), 0.5).status == "degenerate"
+    assert fit_mp(x, 0.5).status == "degenerate"
 
 
 def test_fit_mp_on_wishart():
@@ -179,7 +195,9 @@ def test_mle_recovers_kappa_and_scale(gamma, kappa, form):
     x = 2.0 * z if form == "direct" else 2.0 / z
     r = fit_htmp(x, gamma, form=form, rng=5)
     assert r.status == "ok" and r.method == "mle" and r.form == form and r.n == 1000
-    assert r.kappa_ci[0] < kappa < r.kappa_ci[1]
+    # (coverage of the interval is tested over many draws in test_interval_coverage_on_ensemble; one draw
+    # would fail 5% of seeds) the estimate is within 0.35 in log kappa, over 4 bootstrap sd at n = 1000
+    assert r.kappa_ci[0] < r.kappa < r.kappa_ci[1]
     assert abs(math.log(r.kappa / kappa)) < 0.35
     # the scale is strongly correlated with kappa (a few % spread at n = 1000 for small kappa)
     assert abs(r.scale / 2.0 - 1) < 0.1
@@ -225,8 +243,7 @@ def test_compare_prefers_htmp_for_heavy_tailed_ensemble():
     gamma = 0.3255
     x = sample_htmp_ensemble(1000, gamma, 1.9, np.random.default_rng(9))
     c = compare_laws(x, gamma)
-    assert c.preferred in ("HTMP", "power_law") and c.p_htmp_vs_mp < 1e-3
-    assert c.lr_htmp_vs_mp > 10 and np.isfinite(c.loglik_tail_htmp)
+    assert c.preferred == "HTMP" and c.htmp.p_mp < 1e-3
     d = c.to_dict()
     assert d["htmp"]["kappa"] == c.htmp.kappa
 
@@ -260,12 +277,11 @@ def test_interval_coverage_on_ensemble():
     assert hits >= 38, f"coverage {hits}/{total}"
 
 
-def test_mp_like_spectrum_gets_a_one_sided_interval_not_an_exception():
-    # Regression: the profile bound's per-box surrogates disagreed at a box edge and brentq raised.
+def test_mp_spectrum_gets_a_one_sided_interval_not_an_exception():
+    # A Haar (Wishart) spectrum: MP cannot be rejected, so the interval is one-sided with upper end inf.
     from htmu.ensembles import sample_structured
 
     x = sample_structured(500, 0.5, "haar", np.random.default_rng([0, 4]))
     r = fit_htmp(x, 0.5, ci=True)
-    assert r.status.startswith("mp_like")
-    assert r.kappa == np.inf and r.kappa_ci[1] == np.inf
-    assert 1.0 < r.kappa_ci[0] <= 1e3
+    assert r.status in ("ok", "mp_like") and r.p_mp >= 0.05
+    assert r.kappa_ci[1] == np.inf and 1.0 < r.kappa_ci[0] < 1e3

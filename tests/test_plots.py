@@ -489,31 +489,36 @@ def test_fig_correlation():
     assert "no data" in texts(plots.fig_correlation(None))
 
 
-def test_fig_scaling_predicted_slope_line():
-    k, g, ell = 1.0, 0.5, 0.5
-    pred = -ell * (2 + k / (2 * g) - k / 2)
-    n = np.array([100, 200, 400, 800, 1600])
-    raw = pd.DataFrame(
-        {"kappa": k, "gamma": g, "ell": ell, "n": np.repeat(n, 2), "error": np.repeat(3.0 * n**pred, 2)}
-    )
-    exps = pd.DataFrame(
-        {
-            "kappa": [k],
-            "gamma": [g],
-            "ell": [ell],
-            "slope": [pred],
-            "slope_lo": [pred - 0.1],
-            "slope_hi": [pred + 0.1],
-        }
-    ).assign(predicted_slope=pred, agrees=True)
+def test_fig_scaling_draws_measured_derived_and_claimed_slopes():
+    from htmu import theory
+
+    raw = theory.scaling_experiment([(1.0, 0.5, 0.9)], (200, 400, 800), 2, np.random.default_rng(0))
+    exps = theory.scaling_exponents(raw, n_max_theory=1e6, points=5)
     fig = plots.fig_scaling(raw, exps)
-    ax_l = fig.axes[0]
-    dashed = [line for line in ax_l.lines if line.get_linestyle() == "--"]
-    assert len(dashed) == 1
-    xs, ys = dashed[0].get_xdata(), dashed[0].get_ydata()
-    # the dashed line has slope −ℓ(2 + κ/(2γ) − κ/2) = −1.25 and passes through the exact power law
-    assert np.log(ys[1] / ys[0]) / np.log(xs[1] / xs[0]) == pytest.approx(-1.25)
-    assert ys[0] == pytest.approx(3.0 * xs[0] ** -1.25)
+    assert len(fig.axes) == 3
+    ax_err, ax_prop, ax_fixed = fig.axes
+    assert ax_prop.get_title() == "p = 0.1·n, direct form, σ = 0"
+    assert ax_fixed.get_title() == "fixed d = 50, inverse form, σ = 0.1"
+    assert "Verdict: not testable as stated" in fig._suptitle.get_text()
+
+    def level(ax, style):
+        return sorted({round(float(line.get_ydata()[0]), 6) for line in ax.lines
+                       if line.get_linestyle() == style and len(line.get_ydata())})  # fmt: skip
+
+    # dotted: derived −ℓ(1 + q) = −1.35 (q = 0.5) and −min(2ℓ, 1) = −1; dashed: claimed −ℓ(2 + q) = −2.25;
+    # dash-dot: the bound −2ℓ = −1.8
+    assert level(ax_prop, ":") == [-1.35] and level(ax_fixed, ":") == [-1.0]
+    assert level(ax_prop, "--") == level(ax_fixed, "--") == [-2.25]
+    assert level(ax_prop, "-.") == [-1.8]
+    # the solid curve is the equivalent's local slope out to n = 1e6; the points are the measured slopes
+    curve = next(line for line in ax_prop.lines if line.get_linestyle() == "-" and len(line.get_xdata()) == 5)
+    th = exps[(exps.kind == "theory") & (exps.setup == "proportional")]
+    np.testing.assert_allclose(curve.get_ydata(), th["slope"])
+    assert max(curve.get_xdata()) == pytest.approx(1e6)
+    sim = exps[(exps.kind == "simulation") & (exps.setup == "proportional")]
+    points = next(c for c in ax_prop.containers)
+    np.testing.assert_allclose(points.lines[0].get_ydata(), sim["slope"])
+    assert ax_err.get_yscale() == "log" and len(ax_err.get_legend().get_texts()) == 3
     assert texts(plots.fig_scaling(None, None)).count("no data") == 2
 
 

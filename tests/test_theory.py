@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 import pytest
-from scipy import integrate, stats
+from scipy import stats
 
 from htmu import theory
 
@@ -396,119 +396,8 @@ def test_correlation_experiment_layout_and_power_law_in_power_law_out():
 
 
 # --------------------------------------------------------------------------------------------------
-# 5. scaling_experiment / scaling_exponents / ridge_exact_error
+# 5. the scaling law: tests/test_scaling.py
 # --------------------------------------------------------------------------------------------------
-
-
-def test_predicted_slope_closed_form():
-    assert theory.predicted_slope(2.0, 0.5, 0.5) == pytest.approx(-1.5)
-    assert theory.predicted_slope(5.5, 0.3255, 0.5) == pytest.approx(-0.5 * (2 + 5.5 / 0.651 - 2.75))
-
-
-def test_ridge_exact_error_matches_monte_carlo():
-    rng = np.random.default_rng(0)
-    n, d, mu, sigma = 30, 6, 0.3, 0.7
-    lam = rng.uniform(0.2, 3.0, size=d)
-    phi = rng.standard_normal((n, d)) * np.sqrt(lam)
-    bias, var = theory.ridge_exact_error(phi, lam, mu, sigma)
-    reps = 40000
-    theta = rng.standard_normal((reps, d)) / math.sqrt(d)
-    y = theta @ phi.T + sigma * rng.standard_normal((reps, n))
-    hat = np.linalg.solve(phi.T @ phi / n + mu * np.eye(d), (y @ phi / n).T).T
-    loss = np.sum((hat - theta) ** 2 * lam, axis=1)
-    se = loss.std() / math.sqrt(reps)
-    assert abs(loss.mean() - (bias + var)) < 4 * se
-    # noise-free part alone
-    hat0 = np.linalg.solve(phi.T @ phi / n + mu * np.eye(d), (theta @ phi.T @ phi / n).T).T
-    loss0 = np.sum((hat0 - theta) ** 2 * lam, axis=1)
-    assert abs(loss0.mean() - bias) < 4 * loss0.std() / math.sqrt(reps)
-
-
-def _ones(d, gamma, kappa, rng):
-    return np.ones(d)
-
-
-def test_scaling_recovers_closed_form_slope():
-    # Isotropic features (Lambda = I), no noise: for n >> d, S -> I and the exact error tends to
-    # mu^2 / (1 + mu)^2 with mu = n^-ell, whose log-log slope over the ns is known in closed form
-    # (about -2 ell). Its finite-n value for d = 1 is mu^2 E[(chi2_n/n + mu)^-2], a 1-d integral.
-    ell, ns = 0.6, (400, 800, 1600, 3200, 6400)
-    df = theory.scaling_experiment(
-        [(2.0, 0.5, ell)], ns, 8, np.random.default_rng(0), d=4, sigma=0.0, spectrum=_ones
-    )
-    assert len(df) == 5 * 8
-    mu = np.asarray(ns, dtype=float) ** -ell
-    # Second order in S - I: E tr((S + mu)^-2)/d = (1 + mu)^-2 (1 + 3 (d + 1) / (n (1 + mu)^2) + O(n^-2)),
-    # using E tr(S - I) = 0 and E tr((S - I)^2)/d = (d + 1)/n for S = Z^T Z / n, Z n x d Gaussian.
-    closed = mu**2 / (1 + mu) ** 2 * (1 + 3 * 5 / (np.asarray(ns) * (1 + mu) ** 2))
-    expected = np.polyfit(np.log(ns), np.log(closed), 1)[0]
-    res = theory.scaling_exponents(df, np.random.default_rng(1), n_boot=200)
-    assert res.loc[0, "slope"] == pytest.approx(expected, abs=0.02)
-    assert res.loc[0, "slope_lo"] <= res.loc[0, "slope"] <= res.loc[0, "slope_hi"]
-    by_n = df.groupby("n")["error"]
-    se = by_n.std().to_numpy() / math.sqrt(8)
-    assert np.all(np.abs(by_n.mean().to_numpy() - closed) < 4 * se)
-    assert np.all(se / closed < 0.05)  # the check above is not vacuous
-    assert res.loc[0, "predicted_slope"] == pytest.approx(-ell * 3.0)
-    assert res.loc[0, "saturation_slope"] == pytest.approx(-1.0)
-
-    # d = 1 exactly: E[mu^2 / (s + mu)^2], s = chi2_n / n, by quadrature.
-    n1, mu1 = 50, 50.0**-ell
-    exact = integrate.quad(
-        lambda s: mu1**2 / (s + mu1) ** 2 * stats.gamma.pdf(s, n1 / 2, scale=2 / n1), 0, np.inf
-    )[0]
-    rng = np.random.default_rng(2)
-    errs = [
-        theory.ridge_exact_error(rng.standard_normal((n1, 1)), np.ones(1), mu1, 0.0)[0] for _ in range(4000)
-    ]
-    assert np.mean(errs) == pytest.approx(exact, rel=4 * np.std(errs) / np.sqrt(4000) / exact)
-
-
-def test_scaling_exponents_on_exact_power_laws_and_agreement_flag():
-    rng = np.random.default_rng(0)
-    rows = []
-    # kappa = 2.8, gamma = 0.5, ell = 0.5 predicts -0.5 (2 + 2.8 - 1.4) = -1.7: feed exactly that slope,
-    # and a second case whose data slope (-1.0) is far from its prediction.
-    for kappa, slope in [(2.8, -1.7), (6.0, -1.0)]:
-        for n in (100, 200, 400, 800):
-            for draw in range(6):
-                err = 3.0 * n**slope * math.exp(0.05 * rng.standard_normal())
-                rows.append({"kappa": kappa, "gamma": 0.5, "ell": 0.5, "n": n, "draw": draw, "error": err})
-    res = theory.scaling_exponents(pd.DataFrame(rows), np.random.default_rng(1), n_boot=300)
-    assert res.loc[0, "slope"] == pytest.approx(-1.7, abs=0.03)
-    assert res.loc[0, "predicted_slope"] == pytest.approx(-1.7)
-    assert bool(res.loc[0, "agrees"])
-    assert res.loc[1, "predicted_slope"] == pytest.approx(-0.5 * (2 + 6 - 3))
-    assert not bool(res.loc[1, "agrees"])
-    assert res.loc[1, "slope_hi"] - res.loc[1, "slope_lo"] < 0.1
-
-
-def test_scaling_experiment_default_spectrum_layout_and_determinism():
-    kw = dict(d=10, sigma=0.1)
-    a = theory.scaling_experiment([(2.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
-    b = theory.scaling_experiment([(2.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
-    pd.testing.assert_frame_equal(a, b)
-    assert list(a.columns) == [
-        "kappa",
-        "gamma",
-        "ell",
-        "n",
-        "draw",
-        "d",
-        "sigma",
-        "mu",
-        "error",
-        "bias",
-        "variance",
-        "lambda_min",
-        "lambda_max",
-    ]
-    np.testing.assert_allclose(a["error"], a["bias"] + a["variance"])
-    assert (a["lambda_min"] > 0).all()
-    with pytest.raises(ValueError, match="ell"):
-        theory.scaling_experiment([(2.0, 0.5, 1.5)], (20, 40, 80), 1, np.random.default_rng(0))
-    with pytest.raises(ValueError, match="ns"):
-        theory.scaling_experiment([(2.0, 0.5, 0.5)], (20, 40), 1, np.random.default_rng(0))
 
 
 # --------------------------------------------------------------------------------------------------

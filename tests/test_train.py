@@ -240,7 +240,7 @@ def test_cifar10_end_to_end(tiny_cifar10, tmp_path):
     summary = train(
         "minialexnet", path, tmp_path / "run", batch_size=16, seed=0, epochs=1, init="fan_in", log=_quiet
     )
-    assert summary["status"] in ("ok", "diverged") and summary["epochs_run"] == 1
+    assert summary["status"] in ("ok", "diverged", "collapsed", "undertrained") and summary["epochs_run"] == 1
     assert load_checkpoint(tmp_path / "run" / "model_init.pt")[1]["init"] == "fan_in"
 
 
@@ -292,3 +292,43 @@ def test_zero_epochs_writes_the_initial_model(digits_subset, tmp_path):
     assert _same(_weights(tmp_path / "model_init.pt"), _weights(tmp_path / "model_final.pt"))
     assert _read_metrics(tmp_path / "metrics.csv") == []
     assert 0.0 <= summary["final_test_acc"] <= 1.0 and math.isfinite(summary["final_train_loss"])
+
+
+def _rows(losses, accs):
+    return [
+        {"epoch": i + 1, "train_loss": l_, "train_acc": a}
+        for i, (l_, a) in enumerate(zip(losses, accs, strict=True))
+    ]
+
+
+def test_training_outcome_criteria():
+    from htmu.train import training_outcome
+
+    ln10 = math.log(10)
+    # at chance (10 balanced classes): collapsed, whatever the loss does
+    assert training_outcome(_rows([2.3] * 10, [0.11] * 10), 10, 0.1)[0] == "collapsed"
+    # the majority class sets chance: 0.3 of the labels in one class, accuracy 0.33 is still chance
+    assert training_outcome(_rows([1.0] * 10, [0.33] * 10), 10, 0.3)[0] == "collapsed"
+    # still learning at the end: the loss fell 0.2 nats (> 0.05 ln 10 = 0.115) over the last 2 of 10 epochs
+    losses = [2.0, 1.6, 1.3, 1.1, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    status, why = training_outcome(_rows(losses, [0.9] * 10), 10, 0.1)
+    assert status == "undertrained" and "still falling" in why
+    # converged: the loss creeps towards 0 by small steps
+    losses = [2.0, 1.0, 0.5, 0.3, 0.2, 0.12, 0.08, 0.06, 0.05, 0.045]
+    assert training_outcome(_rows(losses, [0.99] * 10), 10, 0.1) == ("ok", "")
+    # the window is a fifth of the epochs (here 6 of 30): a drop just above the limit over it
+    losses = [1.0] * 24 + [1.0 - 0.02 * i for i in range(1, 7)]
+    assert 0.02 * 6 > 0.05 * ln10
+    assert training_outcome(_rows(losses, [0.9] * 30), 10, 0.1)[0] == "undertrained"
+    assert training_outcome(_rows(losses[:-1] + [losses[-2]], [0.9] * 30), 10, 0.1)[0] == "ok"
+    # too short to judge: ok
+    assert training_outcome(_rows([2.0, 1.0], [0.5, 0.6]), 10, 0.1) == ("ok", "")
+
+
+def test_a_run_that_does_not_learn_is_collapsed(digits_subset, tmp_path):
+    # lr = 1e-6: one epoch leaves the network at chance; the summary names it, with the reason and chance
+    s = train("lenet", digits_subset, tmp_path, batch_size=64, seed=0, epochs=1, lr=1e-6, device="cpu")
+    assert s["status"] == "collapsed" and "chance" in s["status_reason"]
+    assert 0.1 <= s["chance_accuracy"] < 0.2
+    header = torch.load(tmp_path / "model_final.pt", weights_only=True)["header"]
+    assert header["status"] == "collapsed"

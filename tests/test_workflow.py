@@ -97,7 +97,10 @@ def test_figures_scorecard_and_report(study):
             assert (study / "figures" / f"{name}.{ext}").stat().st_size > 1000, name
     card = pd.read_csv(study / "scorecard.csv")
     assert {"claim", "paper_value", "ours", "verdict"} <= set(card.columns)
-    assert set(card["verdict"]) <= {"reproduced", "not reproduced", "inconclusive", "not run"}
+    verdicts = {"reproduced", "not reproduced", "inconclusive", "not run", "not testable as stated"}
+    assert set(card["verdict"]) <= verdicts
+    # tiny.yaml's (κ, γ, ℓ) = (2, 0.5, 0.5): the claimed exponent is beyond the ridge bound (docs/scaling.md)
+    assert card.loc[card["claim"].str.startswith("scaling"), "verdict"].item() == "not testable as stated"
     assert (study / "report.html").stat().st_size > 10_000
 
 

@@ -169,6 +169,12 @@ def _check_cross_keys(cfg: dict) -> None:
             raise ConfigError(
                 f"config key 'spectra.stages[{i}]': {stage!r} needs {int(m.group(1))} in training.snapshot_epochs"
             )
+    sc = cfg["theory"]["scaling"]
+    if sc["ratio"] * min(sc["ns"]) < 2:
+        raise ConfigError(
+            f"config key 'theory.scaling.ratio': {sc['ratio']} x min(ns) = {sc['ratio'] * min(sc['ns']):g} is below "
+            "the 2 features the proportional setup needs"
+        )
     for i, epoch in enumerate(cfg["training"]["snapshot_epochs"]):
         if epoch > cfg["epochs"]:
             raise ConfigError(

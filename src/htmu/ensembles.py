@@ -33,6 +33,7 @@ __all__ = [
     "sample_htmp_ensemble",
     "sample_wishart",
     "sample_structured",
+    "sample_spiked_wishart",
     "bidiagonal_singular_values",
     "through_eigensolver",
     "eigensolver_floor",
@@ -260,6 +261,42 @@ def sample_wishart(n: int, gamma: float, rng: np.random.Generator) -> np.ndarray
     m = int(round(n / gamma))
     w = rng.standard_normal((n, m))
     return np.sort(np.linalg.eigvalsh(w @ w.T / m))
+
+
+def sample_spiked_wishart(n: int, gamma: float, spikes, rng: np.random.Generator) -> np.ndarray:
+    r"""Eigenvalues of a spiked real Wishart matrix: MP bulk plus outliers (Johnstone's spiked covariance model).
+
+    :math:`S = X^\top X / m` with :math:`X` an :math:`m \times n` Gaussian matrix whose rows have covariance
+    :math:`\Sigma = \mathrm{diag}(\ell_1, \dots, \ell_k, 1, \dots, 1)`, :math:`m = \mathrm{round}(n/\gamma)`.
+    The bulk follows MP(:math:`\gamma`) (unit mean); a spike :math:`\ell > 1 + \sqrt\gamma` (the BBP threshold)
+    produces an outlier near :math:`\ell(1 + \gamma/(\ell - 1))`, beyond the edge :math:`(1 + \sqrt\gamma)^2`;
+    weaker spikes stay inside the bulk. Dense, :math:`O(n^2 m)`.
+
+    Parameters
+    ----------
+    n : int
+        Number of eigenvalues, at least 2.
+    gamma : float
+        Aspect ratio in (0, 1).
+    spikes : sequence of float
+        Population spikes :math:`\ell_i > 0` (at most n of them).
+    rng : numpy.random.Generator
+        Source of randomness.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``n`` eigenvalues, sorted ascending.
+    """
+    _check_common(n, gamma, rng)
+    ell = np.asarray(spikes, dtype=float).ravel()
+    if ell.size > n or not np.all(np.isfinite(ell) & (ell > 0)):
+        raise ValueError(f"spikes must be at most n={n} positive numbers, got {spikes!r}")
+    m = int(round(n / gamma))
+    sd = np.ones(n)
+    sd[: ell.size] = np.sqrt(ell)
+    x = rng.standard_normal((m, n)) * sd
+    return np.sort(np.linalg.eigvalsh(x.T @ x / m))
 
 
 def _wishart_block(rows: int, gamma: float, rng: np.random.Generator) -> np.ndarray:

@@ -2,74 +2,89 @@ r"""Estimators of the HTMP parameter kappa, with intervals calibrated on the ens
 
 What is implemented, and why
 ----------------------------
-The paper's own estimator (Algorithm 1, Appendix G, with a CLT in Proposition G.5) is not available to
-us, so this module offers four estimators of :math:`(\kappa, \text{scale})` and calibrates their
-uncertainty by simulation instead of by iid asymptotics:
+The paper's own estimator (Algorithm 1, Appendix G) is not available to us, so this module offers
+maximum likelihood (the default) and three simpler estimators of :math:`(\kappa, \text{scale})`, and
+calibrates their uncertainty by simulation from the ensemble instead of by iid asymptotics:
 
 ``method="mle"`` (default)
-    Joint maximum likelihood of :math:`(\log\kappa, \log s)` treating the eigenvalues as a sample from the
-    HTMP law: direct form :math:`x/s \sim \mathrm{HTMP}(\gamma,\kappa)`, inverse form
-    :math:`s/\lambda \sim \mathrm{HTMP}(\gamma,\kappa)` (density :math:`s\lambda^{-2}\rho(s/\lambda)`).
-    :math:`\kappa` is searched in ``KAPPA_BOUNDS`` = [1e-3, 1e3]; an optimum at the upper bound means the
-    data cannot be told from Marchenko--Pastur: status ``"mp_like"``, ``kappa = inf``.
+    Joint maximum likelihood of :math:`(\log\kappa, \log s)`: direct form :math:`x/s \sim
+    \mathrm{HTMP}(\gamma,\kappa)`, inverse form :math:`s/\lambda \sim \mathrm{HTMP}(\gamma,\kappa)` (density
+    :math:`s\lambda^{-2}\rho(s/\lambda)`), evaluated by the law itself (:mod:`htmu._likelihood`). Eigenvalues
+    at or below the floor enter as left-censored observations (below).
 ``method="moments"``
     From :math:`\mathrm{Var}\,x = \gamma(1 + 2/\kappa)` for a mean-1 law:
-    :math:`\hat\kappa = 2\gamma/(m_2/m_1^2 - 1 - \gamma)`; a denominator :math:`\le 0` (MP-like or
-    under-dispersed) gives ``kappa = inf``, status ``"mp_like"``.
+    :math:`\hat\kappa = 2\gamma/(m_2/m_1^2 - 1 - \gamma)`; a denominator :math:`\le 0` gives ``kappa = inf``.
+    Censored eigenvalues count as 0 (direct form) or make the moments infinite (inverse form).
 ``method="ks"``
-    Minimum Kolmogorov--Smirnov distance between the empirical and the model CDF.
+    Minimum Kolmogorov--Smirnov distance between the empirical CDF and the law's (:data:`htmu.laws.htmp`).
 ``method="stieltjes"``
-    Least squares between the empirical Stieltjes transform :math:`\frac1n\sum_i (z_i - w)^{-1}` of the
-    standardised eigenvalues and the model's :math:`\int \rho(t)/(t - w)\,dt` (by quadrature of the
-    density) at the points ``STIELTJES_POINTS`` off the real axis.
+    Least squares between the empirical Stieltjes transform of the standardised eigenvalues and the law's
+    (:func:`htmu.laws.stieltjes`) at ``STIELTJES_POINTS``. Slow (mpmath per point): an option, not a default.
+
+The numerical floor: censoring, not dropping
+    A float64 symmetric eigensolver returns eigenvalues to an absolute accuracy of about
+    :math:`n\varepsilon\max|\lambda|` (:func:`htmu.ensembles.eigensolver_floor`, the default ``floor``);
+    below it the values are noise of that size. At small :math:`\kappa` those eigenvalues are the law's lower
+    tail, :math:`P(x < t) \sim t^{\kappa(1-\gamma)/(2\gamma)}` (at :math:`\gamma = 0.3255, \kappa = 0.01`
+    half of them are below :math:`10^{-20}`), not the zeros of a rank-deficient matrix. They enter the
+    likelihood as left-censored observations: :math:`n_c\log F(t/s)` (direct form) or
+    :math:`n_c\log(1 - F(s/t))` (inverse form). Zeros implied by the matrix's *shape* are different: pass
+    ``rank`` (e.g. :math:`d` for the Gram of :math:`n > d` points with :math:`d` features) and the
+    :math:`n - \mathrm{rank}` smallest eigenvalues are dropped, with :math:`\gamma` adjusted to
+    :math:`\gamma\,\mathrm{rank}/n` (the nonzero eigenvalues of a rank-:math:`r` Gram :math:`W W^\top` of an
+    :math:`n \times m` matrix are those of an :math:`r \times m` one).
 
 Honest intervals
-    Eigenvalues are dependent (repulsion) and the finite-n ensemble is not the limit law, so the iid
-    Fisher interval is wrong in both centre and width (a trial at n = 1000, kappa = 5.5 gave an MLE of
-    5.99 +- 0.32). We use a parametric bootstrap *from the ensemble* (:func:`htmu.ensembles.
-    sample_htmp_ensemble`) at the fitted :math:`(\hat\kappa, \hat s)`: B replicate spectra of the same
-    size are refitted, giving the bias :math:`b` and spread :math:`\sigma` of :math:`\log\hat\kappa`.
-    The 95% interval is :math:`\exp(\log\hat\kappa - b \pm t_{B-1,0.975}\,\sigma\sqrt{1 + 1/B})` (basic
-    bootstrap in log kappa with the Monte-Carlo error of b and sigma folded in through Student's t).
-    For the MLE the replicate fits are chord-Newton iterations from :math:`\hat\theta` with the observed
-    information of the original fit (``boot_steps`` steps; B = 30 by default); the other methods refit
-    each replicate fully (slow for ``"ks"`` and ``"stieltjes"``). ``kappa_debiased`` is
-    :math:`\hat\kappa e^{-b}`. The coverage is checked in ``tests/test_estimate.py`` and
-    ``benchmarks/coverage_study.py``.
+    Eigenvalues are dependent (repulsion) and the finite-n ensemble is not the limit law, so the iid Fisher
+    interval is wrong in centre and width. A parametric bootstrap *from the ensemble*
+    (:func:`htmu.ensembles.sample_htmp_ensemble`, exact to the smallest eigenvalue) at the fitted
+    :math:`(\hat\kappa, \hat s)` draws B replicate spectra, passes them through the same floor, and refits
+    them, giving the bias :math:`b` and spread :math:`\sigma` of :math:`\log\hat\kappa`. The 95% interval is
+    :math:`\exp(\log\hat\kappa - b \pm t_{B-1,0.975}\,\sigma\sqrt{1 + 1/B})` (basic bootstrap in
+    :math:`\log\kappa`, the Monte-Carlo error of b and sigma folded in through Student's t);
+    ``kappa_debiased`` is :math:`\hat\kappa e^{-b}`.
 
-Speed
-    :func:`htmu.laws.htmp_logpdf` is exact but costs about 0.3 ms per point, and a fit with its bootstrap
-    needs thousands of log-likelihood evaluations of n points. The optimisers therefore work on a
-    Chebyshev interpolant of :math:`\log\rho(e^u; \gamma, e^\ell)` over a box in
-    :math:`(u = \log z, \ell = \log\kappa)` around the data and the current estimate (64 x 7 exact
-    evaluations; the box follows the optimum), with exact evaluation outside the box. At the optimum
-    the exact log-likelihood is computed; if it differs from the interpolated one by more than
-    ``_SURROGATE_TOL`` (0.02 nats) the interpolant is refined and the fit repeated. The reported
-    ``loglik`` is always the exact one.
+    *The MP end.* :math:`\kappa = \infty` (Marchenko--Pastur, the real Wishart ensemble) belongs to the
+    interval when a calibrated test cannot reject it: the statistic :math:`R = m_2/m_1^2` of the
+    direct-form variable (:math:`x`, or :math:`1/\lambda` in the inverse form) against its exact finite-n
+    distribution under the real Wishart ensemble of the same size and aspect ratio, simulated from the
+    bidiagonal model's traces (:func:`mp_test`). Then the upper end is ``inf`` (a one-sided interval) and
+    the message says so. An MLE at the top of ``KAPPA_BOUNDS`` gives ``kappa = inf``, status ``"mp_like"``.
+
+    *The rank-collapse end.* When fewer than ``MIN_OBSERVED`` eigenvalues remain above the floor, or the MLE
+    sits at the bottom of ``KAPPA_BOUNDS``, the data say only "kappa is tiny": status ``"rank_collapse"`` with
+    the one-sided interval :math:`(0, \kappa_{hi}]`.
+
+    Speed: every replicate is refitted from one law call per node of a shared grid in :math:`\log\kappa`
+    (all replicates and scales in the same call), and replicate spectra are drawn in parallel threads. Above
+    ``N_BOOT_MAX`` eigenvalues, replicates of ``N_BOOT_MAX`` eigenvalues are used and their bias and spread
+    rescaled by :math:`n_b/n` and :math:`\sqrt{n_b/n}` (the orders of a finite-n bias and of the
+    fluctuations of linear statistics at fixed :math:`\kappa`); ``benchmarks/coverage_study.py`` checks the
+    coverage this gives.
 
 Input handling
-    NaN/inf eigenvalues, negative eigenvalues beyond the numerical-zero tolerance, gamma outside (0, 1)
-    and unknown forms/methods raise ``ValueError``. Eigenvalues with :math:`|\lambda| \le
-    \max|\lambda|\cdot n\cdot\varepsilon` are numerical zeros (rank deficiency): they are dropped,
-    ``n_dropped`` reports them, and gamma is adjusted to :math:`\gamma r/n` because the r nonzero
-    eigenvalues of a rank-r Gram matrix :math:`W W^\top` (W of size n x m) are those of an r x m matrix
-    (aspect ratio r/m). Fewer than ``MIN_EIGENVALUES`` = 20 eigenvalues give status ``"too_few"``; a
-    participation ratio :math:`(\sum z)^2/\sum z^2` of the direct-form variable (:math:`z = x`, or
-    :math:`1/\lambda` for the inverse form) below ``RANK_COLLAPSE_PR`` = 3 gives
-    ``"rank_collapse"``; an optimiser failure gives ``"no_convergence"``. Failed fits carry NaN numbers
-    *and* the status; qualifiers are appended with ``+`` (e.g. ``"ok+zeros_dropped"``).
+    Eigenvalues must be a 1-D real array: 2-D, complex and masked arrays are refused with a message that
+    says what to pass. NaN/inf values, negative values below ``-floor``, gamma outside (0, 1), unknown forms or
+    methods, and ``n_boot < 5`` raise ``ValueError``. The fit is invariant to the units of the eigenvalues
+    (they are normalised internally). Statuses: ``"ok"``, ``"mp_like"``, ``"rank_collapse"``, ``"too_few"``
+    (fewer than ``MIN_EIGENVALUES``), ``"degenerate"`` (a spectrum far narrower than any law of this gamma
+    allows, e.g. all values equal) and ``"no_convergence"``. Failed fits carry NaN numbers *and* the status.
 """
 
 from __future__ import annotations
 
+import functools
 import math
+import os
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
 from scipy import optimize, stats
 
-from htmu.ensembles import sample_htmp_ensemble
+from htmu import _likelihood as lik
+from htmu.ensembles import eigensolver_floor, sample_htmp_ensemble
 
 __all__ = [
     "FitResult",
@@ -78,19 +93,28 @@ __all__ = [
     "fit_htmp",
     "fit_mp",
     "fit_powerlaw",
+    "fit_units",
     "compare_laws",
+    "mp_test",
     "MIN_EIGENVALUES",
+    "MIN_OBSERVED",
     "KAPPA_BOUNDS",
-    "RANK_COLLAPSE_PR",
+    "N_BOOT_MAX",
 ]
 
 MIN_EIGENVALUES = 20
-KAPPA_BOUNDS = (1e-3, 1e3)
-RANK_COLLAPSE_PR = 3.0
+#: eigenvalues above the floor needed to say more than "kappa is tiny"
+MIN_OBSERVED = 10
+KAPPA_BOUNDS = lik.KAPPA_BOUNDS
+#: bootstrap replicates are drawn with at most this many eigenvalues (bias and spread rescaled)
+N_BOOT_MAX = 2000
 MIN_TAIL = 10
 STIELTJES_POINTS = np.array([0.25 + 0.5j, 0.75 + 0.5j, 1.5 + 0.5j, 3.0 + 0.5j, 1.0 + 2.0j])
 FORMS = ("direct", "inverse")
 METHODS = ("mle", "moments", "ks", "stieltjes")
+STATUSES = ("ok", "mp_like", "rank_collapse", "too_few", "degenerate", "no_convergence")
+#: significance of the MP test that puts kappa = inf into the interval
+MP_LEVEL = 0.05
 _NAN2 = (math.nan, math.nan)
 
 
@@ -103,31 +127,36 @@ class FitResult:
     kappa : float
         Point estimate of kappa (``inf`` for MP-like spectra, NaN when no fit was possible).
     scale : float
-        Direct form: ``x / scale ~ htmp``; inverse form: ``scale / lambda ~ htmp``.
+        Direct form: ``x / scale ~ htmp``; inverse form: ``scale / lambda ~ htmp`` (the data's units).
     kappa_ci : tuple of float
-        95% interval for kappa, calibrated by the ensemble bootstrap (NaN when not computed).
+        95% interval for kappa (NaN when not computed); ``(lo, inf)`` when MP cannot be rejected,
+        ``(0, hi)`` at rank collapse.
     loglik : float
-        Log-likelihood of the eigenvalues, in the data's own units, at the estimate.
+        Log-likelihood of the eigenvalues, in the data's own units, at the estimate (censored ones included).
     ks : float
-        Kolmogorov--Smirnov distance between the empirical and the fitted CDF.
+        Kolmogorov--Smirnov distance between the empirical and the fitted CDF (above the floor).
     status : str
-        ``"ok"``, ``"mp_like"``, ``"kappa_at_lower_bound"``, ``"too_few"``, ``"rank_collapse"``,
-        ``"no_convergence"``, ``"outside_support"`` (MP only), with ``+`` qualifiers such as
-        ``"+zeros_dropped"``, ``"+no_interval"``.
+        One of ``STATUSES``; ``message`` says why.
     method, form : str
         The estimator and the form fitted.
-    n : int
-        Number of eigenvalues used (after dropping zeros).
     gamma : float
-        Aspect ratio used (adjusted when zeros were dropped).
-    n_dropped : int
-        Number of numerical-zero eigenvalues dropped.
+        Aspect ratio used (adjusted when structural zeros were dropped).
+    n : int
+        Eigenvalues in the likelihood (censored ones included, structural zeros not).
+    n_censored : int
+        Eigenvalues at or below the floor (left-censored).
+    floor : float
+        The numerical floor used (data units).
+    n_structural_zeros : int
+        Eigenvalues dropped as zeros implied by the matrix's shape (``rank``).
     kappa_debiased : float
         ``kappa`` corrected by the bootstrap bias of log kappa (NaN without interval).
     n_boot : int
-        Number of bootstrap replicates behind ``kappa_ci``.
+        Bootstrap replicates behind ``kappa_ci``.
+    p_mp : float
+        p-value of the calibrated test of kappa = inf (:func:`mp_test`; NaN when not run).
     message : str
-        Human-readable detail behind the status.
+        Human-readable detail behind the status and the interval.
     """
 
     kappa: float
@@ -137,12 +166,15 @@ class FitResult:
     ks: float
     status: str
     method: str
-    n: int
-    gamma: float
     form: str
-    n_dropped: int
+    gamma: float
+    n: int
+    n_censored: int = 0
+    floor: float = 0.0
+    n_structural_zeros: int = 0
     kappa_debiased: float = math.nan
     n_boot: int = 0
+    p_mp: float = math.nan
     message: str = ""
 
     def to_dict(self) -> dict:
@@ -171,76 +203,41 @@ class PowerLawResult:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class LawComparison:
-    """MP vs HTMP vs power law (tail) for one spectrum; see :func:`compare_laws`."""
-
-    htmp: FitResult
-    mp: FitResult
-    powerlaw: PowerLawResult
-    loglik_htmp: float
-    loglik_mp_proxy: float
-    lr_htmp_vs_mp: float
-    p_htmp_vs_mp: float
-    loglik_tail_htmp: float
-    loglik_tail_powerlaw: float
-    vuong_z_htmp_vs_powerlaw: float
-    p_htmp_vs_powerlaw: float
-    preferred: str
-    notes: list[str] = field(default_factory=list)
-
-    def to_row(self) -> dict:
-        """One flat row: the HTMP fit, the MP comparison and the power-law tail (for CSV tables).
-
-        ``loglik_mp`` is the MP proxy's (HTMP at the kappa cap) log-likelihood used by the test;
-        ``loglik_mp_exact`` the exact compact-support MP one (possibly ``-inf``).
-        """
-        h, p = self.htmp, self.powerlaw
-        return {
-            "kappa": h.kappa,
-            "kappa_lo": h.kappa_ci[0],
-            "kappa_hi": h.kappa_ci[1],
-            "kappa_debiased": h.kappa_debiased,
-            "scale": h.scale,
-            "loglik": h.loglik,
-            "ks": h.ks,
-            "status": h.status,
-            "message": h.message,
-            "preferred": self.preferred,
-            "loglik_mp": self.loglik_mp_proxy,
-            "loglik_mp_exact": self.mp.loglik,
-            "loglik_htmp": self.loglik_htmp,
-            "lr_htmp_vs_mp": self.lr_htmp_vs_mp,
-            "p_htmp_vs_mp": self.p_htmp_vs_mp,
-            "p_htmp_vs_powerlaw": self.p_htmp_vs_powerlaw,
-            "alpha_tail": p.alpha,
-            "alpha_tail_se": p.alpha_se,
-            "xmin": p.xmin,
-            "n_tail": p.n_tail,
-            "method": h.method,
-            "n_dropped": h.n_dropped,
-        }
-
-    def to_dict(self) -> dict:
-        """Nested plain-Python dictionary."""
-        d = asdict(self)
-        d["htmp"] = self.htmp.to_dict()
-        d["mp"] = self.mp.to_dict()
-        d["powerlaw"] = self.powerlaw.to_dict()
-        return d
-
-
 # --------------------------------------------------------------------------------------------------
 # input handling
 
 
-@dataclass(frozen=True)
-class _Prepared:
-    x: np.ndarray  # sorted positive eigenvalues
-    gamma: float
-    n_dropped: int
-    fail: str | None  # "too_few" / "rank_collapse" / None
-    message: str
+def as_spectrum(eigenvalues, name: str = "eigenvalues") -> np.ndarray:
+    """Check that ``eigenvalues`` is one spectrum: a finite 1-D real array. Returns it as float64.
+
+    Refused, with a message saying what to pass instead: masked arrays (pass ``.compressed()``), complex
+    values (eigenvalues of a symmetric matrix are real), arrays that are not 1-D (pass ``.ravel()`` if
+    pooling several spectra is really meant), NaN and infinite values.
+    """
+    if isinstance(eigenvalues, np.ma.MaskedArray):
+        raise ValueError(
+            f"{name}: masked arrays are not accepted; pass {name}.compressed() (the unmasked values)"
+        )
+    arr = np.asarray(eigenvalues)
+    if np.iscomplexobj(arr):
+        raise ValueError(
+            f"{name} are complex; a symmetric matrix has real eigenvalues: pass the real part explicitly "
+            "if that is what you mean"
+        )
+    if arr.ndim != 1:
+        raise ValueError(
+            f"{name} must be a 1-D array of one spectrum, got shape {arr.shape}; pass {name}.ravel() if you "
+            "really mean to pool them"
+        )
+    try:
+        x = arr.astype(float)
+    except (TypeError, ValueError):
+        raise ValueError(f"{name} must be numbers, got dtype {arr.dtype}") from None
+    if np.isnan(x).any():
+        raise ValueError(f"{name} contain {int(np.isnan(x).sum())} NaN value(s)")
+    if np.isinf(x).any():
+        raise ValueError(f"{name} contain {int(np.isinf(x).sum())} infinite value(s)")
+    return x
 
 
 def _check_gamma(gamma: float) -> float:
@@ -258,485 +255,413 @@ def _check_form(form: str) -> None:
         raise ValueError(f"form must be one of {FORMS}, got {form!r}")
 
 
-def _prepare(eigenvalues, gamma: float, form: str) -> _Prepared:
+@dataclass(frozen=True)
+class _Prepared:
+    spec: lik.Spectrum | None  # None when the screen failed
+    gamma: float
+    n: int
+    floor: float
+    n_structural_zeros: int
+    fail: str | None
+    message: str
+
+
+def _prepare(eigenvalues, gamma: float, form: str, floor: float | None, rank: int | None) -> _Prepared:
     g = _check_gamma(gamma)
-    lam = np.asarray(eigenvalues, dtype=float).ravel()
-    if np.isnan(lam).any():
-        raise ValueError(f"eigenvalues contain {int(np.isnan(lam).sum())} NaN value(s)")
-    if np.isinf(lam).any():
-        raise ValueError(f"eigenvalues contain {int(np.isinf(lam).sum())} infinite value(s)")
+    lam = as_spectrum(eigenvalues)
     n0 = lam.size
-    if n0 == 0:
-        return _Prepared(lam, g, 0, "too_few", "no eigenvalues")
-    # Eigenvalues of a Gram matrix computed in floating point have absolute error ~ max|lam| n eps, so
-    # anything within that of zero (either sign) is a numerical zero, not a negative eigenvalue.
-    tol = float(np.max(np.abs(lam))) * n0 * np.finfo(float).eps
-    neg = lam < -tol
+    t = eigensolver_floor(lam) if floor is None else float(floor)
+    if not (math.isfinite(t) and t >= 0):
+        raise ValueError(f"floor must be a finite number >= 0, got {floor!r}")
+    neg = lam < -t
     if neg.any():
         raise ValueError(
-            f"eigenvalues contain {int(neg.sum())} negative value(s) beyond the numerical-zero "
-            f"tolerance {tol:.3g} (min {lam.min():.6g})"
+            f"eigenvalues contain {int(neg.sum())} negative value(s) below -floor = {-t:.3g} (min {lam.min():.6g}); "
+            "a Gram or kernel matrix has none beyond its numerical noise"
         )
-    keep = lam > tol
-    x = np.sort(lam[keep])
-    n_dropped = int(n0 - x.size)
-    msg = ""
-    if n_dropped:
-        g = g * x.size / n0
-        msg = (
-            f"dropped {n_dropped} numerical-zero eigenvalue(s) (<= {tol:.3g}); "
-            f"gamma adjusted {float(gamma):.6g} -> {g:.6g} (rank r: gamma r/n)"
-        )
-    if x.size < MIN_EIGENVALUES:
-        return _Prepared(x, g, n_dropped, "too_few", f"{x.size} nonzero eigenvalues < {MIN_EIGENVALUES}")
-    # Judge collapse on the direct-form variable (x, or 1/lambda for the inverse form): its HTMP variance
-    # gamma (1 + 2/kappa) is finite for every kappa, whereas the inverse form's own upper tail may have
-    # infinite variance without any collapse.
-    zc = x if form == "direct" else 1.0 / x
-    pr = float(zc.sum() ** 2 / np.sum(zc**2))
-    if pr < RANK_COLLAPSE_PR:
+    lam = np.sort(lam)
+    msgs = []
+    n_struct = 0
+    if rank is not None:
+        if not isinstance(rank, int | np.integer) or isinstance(rank, bool) or not 1 <= rank <= n0:
+            raise ValueError(
+                f"rank must be an integer in [1, {n0}] (the number of eigenvalues), got {rank!r}"
+            )
+        n_struct = n0 - int(rank)
+        if n_struct and lam[n_struct - 1] > t:
+            raise ValueError(
+                f"rank {rank} implies {n_struct} structural zeros, but the {n_struct}-th smallest eigenvalue "
+                f"{lam[n_struct - 1]:.3g} is above the floor {t:.3g}"
+            )
+        if n_struct:
+            lam = lam[n_struct:]
+            g = g * lam.size / n0
+            msgs.append(
+                f"dropped {n_struct} structural zero(s) (rank {rank}); gamma adjusted {gamma:.6g} -> {g:.6g}"
+            )
+    obs = lam[lam > t]
+    n_c = int(lam.size - obs.size)
+    if n_c:
+        msgs.append(f"{n_c} eigenvalue(s) at or below the floor {t:.3g} enter as left-censored")
+    common = {"gamma": g, "n": int(lam.size), "floor": t, "n_structural_zeros": n_struct}
+    if lam.size < MIN_EIGENVALUES:
         return _Prepared(
-            x,
-            g,
-            n_dropped,
-            "rank_collapse",
-            f"participation ratio {pr:.3g} < {RANK_COLLAPSE_PR}: nearly all mass in a few eigenvalues",
+            None, **common, fail="too_few", message=f"{lam.size} eigenvalues < {MIN_EIGENVALUES}"
         )
-    return _Prepared(x, g, n_dropped, None, msg)
+    # Screen: every candidate law of this gamma has a relative variance of the direct-form variable of at
+    # least about gamma (MP: gamma; HTMP: gamma (1 + 2/kappa)); a spectrum far narrower is degenerate.
+    z = lam if form == "direct" else (1.0 / obs if n_c == 0 else None)
+    if z is not None and z.mean() > 0:
+        v = float(np.var(z) / np.mean(z) ** 2)
+        if v < g / 4:
+            return _Prepared(
+                None, **common, fail="degenerate",
+                message=f"relative variance {v:.3g} is far below gamma/4 = {g / 4:.3g}: no MP or HTMP law "
+                        f"with gamma {g:.4g} describes so narrow a spectrum (all equal? wrong gamma?)",
+            )  # fmt: skip
+    ref = float(np.exp(np.median(np.log(obs)))) if obs.size else 1.0
+    spec = lik.Spectrum(x=obs / ref, n_censored=n_c, t=t / ref, ref=ref, gamma=g, form=form)
+    return _Prepared(spec, **common, fail=None, message="; ".join(msgs))
+
+
+def _failed(prep: _Prepared, method: str, form: str, status: str, message: str) -> FitResult:
+    return FitResult(
+        kappa=math.nan, scale=math.nan, kappa_ci=_NAN2, loglik=math.nan, ks=math.nan, status=status,
+        method=method, form=form, gamma=prep.gamma, n=prep.n,
+        n_censored=prep.spec.n_censored if prep.spec is not None else 0, floor=prep.floor,
+        n_structural_zeros=prep.n_structural_zeros, message=_join(message, prep.message),
+    )  # fmt: skip
 
 
 def _join(*parts: str) -> str:
     return "; ".join(p for p in parts if p)
 
 
-def _status(base: str, prep: _Prepared, *extra: str) -> str:
-    quals = [e for e in extra if e]
-    if prep.n_dropped:
-        quals.append("zeros_dropped")
-    return "+".join([base, *quals])
+# --------------------------------------------------------------------------------------------------
+# the MP (kappa = inf) test
 
 
-def _failed(prep: _Prepared, method: str, form: str, status: str, message: str) -> FitResult:
-    return FitResult(
-        kappa=math.nan,
-        scale=math.nan,
-        kappa_ci=_NAN2,
-        loglik=math.nan,
-        ks=math.nan,
-        status=_status(status, prep),
-        method=method,
-        n=int(prep.x.size),
-        gamma=prep.gamma,
-        form=form,
-        n_dropped=prep.n_dropped,
-        message=_join(message, prep.message),
-    )
+#: above this size the Wishart null of R is simulated at this size and rescaled (its deviations from the limit
+#: 1 + gamma, and its spread, are both of order 1/n)
+N_NULL_MAX = 1000
+
+
+@functools.lru_cache(maxsize=64)
+def _wishart_r_null(n: int, gamma: float) -> tuple[float, float]:
+    """Mean and sd of R = m2/m1^2 of real Wishart spectra of size n and aspect ratio gamma (simulated).
+
+    The traces of T = B B^T for the bidiagonal model (beta = 1) are sums of its chi-square entries:
+    tr T = sum(d_i^2 + s_i^2), tr T^2 = sum (d_i^2 + s_{i-1}^2)^2 + 2 sum d_i^2 s_i^2, so the exact finite-n
+    law of R costs O(n) per draw, without eigenvalues: 500 draws (the test uses their mean and spread). Above ``N_NULL_MAX`` the simulation runs at
+    that size and the offset from 1 + gamma and the spread are rescaled by N_NULL_MAX / n. Draws use a fixed
+    seed: the test is a function of the data alone.
+    """
+    n_sim = min(n, N_NULL_MAX)
+    draws = 500
+    rng = np.random.default_rng([20251201, n_sim])
+    m = n_sim / gamma
+    i = np.arange(1, n_sim + 1, dtype=float)
+    out = np.empty(draws)
+    chunk = max(1, int(2e6 // n_sim))
+    for a in range(0, draws, chunk):
+        k = min(chunk, draws - a)
+        d = rng.chisquare(np.broadcast_to(m - i + 1.0, (k, n_sim)))
+        s = rng.chisquare(np.broadcast_to(n_sim - i[:-1], (k, n_sim - 1)))
+        diag = d.copy()
+        diag[:, 1:] += s
+        t1 = diag.sum(1)
+        t2 = (diag**2).sum(1) + 2.0 * (d[:, :-1] * s).sum(1)
+        out[a : a + k] = n_sim * t2 / t1**2
+    shrink = n_sim / n
+    return float(1 + gamma + (out.mean() - 1 - gamma) * shrink), float(out.std(ddof=1) * shrink)
+
+
+def mp_test(z, gamma: float) -> tuple[float, float]:
+    r"""Calibrated test of Marchenko--Pastur (kappa = inf) for a direct-form spectrum.
+
+    Statistic :math:`R = m_2/m_1^2` of the values (scale-free). Under the real Wishart ensemble of the same
+    size and aspect ratio it is close to normal with mean about :math:`1 + \gamma` and a standard deviation of
+    order :math:`1/n` (linear spectral statistics do not average like iid data); both are taken from
+    simulation of the exact finite-n ensemble (:func:`_wishart_r_null`). Every HTMP law with finite kappa
+    has the larger :math:`1 + \gamma(1 + 2/\kappa)`, so the test is one-sided.
+
+    Parameters
+    ----------
+    z : array_like
+        The direct-form variable: eigenvalues (direct form) or their reciprocals (inverse form).
+    gamma : float
+        Aspect ratio in (0, 1).
+
+    Returns
+    -------
+    (p, statistic) : tuple of float
+        The one-sided p-value and the standardised statistic :math:`(R - \mu)/\sigma`.
+    """
+    z = np.asarray(z, dtype=float)
+    if not np.all(np.isfinite(z)):
+        return 0.0, math.inf
+    mu, sd = _wishart_r_null(int(z.size), round(float(gamma), 12))
+    r = float(np.mean(z**2) / np.mean(z) ** 2)
+    stat = (r - mu) / sd
+    return float(stats.norm.sf(stat)), stat
+
+
+def _direct_variable(prep: _Prepared, eigenvalues_sorted: np.ndarray) -> np.ndarray:
+    """x (direct form, censored as 0) or 1/lambda (inverse form, censored as inf) for the MP test."""
+    spec = prep.spec
+    x = spec.x * spec.ref
+    if spec.form == "direct":
+        return np.concatenate([np.zeros(spec.n_censored), x])
+    return np.concatenate([np.full(spec.n_censored, np.inf), 1.0 / x])
 
 
 # --------------------------------------------------------------------------------------------------
-# densities and CDFs of the standardised variable z (direct: z = x/s, inverse: z = s/lambda)
+# point estimates
 
 
-def _mp_logpdf(z: np.ndarray, gamma: float) -> np.ndarray:
-    """Marchenko--Pastur log-density (mean 1), -inf outside its support."""
-    lo, hi = (1 - math.sqrt(gamma)) ** 2, (1 + math.sqrt(gamma)) ** 2
-    z = np.asarray(z, dtype=float)
-    inside = (z > lo) & (z < hi)
-    out = np.full(z.shape, -np.inf)
-    zi = z[inside]
-    out[inside] = 0.5 * np.log((hi - zi) * (zi - lo)) - np.log(2 * math.pi * gamma * zi)
-    return out
-
-
-def _htmp_logpdf(z: np.ndarray, gamma: float, kappa: float) -> np.ndarray:
-    """Exact standard log-density: MP for kappa = inf, else :func:`htmu.laws.htmp_logpdf`."""
-    z = np.asarray(z, dtype=float)
-    if math.isinf(kappa):
-        return _mp_logpdf(z, gamma)
-    from htmu.laws import htmp_logpdf  # imported lazily: the law module is heavier than this one
-
-    return np.asarray(htmp_logpdf(z, gamma, kappa), dtype=float)
-
-
-def _cheb_nodes(a: float, b: float, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Chebyshev points of the second kind on [a, b] and their barycentric weights."""
-    j = np.arange(n)
-    t = 0.5 * (a + b) + 0.5 * (b - a) * np.cos(np.pi * j / (n - 1))
-    w = (-1.0) ** j
-    w[[0, -1]] *= 0.5
-    return t, w
-
-
-def _bary_matrix(t: np.ndarray, nodes: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Rows of barycentric interpolation weights: ``M @ f(nodes) = p(t)``."""
-    d = t[:, None] - nodes[None, :]
-    hit = d == 0.0
-    d[hit] = 1.0
-    c = w[None, :] / d
-    m = c / c.sum(axis=1, keepdims=True)
-    rows = hit.any(axis=1)
-    if rows.any():
-        m[rows] = hit[rows].astype(float)
-    return m
-
-
-class _Surrogate:
-    r"""Chebyshev interpolant of :math:`\log\rho(e^u; \gamma, e^\ell)` on a box in :math:`(u, \ell)`.
-
-    Why: :func:`htmu.laws.htmp_logpdf` is exact but costs about a quarter of a millisecond per point,
-    and a fit with its bootstrap needs thousands of likelihood evaluations of 1000 points. The log
-    density is analytic in :math:`u = \log x` and :math:`\ell = \log\kappa`, so a tensor Chebyshev
-    interpolant on a box around the data and the current estimate is accurate with a few hundred exact
-    evaluations; points outside the box are evaluated exactly. The fit checks the interpolant against
-    the exact log-likelihood at its optimum (``_SURROGATE_TOL``) and refines it when needed.
-    """
-
-    def __init__(self, gamma: float, u0: float, u1: float, l0: float, l1: float, n_u: int = 64, n_k: int = 7):
-        self.gamma, self.u0, self.u1, self.l0, self.l1 = gamma, u0, u1, l0, l1
-        self.tu, self.wu = _cheb_nodes(u0, u1, n_u)
-        if l1 > l0:
-            self.tl, self.wl = _cheb_nodes(l0, l1, n_k)
-        else:
-            self.tl, self.wl = np.array([l0]), np.array([1.0])
-        zu = np.exp(self.tu)
-        self.table = np.array([_htmp_logpdf(zu, gamma, math.exp(lk)) for lk in self.tl])
-        self.finite = bool(np.all(np.isfinite(self.table)))
-        # Chebyshev coefficients in u per kappa node (interpolation at the Chebyshev-Lobatto points),
-        # evaluated by Clenshaw's recurrence: O(n n_u) with no n x n_u matrix.
-        tt = np.cos(np.pi * np.arange(n_u) / (n_u - 1))
-        vander = np.polynomial.chebyshev.chebvander(tt, n_u - 1)
-        self.coef = np.linalg.solve(vander, self.table.T).T if self.finite else None
-
-    def __call__(self, z: np.ndarray, logk: float) -> np.ndarray:
-        logk = min(max(logk, self.l0), self.l1)
-        if self.tl.size > 1:
-            wk = _bary_matrix(np.array([logk]), self.tl, self.wl)[0]
-        else:
-            wk = np.ones(1)
-        u = np.log(z)
-        inside = (u >= self.u0) & (u <= self.u1)
-        if self.coef is None:
-            return _htmp_logpdf(z, self.gamma, math.exp(logk))
-        c = wk @ self.coef
-        t = (2.0 * u - (self.u0 + self.u1)) / (self.u1 - self.u0)
-        if inside.all():
-            return np.polynomial.chebyshev.chebval(t, c)
-        out = np.empty(z.shape)
-        out[inside] = np.polynomial.chebyshev.chebval(t[inside], c)
-        out[~inside] = _htmp_logpdf(z[~inside], self.gamma, math.exp(logk))
-        return out
-
-
-_SURROGATE_TOL = 0.02  # |exact - interpolated| log-likelihood at the optimum, in nats
-
-
-def _z_cdf(z_sorted: np.ndarray, gamma: float, kappa: float, logpdf=None, n_grid: int = 600) -> np.ndarray:
-    r"""CDF of the standard HTMP (or MP for kappa = inf) at sorted points, by quadrature of the density.
-
-    Trapezoid rule in :math:`u = \log z` (where :math:`\rho(e^u)e^u` is smooth) on a grid from
-    :math:`\log\min(z_{\min}, 10^{-4}/s) - 1` (or :math:`\log z_{\min} - 3` when :math:`a \ge 4`) to :math:`\log z_{\max}`; the mass below the grid start :math:`\epsilon` is
-    :math:`\approx \rho(\epsilon)\epsilon/(a + 1)` from the :math:`x^a` behaviour at 0. ``logpdf``
-    (a callable of z) replaces the exact density, e.g. by a surrogate.
-    """
-    if logpdf is None:
-
-        def logpdf(t):
-            return _htmp_logpdf(t, gamma, kappa)
-
-    if math.isinf(kappa):
-        u = np.linspace(math.log((1 - math.sqrt(gamma)) ** 2), math.log((1 + math.sqrt(gamma)) ** 2), n_grid)
-        left = 0.0
-        f = np.exp(logpdf(np.exp(u)) + u)
+def _moments(spec: lik.Spectrum) -> tuple[float, float]:
+    """(kappa, log scale) by the method of moments, in the spectrum's normalised units."""
+    g = spec.gamma
+    if spec.form == "direct":
+        z = np.concatenate([np.zeros(spec.n_censored), spec.x])
     else:
-        a = kappa / (2 * gamma) - kappa / 2 - 1
-        zmin = max(float(z_sorted[0]), 1e-300)
-        if a + 1 < 5:
-            # start where rho ~ z^a holds (s z << 1), so that the left-tail correction is accurate
-            u_start = math.log(min(zmin, 1e-4 * 2 * gamma / kappa)) - 1.0
-        else:
-            # rho vanishes like z^a, a >= 4, at 0: the mass below zmin e^-3 is below e^-15 of that below zmin
-            u_start = math.log(zmin) - 3.0
-        u = np.linspace(u_start, math.log(max(float(z_sorted[-1]), zmin * 2)), n_grid)
-        lf = logpdf(np.exp(u))
-        left = float(np.exp(lf[0] + u[0]) / (a + 1))
-        f = np.exp(lf + u)
-    f[~np.isfinite(f)] = 0.0
-    cum = np.concatenate([[0.0], np.cumsum(0.5 * (f[1:] + f[:-1]) * np.diff(u))]) + left
-    return np.clip(np.interp(np.log(z_sorted), u, cum), 0.0, 1.0)
+        if spec.n_censored:
+            return 0.0, math.log(1.0 / np.mean(1.0 / spec.x))
+        z = 1.0 / spec.x
+    m1, m2 = float(np.mean(z)), float(np.mean(z**2))
+    denom = m2 / m1**2 - 1 - g
+    kappa = 2 * g / denom if denom > 0 else math.inf
+    return kappa, math.log(m1) if spec.form == "direct" else -math.log(m1)
 
 
-def _ks(z: np.ndarray, gamma: float, kappa: float, logpdf=None) -> float:
-    zs = np.sort(z)
-    f = _z_cdf(zs, gamma, kappa, logpdf)
-    n = zs.size
-    i = np.arange(1, n + 1)
+def _mle(spec: lik.Spectrum) -> tuple[lik.Profile, lik.ProfilePoint]:
+    k0, ls0 = _moments(spec)
+    u0 = math.log(min(max(k0, 1e-3), 1e2)) if k0 > 0 else math.log(1e-3)
+    prof = lik.Profile(spec, ls0)
+    return prof, lik.maximise(prof, u0)
+
+
+def _ks(spec: lik.Spectrum, kappa: float, log_scale: float) -> float:
+    """KS distance above the floor: the empirical CDF (censored mass below t) against the law's CDF."""
+    from htmu.laws import htmp, marchenko_pastur
+
+    z = spec.z(log_scale)
+    g = spec.gamma
+    if math.isinf(kappa):
+        f = marchenko_pastur.cdf(z, g)
+    else:
+        f = htmp.cdf(z, g, kappa)
+    if spec.form == "inverse":
+        f = 1.0 - f  # P(lambda <= x) = P(z >= s/x)
+    f = np.sort(f)
+    n, nc = spec.n, spec.n_censored
+    i = np.arange(1, f.size + 1) + nc
     return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
 
 
-def _standardise(x: np.ndarray, scale: float, form: str) -> np.ndarray:
-    return x / scale if form == "direct" else scale / x
-
-
-def _loglik_data(x: np.ndarray, gamma: float, kappa: float, scale: float, form: str) -> float:
-    """Exact log-likelihood of the eigenvalues in their own units (Jacobian included)."""
-    lp = _htmp_logpdf(_standardise(x, scale, form), gamma, kappa)
-    if form == "direct":
-        return float(np.sum(lp) - x.size * math.log(scale))
-    return float(np.sum(lp) + x.size * math.log(scale) - 2 * np.sum(np.log(x)))
-
-
-# --------------------------------------------------------------------------------------------------
-# estimators on prepared data
-
-
-def _moments(x: np.ndarray, gamma: float, form: str) -> tuple[float, float]:
-    z = x if form == "direct" else 1.0 / x
-    m1 = float(np.mean(z))
-    m2 = float(np.mean(z**2))
-    denom = m2 / m1**2 - 1 - gamma
-    scale = m1 if form == "direct" else 1.0 / m1
-    kappa = 2 * gamma / denom if denom > 0 else math.inf
-    return kappa, scale
-
-
-def _start(x: np.ndarray, gamma: float, form: str) -> np.ndarray:
-    k0, s0 = _moments(x, gamma, form)
-    k0 = min(max(k0, 1e-2), 1e2)
-    return np.array([math.log(k0), math.log(s0)])
-
-
-_LOGK_LO, _LOGK_HI = math.log(KAPPA_BOUNDS[0]), math.log(KAPPA_BOUNDS[1])
-_HALF_K = 1.0  # half-width of the surrogate's log-kappa box
-_HALF_S = 0.5  # half-width of the log-scale search box around the start
-_U_PAD = 1.0  # padding of the surrogate's log-z box beyond the data at the extreme scales
-
-
-def _u_box(x: np.ndarray, log_scale: float, form: str, pad_left: float = _U_PAD) -> tuple[float, float]:
-    lx0, lx1 = math.log(x[0]), math.log(x[-1])
-    if form == "direct":  # u = log x - log s
-        return lx0 - log_scale - _HALF_S - pad_left, lx1 - log_scale + _HALF_S + _U_PAD
-    return log_scale - lx1 - _HALF_S - pad_left, log_scale - lx0 + _HALF_S + _U_PAD  # u = log s - log lambda
-
-
-def _make_negll(x: np.ndarray, form: str, logpdf) -> Callable[[np.ndarray], float]:
-    """Negative log-likelihood of (log kappa, log scale) given ``logpdf(z, log_kappa)``."""
-    n = x.size
-    logx = np.log(x)
-    const = 0.0 if form == "direct" else -2.0 * float(np.sum(logx))
-
-    def negll(theta: np.ndarray) -> float:
-        ls = float(theta[1])
-        if form == "direct":
-            v = np.sum(logpdf(np.exp(logx - ls), theta[0])) - n * ls
-        else:
-            v = np.sum(logpdf(np.exp(ls - logx), theta[0])) + n * ls + const
-        v = float(v)
-        # A non-finite log-likelihood is outside the usable region: a large finite penalty keeps the
-        # simplex working instead of propagating NaN.
-        return -v if math.isfinite(v) else 1e300
-
-    return negll
-
-
-def _mle(x: np.ndarray, gamma: float, form: str, theta0: np.ndarray | None = None):
-    """Joint MLE of (log kappa, log scale) on a surrogate box that follows the optimum.
-
-    Returns ``(theta, converged, message, surrogate, exact_loglik)``.
-    """
-    th0 = _start(x, gamma, form) if theta0 is None else np.asarray(theta0, float)
-    n_u, n_k = 64, 7
-    msg = ""
-    for _ in range(8):
-        lc = min(max(th0[0], _LOGK_LO), _LOGK_HI)
-        l0, l1 = max(_LOGK_LO, lc - _HALF_K), min(_LOGK_HI, lc + _HALF_K)
-        ls0 = float(th0[1])
-        sur = _Surrogate(gamma, *_u_box(x, ls0, form), l0, l1, n_u=n_u, n_k=n_k)
-        negll = _make_negll(x, form, sur)
-        # Nelder-Mead: L-BFGS-B with finite-difference gradients stopped after one iteration on some
-        # ensemble draws (flat ridge in (log kappa, log scale)); the simplex is robust in 2-D.
-        res = optimize.minimize(
-            negll,
-            np.array([lc, ls0]),
-            method="Nelder-Mead",
-            bounds=[(l0, l1), (ls0 - _HALF_S, ls0 + _HALF_S)],
-            options={
-                "xatol": 1e-6,
-                "fatol": 1e-8,
-                "maxiter": 1000,
-                "initial_simplex": np.array([lc, ls0]) + np.array([[0.0, 0.0], [0.3, 0.0], [0.0, 0.05]]),
-            },
-        )
-        th = res.x
-        edge_k = (th[0] < l0 + 0.02 and l0 > _LOGK_LO) or (th[0] > l1 - 0.02 and l1 < _LOGK_HI)
-        edge_s = abs(th[1] - ls0) > _HALF_S - 0.02
-        if edge_k or edge_s:
-            th0 = th  # the box did not contain the optimum: recentre it there
-            continue
-        if not res.success:
-            return th, False, f"Nelder-Mead: {res.message}", sur, math.nan
-        exact = _loglik_data(x, gamma, math.exp(th[0]), math.exp(th[1]), form)
-        at_bound = th[0] > _LOGK_HI - 0.02 or th[0] < _LOGK_LO + 0.02
-        # At a global kappa bound the answer is the bound itself ("mp_like" or an upper bound), which
-        # needs no refinement; the density is steepest there and the interpolant least accurate.
-        if abs(exact + res.fun) <= _SURROGATE_TOL or not math.isfinite(exact) or at_bound:
-            return th, True, msg, sur, exact
-        # the interpolant is not accurate enough here: refine it and refit from this point
-        msg = f"surrogate refined (error {abs(exact + res.fun):.2g} nats)"
-        n_u, n_k = n_u + 24, n_k + 4
-        th0 = th
-        if n_u > 120:
-            break
-    return th0, False, "the optimum could not be located (surrogate box or accuracy)", sur, math.nan
-
-
-def _wide_surrogate(x: np.ndarray, gamma: float, form: str, th0: np.ndarray) -> _Surrogate:
-    """Surrogate over a wide box in log kappa, for objectives that search kappa freely (KS, Stieltjes)."""
-    lc = min(max(th0[0], _LOGK_LO + 2.0), _LOGK_HI - 2.0)
-    u0, u1 = _u_box(x, th0[1], form)
-    # reach down to where the CDF quadrature of _z_cdf starts (1e-4/s at the largest kappa of the box)
-    u0 = min(u0, math.log(1e-4 * 2 * gamma / math.exp(lc + 2.0)) - 1.5)
-    return _Surrogate(gamma, u0, u1, lc - 2.0, lc + 2.0, n_u=64, n_k=11)
-
-
-def _ks_objective(x: np.ndarray, gamma: float, form: str, sur: _Surrogate) -> Callable[[np.ndarray], float]:
+def _ks_objective(spec: lik.Spectrum) -> Callable[[np.ndarray], float]:
     def obj(theta):
-        logk = min(max(theta[0], sur.l0), sur.l1)
-        z = _standardise(x, math.exp(theta[1]), form)
-        return _ks(z, gamma, math.exp(logk), lambda t: sur(t, logk))
+        return _ks(spec, math.exp(theta[0]), theta[1])
 
     return obj
 
 
-def _model_stieltjes(
-    w: np.ndarray, gamma: float, kappa: float, logpdf, u0: float, u1: float, n_grid: int = 800
-):
-    r""":math:`\int\rho(t)/(t - w)\,dt` by the trapezoid rule in :math:`\log t` on [u0, u1], plus the mass
-    below :math:`e^{u_0}` (from :math:`\rho \sim t^a`) placed at 0."""
-    a = kappa / (2 * gamma) - kappa / 2 - 1
-    u = np.linspace(u0, u1, n_grid)
-    t = np.exp(u)
-    lf = logpdf(t)
-    f = np.exp(lf + u)
-    f[~np.isfinite(f)] = 0.0
-    wts = np.full(u.size, u[1] - u[0])
-    wts[[0, -1]] *= 0.5
-    left = float(np.exp(lf[0] + u[0]) / (a + 1)) if np.isfinite(lf[0]) else 0.0
-    return (f * wts) @ (1.0 / (t[:, None] - w[None, :])) + left * (-1.0 / w)
+def _stieltjes_objective(spec: lik.Spectrum) -> Callable[[np.ndarray], float]:
+    from htmu.laws import stieltjes
 
-
-def _stieltjes_objective(
-    x: np.ndarray, gamma: float, form: str, sur: _Surrogate
-) -> Callable[[np.ndarray], float]:
     w = STIELTJES_POINTS
 
     def obj(theta):
-        logk = min(max(theta[0], sur.l0), sur.l1)
-        z = _standardise(x, math.exp(theta[1]), form)
+        z = spec.z(theta[1])
+        if spec.n_censored:  # censored: direct-form values ~ 0, inverse-form ~ inf
+            z = np.concatenate([np.zeros(spec.n_censored) if spec.form == "direct" else [], z])
         emp = np.mean(1.0 / (z[:, None] - w[None, :]), axis=0)
-        model = _model_stieltjes(w, gamma, math.exp(logk), lambda t: sur(t, logk), sur.u0, sur.u1)
+        if spec.form == "inverse" and spec.n_censored:
+            emp = emp * (z.size / spec.n)
+        model = stieltjes(w, spec.gamma, math.exp(theta[0]))
         return float(np.sum(np.abs(emp - model) ** 2))
 
     return obj
 
 
-def _point_fit(x: np.ndarray, gamma: float, form: str, method: str, theta0=None, sur=None):
-    """Return (kappa, scale, converged, message, surrogate or None, exact log-likelihood or NaN)."""
-    if method == "moments":
-        k, s = _moments(x, gamma, form)
-        return k, s, True, "", None, math.nan
+@dataclass(frozen=True)
+class _Point:
+    kappa: float  # inf: at the top of KAPPA_BOUNDS; at the bottom: the bound itself
+    log_scale: float  # normalised units
+    ok: bool
+    message: str = ""
+    at_top: bool = False
+    at_bottom: bool = False
+
+
+def _point_fit(spec: lik.Spectrum, method: str) -> tuple[_Point, lik.Profile | None]:
     if method == "mle":
-        th, ok, msg, sur, ll = _mle(x, gamma, form, theta0)
-        if not ok:
-            return math.nan, math.nan, False, msg, sur, math.nan
-        return math.exp(th[0]), math.exp(th[1]), True, msg, sur, ll
-    th0 = _start(x, gamma, form) if theta0 is None else np.asarray(theta0, float)
-    if sur is None:
-        sur = _wide_surrogate(x, gamma, form, th0)
-    obj = (_ks_objective if method == "ks" else _stieltjes_objective)(x, gamma, form, sur)
+        try:
+            prof, best = _mle(spec)
+        except RuntimeError as exc:
+            return _Point(math.nan, math.nan, False, str(exc)), None
+        top, bottom = best.u >= lik.U_MAX - 1e-3, best.u <= lik.U_MIN + 1e-3
+        return _Point(math.inf if top else math.exp(best.u), best.log_scale, True, "", top, bottom), prof
+    if method == "moments":
+        if spec.form == "inverse" and spec.n_censored:
+            why = (f"the method of moments needs every eigenvalue in the inverse form; {spec.n_censored} are at or "
+                   "below the floor (use method='mle', which censors them)")  # fmt: skip
+            return _Point(math.nan, math.nan, False, why), None
+        k, ls = _moments(spec)
+        return _Point(k, ls, True, "", math.isinf(k), k <= KAPPA_BOUNDS[0]), None
+    obj = (_ks_objective if method == "ks" else _stieltjes_objective)(spec)
+    k0, ls0 = _moments(spec)
+    th0 = np.array([math.log(min(max(k0, 1e-2), 1e2)) if k0 > 0 else math.log(1e-2), ls0])
     res = optimize.minimize(
-        obj,
-        th0,
-        method="Nelder-Mead",
-        bounds=[(sur.l0, sur.l1), (th0[1] - _HALF_S, th0[1] + _HALF_S)],
-        options={
-            "xatol": 1e-3,
-            "fatol": 1e-9,
-            "maxiter": 400,
-            "initial_simplex": th0 + np.array([[0, 0], [0.3, 0], [0, 0.05]]),
-        },
-    )
+        obj, th0, method="Nelder-Mead", bounds=[(lik.U_MIN, lik.U_MAX), (ls0 - 2.0, ls0 + 2.0)],
+        options={"xatol": 1e-3, "fatol": 1e-9, "maxiter": 400,
+                 "initial_simplex": th0 + np.array([[0, 0], [0.3, 0], [0, 0.05]])},
+    )  # fmt: skip
     if not res.success:
-        return math.nan, math.nan, False, f"Nelder-Mead: {res.message}", sur, math.nan
-    if (res.x[0] < sur.l0 + 0.02 and sur.l0 > _LOGK_LO + 0.1) or (
-        res.x[0] > sur.l1 - 0.02 and sur.l1 < _LOGK_HI - 0.1
-    ):
-        return math.nan, math.nan, False, f"{method} optimum at the edge of the search box", sur, math.nan
-    return math.exp(res.x[0]), math.exp(res.x[1]), True, "", sur, math.nan
+        return _Point(math.nan, math.nan, False, f"Nelder-Mead: {res.message}"), None
+    top, bottom = res.x[0] >= lik.U_MAX - 1e-2, res.x[0] <= lik.U_MIN + 1e-2
+    return _Point(math.inf if top else math.exp(res.x[0]), float(res.x[1]), True, "", top, bottom), None
 
 
 # --------------------------------------------------------------------------------------------------
 # bootstrap calibration
 
 
-def _hessian(f: Callable[[np.ndarray], float], th: np.ndarray, h: float = 1e-3) -> np.ndarray:
-    e = np.eye(2) * h
-    f0 = f(th)
-    hess = np.empty((2, 2))
-    for i in range(2):
-        hess[i, i] = (f(th + e[i]) - 2 * f0 + f(th - e[i])) / h**2
-    hess[0, 1] = hess[1, 0] = (
-        f(th + e[0] + e[1]) - f(th + e[0] - e[1]) - f(th - e[0] + e[1]) + f(th - e[0] - e[1])
-    ) / (4 * h**2)
-    return hess
+@dataclass(frozen=True)
+class _Boot:
+    """How the bootstrap draws its replicates."""
+
+    n_boot: int
+    n_b: int  # eigenvalues per replicate
+    rng: np.random.Generator
+    own_floor: (
+        bool  # each replicate through its own eigensolver floor (default), else the data's absolute floor
+    )
+    tick: Callable[[int], None]  # progress: called with the number of replicates just drawn
 
 
-def _grad(f: Callable[[np.ndarray], float], th: np.ndarray, h: float = 1e-4) -> np.ndarray:
-    e = np.eye(2) * h
-    return np.array([(f(th + e[i]) - f(th - e[i])) / (2 * h) for i in range(2)])
+def _replicates(spec: lik.Spectrum, kappa: float, log_scale: float, boot: _Boot) -> list[lik.Spectrum]:
+    """``n_boot`` ensemble spectra at (kappa, scale), through the same floor as the data, drawn in threads.
+
+    The floor is applied as to the data: each replicate's own ``n eps max`` when the data's floor was the
+    default, else the caller's absolute floor. In the inverse form at tiny kappa the smallest z can lie below
+    the smallest double (dqds returns 0); the replicate's largest eigenvalue is then unknown, and its ratio to
+    the others so large that only it survives the floor: such a replicate is one eigenvalue above the floor.
+    """
+    scale = math.exp(log_scale)
+    g, n_b = spec.gamma, boot.n_b
+
+    def one(child):
+        z = sample_htmp_ensemble(n_b, g, kappa, child)
+        if spec.form == "inverse" and not np.all(z > 0):
+            x = np.array(
+                [scale / max(float(z[z > 0].min()), np.finfo(float).tiny) if np.any(z > 0) else scale]
+            )
+            boot.tick(1)
+            return lik.Spectrum(x=x, n_censored=n_b - 1, t=spec.t, ref=spec.ref, gamma=g, form=spec.form)
+        x = scale * z if spec.form == "direct" else scale / z
+        t = eigensolver_floor(x) if boot.own_floor else spec.t
+        obs = np.sort(x[x > t])
+        boot.tick(1)
+        return lik.Spectrum(x=obs, n_censored=int(n_b - obs.size), t=t, ref=spec.ref, gamma=g, form=spec.form)
+
+    children = boot.rng.spawn(boot.n_boot)
+    workers = min(boot.n_boot, os.cpu_count() or 1)
+    if workers <= 1:
+        return [one(c) for c in children]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, children))
 
 
-def _replicate(n: int, gamma: float, kappa: float, scale: float, form: str, rng) -> np.ndarray:
-    z = sample_htmp_ensemble(n, gamma, kappa, rng)
-    return np.sort(z * scale if form == "direct" else scale / z)
+#: The replicate refits share a stencil in log kappa (nodes at u_hat + sigma_u * STENCIL, sigma_u the profile
+#: likelihood's iid standard error) and J_SCALES log scales per node: one law call per node serves every
+#: replicate and scale, and a quadratic in the scale, then in log kappa, gives each replicate's maximum (a
+#: Newton step with finite differences as wide as the sampling spread). A replicate whose quadratic is not
+#: concave or whose maximum lies beyond the stencil's reach is refitted in full.
+STENCIL = np.array([-1.5, -0.75, 0.0, 0.75, 1.5])
+J_SCALES = 3
 
 
-def _bootstrap_logk(
-    x: np.ndarray,
-    gamma: float,
-    form: str,
-    method: str,
-    kappa: float,
-    scale: float,
-    n_boot: int,
-    boot_steps: int,
-    rng: np.random.Generator,
-    sur: _Surrogate | None,
-) -> tuple[np.ndarray, str]:
-    """log kappa of ``n_boot`` refits of ensemble replicates drawn at (kappa, scale)."""
-    n = x.size
-    th_hat = np.array([math.log(kappa), math.log(scale)])
-    out = np.empty(n_boot)
-    if method == "mle":
-        # The Hessian at the original fit serves all replicates (chord-Newton): replicates differ from
-        # the fit by O(sigma), so each chord step squares the error.
-        hess = _hessian(_make_negll(x, form, sur), th_hat)
-        if not (np.all(np.isfinite(hess)) and np.all(np.linalg.eigvalsh(hess) > 0)):
-            return np.array([]), "observed information not positive definite"
-        hinv = np.linalg.inv(hess)
-        for b in range(n_boot):
-            f = _make_negll(_replicate(n, gamma, kappa, scale, form, rng), form, sur)
-            th = th_hat.copy()
-            for _ in range(boot_steps):
-                th = th - hinv @ _grad(f, th)
-            out[b] = min(max(th[0], _LOGK_LO), _LOGK_HI)
-        return out, ""
-    for b in range(n_boot):
-        xb = _replicate(n, gamma, kappa, scale, form, rng)
-        k, _, ok, why, _, _ = _point_fit(xb, gamma, form, method, theta0=th_hat, sur=sur)
-        if not ok:
-            return np.array([]), f"a bootstrap refit failed ({why})"
-        out[b] = math.log(min(max(k, KAPPA_BOUNDS[0]), KAPPA_BOUNDS[1]))
-    return out, ""
+def _quadratic_vertex(t: np.ndarray, vals: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Row-wise vertex of the quadratic through (t, vals[row]): (argmax, max, concave)."""
+    a2, a1, a0 = np.linalg.lstsq(np.vander(t, 3), vals.T, rcond=None)[0]
+    concave = a2 < 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        tv = np.where(concave, -a1 / (2 * a2), 0.0)
+    return tv, a2 * tv**2 + a1 * tv + a0, concave
+
+
+def _stencil_fit(spec, prof, reps, centre, sigma, n_b):
+    """Each replicate's log-kappa maximum from the stencil at ``centre + sigma * STENCIL``, and whether it can be
+    trusted (concave quadratics with vertices inside the stencil)."""
+    nodes = np.clip(centre + sigma * STENCIL, lik.U_MIN, lik.U_MAX)
+    t = np.linspace(-1.0, 1.0, J_SCALES)
+    table = np.empty((len(reps), nodes.size))
+    trusted = np.ones(len(reps), dtype=bool)
+    for k, u in enumerate(nodes):
+        p = prof(float(u))
+        w = 3.0 / math.sqrt(max(p.curvature, 1e-6) * n_b / spec.n) if math.isfinite(p.curvature) else 1.0
+        ls = np.broadcast_to(p.log_scale + w * t, (len(reps), J_SCALES))
+        tv, table[:, k], concave = _quadratic_vertex(t, lik.loglik_table(reps, math.exp(u), ls))
+        trusted &= concave & (np.abs(tv) <= 1.5)
+    half = 0.5 * (nodes[-1] - nodes[0])
+    if half <= 0:
+        return np.full(len(reps), centre), np.zeros(len(reps), dtype=bool)
+    tn = (nodes - 0.5 * (nodes[0] + nodes[-1])) / half
+    coef = np.linalg.lstsq(np.vander(tn, nodes.size), table.T, rcond=None)[0]  # exact interpolant
+    fine = np.linspace(-1.0, 1.0, 401)
+    curves = np.vander(fine, nodes.size) @ coef  # (fine, reps)
+    k = np.argmax(curves, axis=0)
+    inside = (k > 0) & (k < fine.size - 1)
+    return 0.5 * (nodes[0] + nodes[-1]) + half * fine[k], trusted & inside
+
+
+def _bootstrap_mle(spec, prof, best, boot: _Boot):
+    """log kappa of each replicate's MLE (see ``STENCIL``); also the number refitted in full.
+
+    The first stencil is as wide as the iid standard error; when many replicates fall outside it, a second
+    stencil as wide as their observed spread (median absolute deviation) is tried before full refits.
+    """
+    g_u = _u_curvature(prof, best.u)
+    n_b = boot.n_b
+    sigma_u = (1.0 / math.sqrt(g_u) if g_u > 0 else 0.5) * math.sqrt(spec.n / n_b)
+    reps = _replicates(spec, math.exp(best.u), best.log_scale, boot)
+    u_b, trusted = _stencil_fit(spec, prof, reps, best.u, sigma_u, n_b)
+    if trusted.mean() < 0.75:
+        finite = u_b[np.isfinite(u_b)]
+        spread = 1.4826 * float(np.median(np.abs(finite - np.median(finite)))) if finite.size > 3 else 0.0
+        if spread > sigma_u:
+            u_2, trusted_2 = _stencil_fit(spec, prof, reps, best.u, spread, n_b)
+            take = trusted_2 & ~trusted
+            u_b[take], trusted = u_2[take], trusted | trusted_2
+    for i in np.nonzero(~trusted)[0]:
+        u_b[i] = lik.maximise(lik.Profile(reps[i], best.log_scale), best.u).u
+    return np.clip(u_b, lik.U_MIN, lik.U_MAX), int((~trusted).sum())
+
+
+def _u_curvature(prof: lik.Profile, u: float, h: float = 0.05) -> float:
+    """-d^2 l_p / du^2 at u by central differences (the iid information; only sets the grid's width)."""
+    lo, hi = max(lik.U_MIN, u - h), min(lik.U_MAX, u + h)
+    if hi - lo < 1.5 * h:
+        return 0.0
+    fm, f0, fp = prof(lo).loglik, prof(u).loglik, prof(hi).loglik
+    return -(fp - 2 * f0 + fm) / (0.5 * (hi - lo)) ** 2
+
+
+def _bootstrap_refit(spec, method, kappa, log_scale, boot: _Boot):
+    """log kappa of full refits of ensemble replicates (methods other than the MLE)."""
+    out = []
+    for r in _replicates(spec, kappa, log_scale, boot):
+        pt, _ = _point_fit(r, method)
+        if not pt.ok:
+            raise RuntimeError(f"a bootstrap refit failed ({pt.message})")
+        out.append(math.log(min(max(pt.kappa, KAPPA_BOUNDS[0]), KAPPA_BOUNDS[1])))
+    return np.array(out)
+
+
+def fit_units(n_boot: int = 20, ci: bool = True) -> int:
+    """Total progress units of one :func:`fit_htmp` call (its ``progress`` argument)."""
+    return 2 + (n_boot if ci else 0)
 
 
 def _as_rng(rng) -> np.random.Generator:
@@ -750,37 +675,27 @@ def _as_rng(rng) -> np.random.Generator:
     raise ValueError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
 
 
-def _profile_lower_bound(x: np.ndarray, gamma: float, form: str, scale: float, loglik_max: float) -> float:
-    """Smallest kappa whose profile log-likelihood is within chi2_1(0.90)/2 of the maximum (one-sided 95%).
-
-    Searched downwards from the cap in boxes of width 2 in log kappa (a surrogate per box).
-    """
-    cut = 0.5 * stats.chi2.ppf(0.90, 1)
-    ls = math.log(scale)
-    hi = _LOGK_HI
-    while hi > _LOGK_LO:
-        lo = max(_LOGK_LO, hi - 2.0)
-        sur = _Surrogate(gamma, *_u_box(x, ls, form), lo, hi, n_u=40, n_k=7)
-        negll = _make_negll(x, form, sur)
-
-        def prof(logk: float, negll=negll) -> float:
-            r = optimize.minimize_scalar(
-                lambda s: negll(np.array([logk, s])), bounds=(ls - _HALF_S, ls + _HALF_S), method="bounded"
-            )
-            return -r.fun - (loglik_max - cut)
-
-        if prof(lo) < 0:
-            # Each box has its own surrogate, so the sign at this box's top edge need not match the one the
-            # previous box saw at its bottom edge: then the crossing lies at the edge, to surrogate accuracy.
-            if prof(hi) < 0:
-                return math.exp(hi)
-            return math.exp(optimize.brentq(prof, lo, hi, xtol=1e-3))
-        hi = lo
-    return KAPPA_BOUNDS[0]
+#: one-sided 95% profile-likelihood drop, chi2_1(0.90)/2
+_PROFILE_DROP = 0.5 * float(stats.chi2.ppf(0.90, 1))
 
 
-# --------------------------------------------------------------------------------------------------
-# public API
+def _profile_bound(prof: lik.Profile, u_hat: float, direction: float) -> float:
+    """log kappa where the profile likelihood has dropped by ``_PROFILE_DROP`` from ``u_hat`` (one-sided 95%),
+    searching up (``direction = +1``) or down; the search bound when it never drops that far."""
+    top = prof(u_hat).loglik
+    edge = lik.U_MAX if direction > 0 else lik.U_MIN
+
+    def below(u):
+        return prof(u).loglik - (top - _PROFILE_DROP)
+
+    a, step = u_hat, 0.5
+    while True:
+        b = min(max(a + direction * step, lik.U_MIN), lik.U_MAX)
+        if below(b) < 0:
+            return float(optimize.brentq(below, *sorted((a, b)), xtol=1e-3))
+        if b == edge:
+            return edge
+        a, step = b, 2 * step
 
 
 def fit_htmp(
@@ -790,20 +705,23 @@ def fit_htmp(
     method: str = "mle",
     rng: np.random.Generator | int | None = None,
     ci: bool = True,
-    n_boot: int = 30,
-    boot_steps: int = 2,
+    n_boot: int = 20,
+    *,
+    floor: float | None = None,
+    rank: int | None = None,
+    progress: Callable[[int, str], None] | None = None,
 ) -> FitResult:
     r"""Fit the HTMP law to one spectrum: kappa, scale and a calibrated 95% interval for kappa.
 
-    Direct form: :math:`x/s \sim \mathrm{HTMP}(\gamma, \kappa)`, density
-    :math:`\rho(x/s)/s`. Inverse form: :math:`s/\lambda \sim \mathrm{HTMP}(\gamma, \kappa)`, density
-    :math:`s\,\lambda^{-2}\rho(s/\lambda)` (Theorem 4.1 of the paper). See the module docstring for the
-    estimators, the interval and the input handling.
+    Direct form: :math:`x/s \sim \mathrm{HTMP}(\gamma, \kappa)`, density :math:`\rho(x/s)/s`. Inverse form:
+    :math:`s/\lambda \sim \mathrm{HTMP}(\gamma, \kappa)`, density :math:`s\,\lambda^{-2}\rho(s/\lambda)`
+    (Theorem 4.1 of the paper). See the module docstring for the estimators, the floor, the interval and
+    the input handling.
 
     Parameters
     ----------
     eigenvalues : array_like
-        Eigenvalues of one matrix (any order). Numerical zeros are dropped and reported.
+        Eigenvalues of one matrix (1-D, any order, any units).
     gamma : float
         Aspect ratio in (0, 1) of the matrix that produced them.
     form : {"direct", "inverse"}
@@ -813,11 +731,19 @@ def fit_htmp(
     rng : numpy.random.Generator, int or None
         Randomness of the bootstrap; ``None`` uses the fixed seed 0 (reproducible).
     ci : bool
-        Compute the bootstrap interval (``kappa_ci``, ``kappa_debiased``).
+        Compute the interval (``kappa_ci``, ``kappa_debiased``).
     n_boot : int
-        Bootstrap replicates (default 30; Student's t with B - 1 degrees of freedom accounts for B).
-    boot_steps : int
-        Chord-Newton steps per MLE replicate (default 2).
+        Bootstrap replicates, at least 5 (Student's t with B - 1 degrees of freedom accounts for B).
+    floor : float, optional
+        Eigenvalues at or below it are left-censored; default the eigensolver's accuracy ``n eps max|lambda|``.
+        Negative eigenvalues below ``-floor`` are an error.
+    rank : int, optional
+        The rank implied by the matrix's shape, when below the number of eigenvalues: the
+        ``n - rank`` smallest are structural zeros, dropped, and gamma becomes ``gamma rank / n``.
+    progress : callable, optional
+        ``progress(units, stage)`` is called as work completes: 1 unit for the point estimate, 1 per bootstrap
+        replicate drawn (from worker threads: the callable must be thread-safe, as ``tqdm.update`` is) and 1 for
+        the interval; :func:`fit_units` gives the total. Meant for progress bars on long fits.
 
     Returns
     -------
@@ -831,145 +757,147 @@ def fit_htmp(
     _check_form(form)
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
-    if not isinstance(n_boot, int | np.integer) or n_boot < 5:
+    if not isinstance(n_boot, int | np.integer) or isinstance(n_boot, bool) or n_boot < 5:
         raise ValueError(f"n_boot must be an integer >= 5, got {n_boot!r}")
     gen = _as_rng(rng)
-    prep = _prepare(eigenvalues, gamma, form)
+    if progress is None:
+
+        def progress(units: int, stage: str) -> None:
+            return None
+
+    prep = _prepare(eigenvalues, gamma, form, floor, rank)
     if prep.fail:
         return _failed(prep, method, form, prep.fail, prep.message)
-    x, g = prep.x, prep.gamma
-    kappa, scale, ok, msg, sur, ll_point = _point_fit(x, g, form, method)
-    if not ok:
-        return _failed(prep, method, form, "no_convergence", msg)
-
-    base = "ok"
-    extra = ""
-    if kappa >= KAPPA_BOUNDS[1] * (1 - 1e-6) or math.isinf(kappa):
-        base = "mp_like"
-        kappa = math.inf
-        msg = f"kappa at or beyond the cap {KAPPA_BOUNDS[1]:g}: indistinguishable from Marchenko-Pastur"
-    elif kappa <= KAPPA_BOUNDS[0] * (1 + 1e-6):
-        base = "kappa_at_lower_bound"
-        msg = f"kappa at the lower search bound {KAPPA_BOUNDS[0]:g}: the estimate is an upper bound"
-
-    if math.isinf(kappa):
-        # MP: refit the scale under MP's mean-1 law (the HTMP scale is the same location-free quantity)
-        loglik = _loglik_data(x, g, KAPPA_BOUNDS[1], scale, form)
-        ks = _ks(_standardise(x, scale, form), g, KAPPA_BOUNDS[1])
-    else:
-        loglik = ll_point if math.isfinite(ll_point) else _loglik_data(x, g, kappa, scale, form)
-        ks = _ks(_standardise(x, scale, form), g, kappa)
+    spec = prep.spec
+    pt, prof = _point_fit(spec, method)
+    progress(1, "point estimate")
+    if not pt.ok:
+        return _failed(prep, method, form, "no_convergence", pt.message)
+    few = spec.x.size < MIN_OBSERVED
+    status, msg = "ok", ""
+    if few or pt.at_bottom:
+        status = "rank_collapse"
+        msg = (
+            f"only {spec.x.size} eigenvalue(s) above the floor" if few else
+            f"kappa at the bottom of the search interval {KAPPA_BOUNDS[0]:g}"
+        ) + ": the data say only that kappa is tiny"  # fmt: skip
+    elif pt.at_top:
+        status = "mp_like"
+        msg = f"kappa at the top of the search interval {KAPPA_BOUNDS[1]:g}: indistinguishable from Marchenko-Pastur"
+    kappa = pt.kappa
+    k_eval = KAPPA_BOUNDS[1] if math.isinf(kappa) else kappa
+    if pt.at_bottom:
+        kappa = math.nan  # the search bound is not an estimate: only the interval (0, hi] is
+    # the exact log-likelihood at the reported estimate (the profile's value comes from a fitted polynomial)
+    ll_norm = float(lik.loglik_table([spec], k_eval, np.array([[pt.log_scale]]))[0, 0])
+    loglik = spec.in_data_units(ll_norm)
+    ks = _ks(spec, k_eval if math.isnan(kappa) else kappa, pt.log_scale) if spec.x.size else math.nan
+    p_mp, _ = mp_test(_direct_variable(prep, None), spec.gamma)
 
     kappa_ci, kappa_deb, nb = _NAN2, math.nan, 0
-    if ci and base == "ok":
-        logk, why = _bootstrap_logk(x, g, form, method, kappa, scale, n_boot, boot_steps, gen, sur)
-        if why:
-            extra = "no_interval"
-            msg = _join(msg, f"no interval: {why}")
-        else:
-            bias = float(np.mean(logk) - math.log(kappa))
-            sd = float(np.std(logk, ddof=1))
+    if ci:
+        if status == "ok":
+            n_b = min(spec.n, N_BOOT_MAX)
+            boot = _Boot(n_boot, n_b, gen, floor is None, lambda k: progress(k, "bootstrap replicates"))
+            try:
+                if method == "mle":
+                    logk, n_full = _bootstrap_mle(spec, prof, prof(math.log(kappa)), boot)
+                else:
+                    logk, n_full = _bootstrap_refit(spec, method, kappa, pt.log_scale, boot), n_boot
+            except RuntimeError as exc:
+                return _failed(prep, method, form, "no_convergence", f"bootstrap: {exc}")
+            shrink = n_b / spec.n  # replicates smaller than the data: rescale bias and spread
+            bias = float(np.mean(logk) - math.log(kappa)) * shrink
+            sd = float(np.std(logk, ddof=1)) * math.sqrt(shrink)
             half = stats.t.ppf(0.975, n_boot - 1) * sd * math.sqrt(1 + 1 / n_boot)
             centre = math.log(kappa) - bias
             kappa_ci = (math.exp(centre - half), math.exp(centre + half))
-            kappa_deb = math.exp(centre)
-            nb = int(n_boot)
-    elif ci and base == "mp_like" and method == "mle":
-        lo = _profile_lower_bound(x, g, form, scale, loglik)
-        kappa_ci = (lo, math.inf)
-        msg = _join(msg, "interval: one-sided profile-likelihood bound (not bootstrap-calibrated)")
-    elif ci and base != "ok":
-        extra = "no_interval"
-        msg = _join(msg, f"no interval for status {base} with method {method}")
-
+            kappa_deb, nb = math.exp(centre), int(n_boot)
+            msg = _join(msg, f"interval: ensemble bootstrap, {n_boot} replicates of {n_b} eigenvalues "
+                             f"({n_full} refitted in full)")  # fmt: skip
+            if p_mp >= MP_LEVEL:
+                kappa_ci = (kappa_ci[0], math.inf)
+                msg = _join(
+                    msg, f"MP not rejected (p = {p_mp:.3g}): the interval is one-sided, upper bound inf"
+                )
+        elif status == "mp_like":
+            lo = math.exp(_profile_bound(prof, lik.U_MAX, -1.0)) if prof is not None else math.nan
+            kappa_ci = (lo, math.inf)
+            msg = _join(msg, "interval: one-sided profile-likelihood bound [lo, inf)")
+        elif prof is not None:  # rank collapse
+            kappa_ci = (0.0, math.exp(_profile_bound(prof, math.log(k_eval), +1.0)))
+            msg = _join(msg, "interval: one-sided profile-likelihood bound (0, hi]")
+        else:
+            msg = _join(msg, f"no interval for status {status} with method {method}")
+    progress(1, "interval")
     return FitResult(
-        kappa=float(kappa),
-        scale=float(scale),
-        kappa_ci=(float(kappa_ci[0]), float(kappa_ci[1])),
-        loglik=loglik,
-        ks=ks,
-        status=_status(base, prep, extra),
-        method=method,
-        n=int(x.size),
-        gamma=g,
-        form=form,
-        n_dropped=prep.n_dropped,
-        kappa_debiased=kappa_deb,
-        n_boot=nb,
-        message=_join(msg, prep.message),
-    )
+        kappa=float(kappa), scale=float(math.exp(pt.log_scale) * spec.ref), kappa_ci=tuple(map(float, kappa_ci)),
+        loglik=float(loglik), ks=float(ks), status=status, method=method, form=form, gamma=spec.gamma, n=spec.n,
+        n_censored=spec.n_censored, floor=prep.floor, n_structural_zeros=prep.n_structural_zeros,
+        kappa_debiased=kappa_deb, n_boot=nb, p_mp=p_mp, message=_join(msg, prep.message),
+    )  # fmt: skip
 
 
-def fit_mp(eigenvalues, gamma: float, form: str = "direct") -> FitResult:
+def fit_mp(eigenvalues, gamma: float, form: str = "direct", *, floor: float | None = None,
+           rank: int | None = None) -> FitResult:  # fmt: skip
     r"""Fit Marchenko--Pastur (kappa = inf): the scale by maximum likelihood.
 
     Direct form :math:`x/s \sim \mathrm{MP}(\gamma)` (mean 1, support :math:`[(1-\sqrt\gamma)^2,
     (1+\sqrt\gamma)^2]`); inverse form :math:`s/\lambda \sim \mathrm{MP}(\gamma)` (the law of 1/X).
-    The support is compact, so the likelihood is finite only for scales mapping every eigenvalue
-    inside it; when no scale does (e.g. finite-n edge fluctuations or a heavy tail), the result has
-    ``loglik = -inf``, status ``"outside_support"`` and the moment scale.
-
-    Parameters
-    ----------
-    eigenvalues : array_like
-        Eigenvalues of one matrix.
-    gamma : float
-        Aspect ratio in (0, 1).
-    form : {"direct", "inverse"}
+    The support is compact, so the likelihood is finite only for scales mapping every eigenvalue inside it;
+    when no scale does (finite-n edge fluctuations, outliers, a heavy tail, censored eigenvalues), the result
+    has ``loglik = -inf``, status ``"outside_support"`` and the moment scale. ``floor`` and ``rank`` as in
+    :func:`fit_htmp`.
 
     Returns
     -------
     FitResult
         With ``kappa = inf`` and ``kappa_ci = (inf, inf)``.
     """
+    from htmu.laws import mp_logpdf
+
     _check_form(form)
-    prep = _prepare(eigenvalues, gamma, form)
+    prep = _prepare(eigenvalues, gamma, form, floor, rank)
     if prep.fail:
         return _failed(prep, "mle", form, prep.fail, prep.message)
-    x, g = prep.x, prep.gamma
+    spec = prep.spec
+    g = spec.gamma
     lo_z, hi_z = (1 - math.sqrt(g)) ** 2, (1 + math.sqrt(g)) ** 2
+    logx = spec.logx
+    # feasible log scales: every z inside the support
     if form == "direct":
-        s_lo, s_hi = x[-1] / hi_z, x[0] / lo_z
+        ls_lo, ls_hi = logx[-1] - math.log(hi_z), logx[0] - math.log(lo_z)
     else:
-        s_lo, s_hi = lo_z * x[-1], hi_z * x[0]
-    _, s_mom = _moments(x, g, form)
-    base, msg = "ok", ""
-    if s_lo < s_hi:
-        r = optimize.minimize_scalar(
-            lambda ls: -_loglik_data(x, g, math.inf, math.exp(ls), form),
-            bounds=(math.log(s_lo), math.log(s_hi)),
-            method="bounded",
-            options={"xatol": 1e-10},
-        )
-        scale = math.exp(r.x)
-        loglik = -float(r.fun)
-        if not math.isfinite(loglik):
-            base, msg = "outside_support", "no scale with finite MP likelihood found"
+        ls_lo, ls_hi = math.log(lo_z) + logx[-1], math.log(hi_z) + logx[0]
+    _, ls_mom = _moments(spec)
+
+    def ll(ls: float) -> float:
+        lp = mp_logpdf(spec.z(ls), g)
+        jac = -spec.x.size * ls if form == "direct" else spec.x.size * ls - 2 * logx.sum()
+        return float(np.sum(lp) + jac)
+
+    status, msg = "ok", ""
+    if spec.n_censored == 0 and ls_lo < ls_hi:
+        r = optimize.minimize_scalar(lambda v: -ll(v), bounds=(ls_lo, ls_hi), method="bounded",
+                                     options={"xatol": 1e-10})  # fmt: skip
+        ls, loglik = float(r.x), -float(r.fun)
     else:
-        scale = s_mom
-        loglik = -math.inf
-        z = _standardise(x, scale, form)
-        n_out = int(np.sum((z <= lo_z) | (z >= hi_z)))
-        base = "outside_support"
+        ls, loglik = ls_mom, -math.inf
+        n_out = int(np.sum((spec.z(ls) <= lo_z) | (spec.z(ls) >= hi_z))) + spec.n_censored
+        status = "outside_support"
         msg = (
-            f"eigenvalue range ratio exceeds MP's support ratio {hi_z / lo_z:.4g}: no scale gives a "
-            f"finite likelihood ({n_out} outside at the moment scale)"
+            f"the eigenvalues' range exceeds MP's support ratio {hi_z / lo_z:.4g}: no scale gives a finite "
+            f"likelihood ({n_out} outside at the moment scale)"
         )
-    ks = _ks(_standardise(x, scale, form), g, math.inf)
+    if not math.isfinite(loglik):
+        status = "outside_support"
+    ks = _ks(spec, math.inf, ls)
     return FitResult(
-        kappa=math.inf,
-        scale=float(scale),
-        kappa_ci=(math.inf, math.inf),
-        loglik=loglik,
-        ks=ks,
-        status=_status(base, prep),
-        method="mle",
-        n=int(x.size),
-        gamma=g,
-        form=form,
-        n_dropped=prep.n_dropped,
+        kappa=math.inf, scale=float(math.exp(ls) * spec.ref), kappa_ci=(math.inf, math.inf),
+        loglik=spec.in_data_units(loglik), ks=ks, status=status, method="mle", form=form, gamma=g, n=spec.n,
+        n_censored=spec.n_censored, floor=prep.floor, n_structural_zeros=prep.n_structural_zeros,
         message=_join(msg, prep.message),
-    )
+    )  # fmt: skip
 
 
 def _powerlaw_alpha(tail_log_sum: float, n_tail: int) -> float:
@@ -1068,137 +996,48 @@ def fit_powerlaw(eigenvalues, xmin: float | None = None, max_candidates: int = 1
     )
 
 
-def compare_laws(
-    eigenvalues,
-    gamma: float,
-    form: str = "direct",
-    method: str = "mle",
-    rng: np.random.Generator | int | None = None,
-    ci: bool = False,
-    alpha_level: float = 0.05,
-) -> LawComparison:
-    r"""Compare MP, HTMP and a power-law tail for one spectrum.
+@dataclass(frozen=True)
+class LawComparison:
+    """MP vs HTMP vs power law (tail) for one spectrum; see :func:`compare_laws`."""
 
-    * **HTMP vs MP** (nested at :math:`\kappa = \infty`). MP's support is compact, so its exact
-      likelihood is :math:`-\infty` as soon as one eigenvalue lies beyond an edge; the null model is
-      therefore HTMP at the cap :math:`\kappa = 10^3` (``KAPPA_BOUNDS[1]``), MP's proxy with the same
-      support, scale refitted. :math:`D = 2(\ell_{HTMP} - \ell_{cap})` is referred to the boundary
-      mixture :math:`\tfrac12\chi^2_0 + \tfrac12\chi^2_1` (Self & Liang 1987): :math:`p = \tfrac12
-      P(\chi^2_1 > D)`. The exact MP fit is reported alongside (``mp``).
-    * **HTMP vs power law** on the tail :math:`x \ge x_{\min}` of :func:`fit_powerlaw`: HTMP's density
-      conditioned on the tail against the power law, Vuong's non-nested normalised log-likelihood
-      ratio :math:`z = R/(\hat\sigma\sqrt{n_t})`, two-sided :math:`p = 2\Phi(-|z|)`; :math:`z > 0`
-      favours HTMP.
-    * ``preferred``: ``"MP"`` when HTMP's gain over MP is not significant at ``alpha_level`` or its
-      kappa is at the cap; otherwise ``"HTMP"``; ``"power_law"`` replaces either when the power law is
-      significantly better on the tail (it describes the tail only); ``"none"`` when HTMP could not be
-      fitted.
+    htmp: FitResult
+    mp: FitResult
+    powerlaw: PowerLawResult
+    preferred: str
+    notes: list[str] = field(default_factory=list)
 
-    Both tests use iid asymptotics although eigenvalues are dependent; read the p-values as
-    indicative (``notes`` says so).
+    def to_row(self) -> dict:
+        """One flat row: the HTMP fit, the MP test and the power-law tail (for CSV tables)."""
+        h, p = self.htmp, self.powerlaw
+        return {
+            "kappa": h.kappa, "kappa_lo": h.kappa_ci[0], "kappa_hi": h.kappa_ci[1],
+            "kappa_debiased": h.kappa_debiased, "scale": h.scale, "loglik": h.loglik, "ks": h.ks,
+            "status": h.status, "message": h.message, "preferred": self.preferred,
+            "loglik_mp_exact": self.mp.loglik, "p_htmp_vs_mp": h.p_mp, "alpha_tail": p.alpha,
+            "alpha_tail_se": p.alpha_se, "xmin": p.xmin, "n_tail": p.n_tail, "method": h.method,
+            "n_dropped": h.n_structural_zeros,
+        }  # fmt: skip
 
-    Parameters
-    ----------
-    eigenvalues : array_like
-    gamma : float
-    form : {"direct", "inverse"}
-    method : {"mle", "moments", "ks", "stieltjes"}
-        Estimator of the reported HTMP fit. The likelihood-ratio test uses the log-likelihood at that
-        estimate, which is at most the maximum: with a method other than ``"mle"`` the test is
-        conservative.
-    rng : numpy.random.Generator, int or None
-        Passed to :func:`fit_htmp` (only used with ``ci=True``).
-    ci : bool
-        Compute the HTMP bootstrap interval too.
-    alpha_level : float
-        Significance level for ``preferred``.
+    def to_dict(self) -> dict:
+        """Nested plain-Python dictionary."""
+        d = asdict(self)
+        d["htmp"] = self.htmp.to_dict()
+        d["mp"] = self.mp.to_dict()
+        d["powerlaw"] = self.powerlaw.to_dict()
+        return d
 
-    Returns
-    -------
-    LawComparison
-    """
+
+def compare_laws(eigenvalues, gamma: float, form: str = "direct", method: str = "mle",
+                 rng: np.random.Generator | int | None = None, ci: bool = False,
+                 alpha_level: float = 0.05) -> LawComparison:  # fmt: skip
+    """MP vs HTMP (calibrated MP test) and a power-law tail for one spectrum."""
     _check_form(form)
-    htmp_fit = fit_htmp(eigenvalues, gamma, form=form, method=method, rng=rng, ci=ci)
-    mp_fit = fit_mp(eigenvalues, gamma, form=form)
-    prep = _prepare(eigenvalues, gamma, form)
-    notes = ["p-values use iid asymptotics; eigenvalues are dependent, so treat them as indicative"]
-    nan = math.nan
-    if prep.fail or not (
-        htmp_fit.status.startswith("ok")
-        or htmp_fit.status.startswith("mp_like")
-        or htmp_fit.status.startswith("kappa_at")
-    ):
-        pl = (
-            fit_powerlaw(prep.x)
-            if prep.x.size > MIN_TAIL
-            else PowerLawResult(nan, nan, nan, nan, nan, 0, prep.x.size, "too_few")
-        )
-        return LawComparison(
-            htmp_fit,
-            mp_fit,
-            pl,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            nan,
-            "none",
-            notes + [f"HTMP fit: {htmp_fit.status}"],
-        )
-    x, g = prep.x, prep.gamma
-    # MP proxy: HTMP at the kappa cap, scale refitted on a one-parameter surrogate, checked exactly
-    s0 = math.log(htmp_fit.scale)
-    negll = _make_negll(x, form, _Surrogate(g, *_u_box(x, s0, form), _LOGK_HI, _LOGK_HI, n_u=64))
-    r = optimize.minimize_scalar(
-        lambda ls: negll(np.array([_LOGK_HI, ls])), bounds=(s0 - _HALF_S, s0 + _HALF_S), method="bounded"
-    )
-    ll_cap = _loglik_data(x, g, KAPPA_BOUNDS[1], math.exp(r.x), form)
-    ll_h = htmp_fit.loglik if math.isfinite(htmp_fit.kappa) else ll_cap
-    lr = max(0.0, 2 * (ll_h - ll_cap))
-    p_mp = 0.5 * float(stats.chi2.sf(lr, 1)) if lr > 0 else 1.0
-
-    pl = fit_powerlaw(x)
-    kap = htmp_fit.kappa if math.isfinite(htmp_fit.kappa) else KAPPA_BOUNDS[1]
-    scale = htmp_fit.scale if math.isfinite(htmp_fit.kappa) else math.exp(r.x)
-    ll_tail_h = ll_tail_pl = vz = p_pl = nan
-    if pl.status == "ok":
-        tail = x[x >= pl.xmin]
-        lp_h = _htmp_logpdf(_standardise(tail, scale, form), g, kap)
-        lp_h = lp_h - math.log(scale) if form == "direct" else lp_h + math.log(scale) - 2 * np.log(tail)
-        zmin = _standardise(np.array([pl.xmin]), scale, form)
-        f_at = float(_z_cdf(zmin, g, kap)[0])
-        surv = 1.0 - f_at if form == "direct" else f_at
-        if surv > 0:
-            lp_h = lp_h - math.log(surv)
-            lp_pl = math.log(pl.alpha - 1) - math.log(pl.xmin) - pl.alpha * np.log(tail / pl.xmin)
-            d = lp_h - lp_pl
-            ll_tail_h, ll_tail_pl = float(np.sum(lp_h)), float(np.sum(lp_pl))
-            sd = float(np.std(d, ddof=1))
-            if sd > 0:
-                vz = float(np.sum(d) / (sd * math.sqrt(d.size)))
-                p_pl = float(2 * stats.norm.sf(abs(vz)))
-        else:
-            notes.append("HTMP puts no mass above the power law's xmin: tail comparison skipped")
-    mp_pref = htmp_fit.status.startswith("mp_like") or p_mp >= alpha_level
-    preferred = "MP" if mp_pref else "HTMP"
-    if math.isfinite(p_pl) and p_pl < alpha_level and vz < 0:
-        preferred = "power_law"
-        notes.append("power law preferred on the tail only (x >= xmin)")
-    return LawComparison(
-        htmp=htmp_fit,
-        mp=mp_fit,
-        powerlaw=pl,
-        loglik_htmp=ll_h,
-        loglik_mp_proxy=ll_cap,
-        lr_htmp_vs_mp=lr,
-        p_htmp_vs_mp=p_mp,
-        loglik_tail_htmp=ll_tail_h,
-        loglik_tail_powerlaw=ll_tail_pl,
-        vuong_z_htmp_vs_powerlaw=vz,
-        p_htmp_vs_powerlaw=p_pl,
-        preferred=preferred,
-        notes=notes,
-    )
+    h = fit_htmp(eigenvalues, gamma, form=form, method=method, rng=rng, ci=ci)
+    m = fit_mp(eigenvalues, gamma, form=form)
+    x = as_spectrum(eigenvalues)
+    x = x[x > h.floor]
+    pl = fit_powerlaw(x) if x.size > MIN_TAIL else PowerLawResult(*[math.nan] * 5, 0, x.size, "too_few")
+    if h.status not in ("ok", "mp_like", "rank_collapse"):
+        return LawComparison(h, m, pl, "none", [f"HTMP fit: {h.status}"])
+    preferred = "MP" if h.status == "mp_like" or h.p_mp >= alpha_level else "HTMP"
+    return LawComparison(h, m, pl, preferred, [])

@@ -343,7 +343,10 @@ def run_theory(experiment: str, theory: Mapping[str, Any], outputs: Sequence[str
         _write_csv_atomic(rows, outputs[0])
     elif experiment == "scaling":
         c = theory["scaling"]
-        raw = th.scaling_experiment([tuple(g) for g in c["grid"]], c["ns"], c["draws"], rng)
+        raw = th.scaling_experiment(
+            [tuple(g) for g in c["grid"]], c["ns"], c["draws"], rng,
+            ratio=c["ratio"], d=c["d"], sigma=c["sigma"], spectrum=c["spectrum"],
+        )  # fmt: skip
         _write_csv_atomic(raw, outputs[0])
         _write_csv_atomic(th.scaling_exponents(raw), outputs[1])
     else:

@@ -38,6 +38,7 @@ from htmu.scorecard import (  # noqa: E402
     best_fits,
     effective_kappa,
     phase_label,
+    scaling_verdict,
     spearman_with_ci,
 )
 
@@ -966,86 +967,94 @@ def fig_correlation(rows: pd.DataFrame | None) -> Figure:
 
 
 def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Figure:
-    """Ridge-regression error against n (Proposition 5.1), with fitted and predicted slopes.
+    """Ridge-regression error against n (Proposition 5.1): the local slope d log L / d log n, measured and derived.
 
-    Left: log L against log n per (κ, γ, ℓ) (mean over repeats as points), with the fitted slope (solid) and
-    the predicted slope −ℓ(2 + κ/(2γ) − κ/2) (dashed), both drawn through the geometric mean of the points.
-    Right: fitted slope with its 95% interval against the predicted slope, with the identity line.
+    Left: the mean error L over draws against n per setup (marker) and (κ, γ, ℓ) case (colour). Then one panel
+    per setup: the measured local slope between consecutive n (points, 95% interval) at the geometric midpoint,
+    the deterministic equivalent's local slope out to large n (solid), its n → ∞ exponent derived in
+    docs/scaling.md (dotted), the bound −2ℓ that no ridge error's n → ∞ exponent can beat (dash-dot; a
+    finite-n local slope can, transiently) and Proposition 5.1's
+    claimed exponent (dashed). The title carries the verdict of :func:`htmu.scorecard.scaling_verdict`.
 
     Parameters
     ----------
     raw : DataFrame or None
-        Raw errors (``kappa, gamma, ell, n, error``).
+        :func:`htmu.theory.scaling_experiment`'s table (``setup_label, kappa, gamma, ell, n, error``).
     exponents : DataFrame or None
-        Fitted exponents (``kappa, gamma, ell, slope, slope_lo, slope_hi, predicted`` (or ``predicted_slope``),
-        ``agrees``).
+        :func:`htmu.theory.scaling_exponents`'s table.
 
     Returns
     -------
     Figure
     """
-    fig, axes = _new_figure(1, 2, width=5.0, height=4.0)
-    ax_l, ax_r = axes[0]
-    fig.suptitle("Scaling law: ridge error L ≍ n^(−ℓ(2 + κ/(2γ) − κ/2))")
     keys = ["kappa", "gamma", "ell"]
     exp = (
         exponents
-        if exponents is not None and len(exponents) and set(keys) <= set(exponents.columns)
+        if not _is_empty(exponents) and {*keys, "kind", "setup_label"} <= set(exponents.columns)
         else None
     )
-    if _is_empty(raw) or not {*keys, "n", "error"} <= set(raw.columns):
+    setups = list(dict.fromkeys(exp["setup_label"].astype(str))) if exp is not None else []
+    fig, axes = _new_figure(1, 1 + max(len(setups), 1), width=4.6, height=4.2)
+    ax_l, slope_axes = axes[0][0], axes[0][1:]
+    verdict, _, details = scaling_verdict(exponents)
+    fig.suptitle(
+        "Scaling law, Proposition 5.1: claimed L ≍ n^(−ℓ(2 + κ/(2γ) − κ/2)). "
+        f"Verdict: {verdict}.\n{details.split('. ')[0].rstrip('.')}.",
+        fontsize=9,
+    )
+    cases = sorted({tuple(k) for src in (raw, exp) if not _is_empty(src) and set(keys) <= set(src.columns)
+                    for k in src[keys].to_numpy(float)})  # fmt: skip
+    color = {c: f"C{j % 10}" for j, c in enumerate(cases)}
+
+    def case_label(k: float, g: float, ell: float) -> str:
+        return f"κ={_fmt_kappa(k)}, γ={g:.3g}, ℓ={ell:.3g} (q={k * (1 - g) / (2 * g):.3g})"
+
+    if _is_empty(raw) or not {*keys, "setup_label", "n", "error"} <= set(raw.columns):
         _no_data(ax_l, "no raw scaling errors")
     else:
-        for j, (key, g) in enumerate(raw.groupby(keys, sort=True)):
-            color = f"C{j % 10}"
+        markers = dict(zip(dict.fromkeys(raw["setup_label"].astype(str)), "os^vD", strict=False))
+        for (label, *key), g in raw.groupby(["setup_label", *keys], sort=False):
             mean = g.groupby("n")["error"].mean()
-            n, err = mean.index.to_numpy(float), mean.to_numpy(float)
-            pos = (n > 0) & (err > 0)
-            n, err = n[pos], err[pos]
-            if n.size == 0:
-                continue
-            k, gm, ell = key
-            ax_l.plot(n, err, "o", color=color, label=f"κ={_fmt_kappa(k)}, γ={gm:.3g}, ℓ={ell:.3g}")
-            cx, cy = np.exp(np.log(n).mean()), np.exp(np.log(err).mean())
-            xs = np.array([n.min(), n.max()])
-            if exp is not None:
-                e = exp[
-                    np.isclose(_finite(exp["kappa"]), k)
-                    & np.isclose(_finite(exp["gamma"]), gm)
-                    & np.isclose(_finite(exp["ell"]), ell)
-                ]
-                if len(e) and "slope" in e:
-                    ax_l.plot(xs, cy * (xs / cx) ** float(e["slope"].iloc[0]), "-", color=color, lw=1)
-            pred = -ell * (2 + k / (2 * gm) - k / 2)
-            ax_l.plot(xs, cy * (xs / cx) ** pred, "--", color=color, lw=1)
+            ax_l.plot(mean.index.to_numpy(float), mean.to_numpy(float), marker=markers.get(label, "o"), ms=4, lw=0.8,
+                      color=color.get(tuple(key), "k"))  # fmt: skip
+        for c in cases:
+            ax_l.plot([], [], "-", color=color[c], label=case_label(*c))
+        for label, mk in markers.items():
+            ax_l.plot([], [], mk, color="k", ls="none", label=label)
         ax_l.set_xscale("log")
         ax_l.set_yscale("log")
         ax_l.set_xlabel("number of samples n")
-        ax_l.set_ylabel("generalisation error L (squared loss)")
-        ax_l.set_title("solid: fitted slope; dashed: predicted")
-        if ax_l.get_legend_handles_labels()[0]:
-            ax_l.legend(fontsize=6)
-    pred_col = next(
-        (c for c in ("predicted", "predicted_slope") if exp is not None and c in exp.columns), None
-    )
-    if exp is None or "slope" not in exp.columns or pred_col is None:
-        _no_data(ax_r, "no fitted exponents")
-    else:
-        slope, pred = _finite(exp["slope"]), _finite(exp[pred_col])
-        if {"slope_lo", "slope_hi"} <= set(exp.columns):
-            err = np.vstack([slope - _finite(exp["slope_lo"]), _finite(exp["slope_hi"]) - slope])
-            err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
-        else:
-            err = None
-        ax_r.errorbar(pred, slope, yerr=err, fmt="o", capsize=3, label="fitted (95% CI)")
-        both = np.concatenate([pred[np.isfinite(pred)], slope[np.isfinite(slope)]])
-        if both.size:
-            lim = [both.min(), both.max()]
-            ax_r.plot(lim, lim, "k--", lw=1, label="fitted = predicted")
-        ax_r.set_xlabel("predicted slope −ℓ(2 + κ/(2γ) − κ/2)")
-        ax_r.set_ylabel("fitted slope d log L / d log n")
-        ax_r.set_title("exponents")
-        ax_r.legend(fontsize=7)
+        ax_l.set_ylabel("excess test error L (mean over draws)")
+        ax_l.set_title("error against n", fontsize=9)
+        ax_l.legend(fontsize=6)
+    if exp is None:
+        _no_data(slope_axes[0], "no local slopes")
+        return fig
+    for ax, label in zip(slope_axes, setups, strict=True):
+        sub = exp[exp["setup_label"].astype(str) == label]
+        for key, g in sub.groupby(keys, sort=False):
+            col = color.get(tuple(float(v) for v in key), "k")
+            th = g[g["kind"] == "theory"].sort_values("n")
+            ax.plot(_finite(th["n"]), _finite(th["slope"]), "-", color=col, lw=1)
+            sim = g[g["kind"] == "simulation"]
+            s, lo, hi = _finite(sim["slope"]), _finite(sim["slope_lo"]), _finite(sim["slope_hi"])
+            err = np.where(np.isfinite([s - lo, hi - s]), np.clip([s - lo, hi - s], 0, None), 0.0)
+            ax.errorbar(_finite(sim["n"]), s, yerr=err, fmt="o", ms=3, capsize=2, color=col)
+            ax.axhline(float(g["derived_slope"].iloc[0]), color=col, ls=":", lw=1.2)
+            ax.axhline(float(g["claimed_slope"].iloc[0]), color=col, ls="--", lw=1)
+            if "bound_slope" in g:
+                ax.axhline(float(g["bound_slope"].iloc[0]), color=col, ls="-.", lw=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel("number of samples n")
+        ax.set_ylabel("local slope d log L / d log n")
+        ax.set_title(label, fontsize=9)
+        ax.set_ylim(top=0.0)
+    styles = [("o", "-", "measured (95% interval)"), ("", "-", "deterministic equivalent"),
+              ("", ":", "derived n → ∞ exponent"), ("", "-.", "ridge bound −2ℓ on the n → ∞ exponent"),
+              ("", "--", "claimed (Prop. 5.1)")]  # fmt: skip
+    for mk, ls, text in styles:
+        slope_axes[0].plot([], [], marker=mk, ls=ls if not mk else "none", color="k", label=text)
+    slope_axes[0].legend(fontsize=6, loc="lower right", handlelength=4, framealpha=1)
     return fig
 
 

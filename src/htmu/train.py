@@ -47,6 +47,14 @@ Divergence
     status ``"diverged"``. Snapshot epochs not reached are still written (same weights, header ``epoch`` =
     the epoch reached, ``requested_epoch`` = E) so that every declared output of a workflow exists.
 
+Outcome
+    Every run ends with one ``status`` in ``summary.json`` (and in ``model_final.pt``'s header): ``"ok"``,
+    ``"diverged"`` (above), ``"collapsed"`` (stopped learning: final training accuracy within
+    ``COLLAPSE_MARGIN`` of chance) or ``"undertrained"`` (training loss still falling at the end); see
+    :func:`training_outcome` for the precise criteria. ``status_reason`` says why in words. Runs that are not
+    ``"ok"`` still get all their files: their spectra are part of the study (a collapsed network is the
+    rank-collapse end of the phases), and their status travels with them.
+
 Train loss and accuracy in ``metrics.csv`` are the averages over the epoch's mini-batches, in training
 mode (the usual running figure, at no extra cost); test loss and accuracy are computed after the epoch in
 evaluation mode.
@@ -295,6 +303,52 @@ def _check_args(
 # training
 
 
+#: a run whose final training accuracy is within this of chance (the majority class's share) has collapsed
+COLLAPSE_MARGIN = 0.05
+#: a run whose training loss fell by more than this fraction of ln(classes) (the loss at chance) over the last
+#: fifth of its epochs (at least the last UNDERTRAINED_MIN_EPOCHS epochs) was still learning: undertrained
+UNDERTRAINED_DROP = 0.05
+UNDERTRAINED_MIN_EPOCHS = 2
+
+
+def training_outcome(rows: list[dict], num_classes: int, chance: float) -> tuple[str, str]:
+    """Name how a finished (not diverged) run ended: ``"ok"``, ``"collapsed"`` or ``"undertrained"``.
+
+    - ``"collapsed"``: the network stopped learning; its final training accuracy is below
+      ``chance + COLLAPSE_MARGIN``, where ``chance`` is the share of the most frequent class (the accuracy of a
+      constant prediction).
+    - ``"undertrained"``: the training loss was still falling at the end; over the last
+      ``k = max(UNDERTRAINED_MIN_EPOCHS, ceil(epochs/5))`` epochs it fell by more than
+      ``UNDERTRAINED_DROP * ln(num_classes)`` (5% of the loss at chance, 0.115 nats for 10 classes). A network that
+      fits its data drives the loss towards 0 by ever smaller steps and is not caught by this.
+    - ``"ok"`` otherwise (and for runs too short to judge: fewer than ``k + 1`` epochs).
+
+    Collapse is checked first: a collapsed run is not "still learning".
+
+    Returns
+    -------
+    (status, reason) : tuple of str
+    """
+    if not rows:
+        return "ok", "no epoch run"
+    last = rows[-1]
+    acc = float(last["train_acc"])
+    if acc < chance + COLLAPSE_MARGIN:
+        return "collapsed", (
+            f"final training accuracy {acc:.3f} is within {COLLAPSE_MARGIN:g} of chance ({chance:.3f}, the largest "
+            "class's share)"
+        )
+    k = max(UNDERTRAINED_MIN_EPOCHS, math.ceil(len(rows) / 5))
+    if len(rows) > k:
+        drop = float(rows[-1 - k]["train_loss"]) - float(last["train_loss"])
+        limit = UNDERTRAINED_DROP * math.log(num_classes)
+        if drop > limit:
+            return "undertrained", (
+                f"training loss still falling: it dropped {drop:.3f} nats over the last {k} epochs (limit {limit:.3f})"
+            )
+    return "ok", ""
+
+
 def train(
     model_name: str,
     subset_path: str | os.PathLike,
@@ -358,7 +412,8 @@ def train(
     Returns
     -------
     dict
-        ``status`` ("ok" or "diverged"), ``final_train_loss``, ``final_train_acc``, ``final_test_loss``,
+        ``status`` ("ok", "diverged", "collapsed" or "undertrained"; see :func:`training_outcome`),
+        ``status_reason``, ``chance_accuracy``, ``final_train_loss``, ``final_train_acc``, ``final_test_loss``,
         ``final_test_acc``, ``epochs_run``, ``diverged_at_epoch`` (None if not), ``device``, ``wall_s`` (the
         training time summed over resumed sessions), ``resumed_from_epoch`` and the arguments.
 
@@ -547,6 +602,13 @@ def _train(subset, out: Path, resume: Path, args: dict, num_classes: int, dev: t
             )
 
     epochs_run = len(rows)
+    chance = float(torch.bincount(subset.y_train, minlength=num_classes).max()) / max(
+        int(subset.y_train.numel()), 1
+    )
+    if status == "diverged":
+        reason = f"non-finite loss or weights at epoch {diverged_at}"
+    else:
+        status, reason = training_outcome(rows, num_classes, chance)
     final_header = {**header_base, "epoch": epochs_run, "status": status}
     separate = resume.resolve() != out.resolve()
     if separate:
@@ -571,6 +633,8 @@ def _train(subset, out: Path, resume: Path, args: dict, num_classes: int, dev: t
         )
     summary = {
         "status": status,
+        "status_reason": reason,
+        "chance_accuracy": chance,
         "final_train_loss": train_loss,
         "final_train_acc": train_acc,
         "final_test_loss": test_loss,
