@@ -228,8 +228,9 @@ def _fmt(v: float, digits: int = 3) -> str:
 def summary_table(df) -> str:
     """The readable summary of ``htmu analyze``: one line per layer, kappa with its interval.
 
-    Text columns are left-aligned and numbers right-aligned; ``status`` is shortened to its reason (the
-    part before ``":"``; the CSV keeps it whole).
+    Text columns are left-aligned and numbers right-aligned; ``form`` is shown for the HTMP laws only
+    (select_law reports "direct" for the MP laws); ``status`` is shortened to its reason (the part
+    before ``":"``; the CSV keeps it whole).
     """
     import pandas as pd
 
@@ -237,7 +238,7 @@ def summary_table(df) -> str:
         k, lo, hi = r["kappa"], r["kappa_lo"], r["kappa_hi"]
         if pd.isna(k):
             return ""
-        ci = f" [{_fmt(lo)}, {_fmt(hi)}]" if not (pd.isna(lo) or math.isinf(k)) else ""
+        ci = f" [{_fmt(lo)}, {_fmt(hi)}]" if not (pd.isna(lo) or pd.isna(hi)) else ""
         return _fmt(k) + ci
 
     columns = {
@@ -249,10 +250,12 @@ def summary_table(df) -> str:
         "law": list(df["law"]),
         "phase": list(df["phase"]),
         "kappa [95% CI]": [kappa_text(r) for _, r in df.iterrows()],
-        "form": list(df["form"]),
+        "form": [
+            f if str(law).startswith("HTMP") else "" for f, law in zip(df["form"], df["law"], strict=True)
+        ],
         "alpha": [_fmt(a) for a in df["alpha"]],
         "spikes": ["" if pd.isna(v) else str(int(v)) for v in df["n_spikes"]],
-        "softrank": [_fmt(v, 2) for v in df["mp_softrank"]],
+        "softrank": [_fmt(v) for v in df["mp_softrank"]],
         "status": [str(s).split(":")[0] for s in df["status"]],
     }
     right = {"gamma", "n", "kappa [95% CI]", "alpha", "spikes", "softrank"}
