@@ -396,3 +396,39 @@ def test_import_and_use_leave_warnings_logging_and_backend_alone():
     assert out["callable"] and out["rows"] == 1
     assert out["import"] == {"new_loggers": []}, out["import"]
     assert out["call"] == {"new_loggers": []}, out["call"]
+
+
+def test_layer_figure_draws_mp_and_the_selected_law():
+    from htmu.plots import fig_layer_esd
+
+    calls = []
+
+    def pdf(law, x, **kw):
+        calls.append((law, kw))
+        return np.ones_like(x)
+
+    row = {"layer": "fc1", "gamma": 0.3, "law": "HTMP-inverse", "phase": "heavy-tailed", "kappa": 2.0,
+           "kappa_lo": 1.5, "kappa_hi": 2.5, "form": "inverse", "alpha": 3.33, "n_spikes": 0, "status": "ok"}  # fmt: skip
+    eig = np.geomspace(0.1, 10, 50)
+    fig = fig_layer_esd(eig, row, scale=0.7, mp_scale=1.2, pdf=pdf)
+    assert fig.get_suptitle() == "fc1: heavy-tailed"
+    assert calls == [
+        ("mp", {"gamma": 0.3, "scale": 1.2}),
+        ("inverse", {"gamma": 0.3, "scale": 0.7, "kappa": 2.0}),
+    ]
+    ax = fig.axes[0]
+    labels = [ln.get_label() for ln in ax.get_lines()]
+    assert labels == ["MP(γ=0.3), bulk fit", "MP edge λ₊", "selected: HTMP-inverse"]
+    edge = next(ln for ln in ax.get_lines() if ln.get_label() == "MP edge λ₊")
+    assert edge.get_xdata()[0] == pytest.approx(1.2 * (1 + math.sqrt(0.3)) ** 2)
+    assert ax.get_xscale() == "log"
+    box = ax.texts[0].get_text()
+    assert "κ = 2 [1.5, 2.5] (inverse form)" in box and "α = 3.33" in box
+    # an MP law is drawn with its own scale, no kappa; a row without a law says why in its title
+    calls.clear()
+    fig_layer_esd(
+        eig, dict(row, law="MP", phase="random-like", kappa=math.inf), scale=0.9, mp_scale=1.0, pdf=pdf
+    )
+    assert calls[1] == ("mp", {"gamma": 0.3, "scale": 0.9})
+    fig = fig_layer_esd(eig, dict(row, law="", phase="", status="too_few"), mp_scale=1.0, pdf=pdf)
+    assert fig.get_suptitle() == "fc1: no law (too_few)"

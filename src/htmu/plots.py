@@ -1106,7 +1106,7 @@ def fig_layer_esd(
         str(row.get("phase", "") or ""),
         str(row.get("status", "")),
     )
-    fig.suptitle(f"{layer}: {phase}" if phase else f"{layer}: no law ({status})", fontsize=10)
+    fig.suptitle(f"{layer}: {phase}" if phase else f"{layer}: no law ({status.split(':')[0]})", fontsize=10)
     ev, _, n_nonpos = _positive(np.asarray(eigenvalues, dtype=float))
     if ev.size < 2:
         _no_data(ax, f"{ev.size} positive eigenvalues (status {status})")
@@ -1115,8 +1115,11 @@ def fig_layer_esd(
     gamma = float(row.get("gamma", math.nan))
     notes = []
     if math.isfinite(gamma) and math.isfinite(mp_scale):
-        notes.append(_draw_pdf(ax, pdf, "mp", x, f"MP(γ={gamma:.3g}), bulk fit", {"color": "k", "ls": "--"},
-                               gamma=gamma, scale=mp_scale))  # fmt: skip
+        if gamma < 1:
+            notes.append(_draw_pdf(ax, pdf, "mp", x, f"MP(γ={gamma:.3g}), bulk fit", {"color": "k", "ls": "--"},
+                                   gamma=gamma, scale=mp_scale))  # fmt: skip
+        else:
+            notes.append("MP(γ=1) density not drawn (the package laws need γ < 1)")
         edge = mp_scale * (1 + math.sqrt(gamma)) ** 2
         ax.axvline(edge, color="k", ls=":", lw=1, label="MP edge λ₊")
     kind = _LAW_PDF.get(law)
@@ -1141,5 +1144,5 @@ def fig_layer_esd(
     ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=_TEXT_BOX)
     ax.set_xlabel("eigenvalue λ of W Wᵀ (smaller side)")
     ax.set_ylabel("density p(λ) (per unit λ)")
-    ax.legend(fontsize=7, loc="upper right")
+    ax.legend(fontsize=7, loc="best")
     return fig
