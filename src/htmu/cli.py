@@ -241,14 +241,17 @@ def summary_table(df) -> str:
         ci = f" [{_fmt(lo)}, {_fmt(hi)}]" if not (pd.isna(lo) or pd.isna(hi)) else ""
         return _fmt(k) + ci
 
+    def text(col: str) -> list[str]:  # empty for a missing value (a CSV round trip turns "" into NaN)
+        return ["" if pd.isna(v) else str(v) for v in df[col]]
+
     columns = {
-        "layer": list(df["layer"]),
-        "module": list(df["module"]),
-        "shape": list(df["shape"]),
+        "layer": text("layer"),
+        "module": text("module"),
+        "shape": text("shape"),
         "gamma": [_fmt(g) for g in df["gamma"]],
         "n": [str(n) for n in df["n_eigs"]],
-        "law": list(df["law"]),
-        "phase": list(df["phase"]),
+        "law": text("law"),
+        "phase": text("phase"),
         "kappa [95% CI]": [kappa_text(r) for _, r in df.iterrows()],
         "form": [
             f if str(law).startswith("HTMP") else "" for f, law in zip(df["form"], df["law"], strict=True)
@@ -256,7 +259,7 @@ def summary_table(df) -> str:
         "alpha": [_fmt(a) for a in df["alpha"]],
         "spikes": ["" if pd.isna(v) else str(int(v)) for v in df["n_spikes"]],
         "softrank": [_fmt(v) for v in df["mp_softrank"]],
-        "status": [str(s).split(":")[0] for s in df["status"]],
+        "status": [s.split(":")[0] for s in text("status")],
     }
     right = {"gamma", "n", "kappa [95% CI]", "alpha", "spikes", "softrank"}
     widths = {c: max([len(c), *map(len, map(str, v))]) for c, v in columns.items()}
