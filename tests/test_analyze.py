@@ -146,15 +146,19 @@ def test_norm_metrics_against_numpy_and_known_scales():
 
 
 def test_small_square_and_diverged_matrices_are_statuses_not_exceptions():
-    model = nn.ModuleDict({"tiny": nn.Linear(30, 5), "square": nn.Linear(40, 40), "bad": nn.Linear(60, 20)})
+    model = nn.ModuleDict({"tiny": nn.Linear(30, 5), "square": nn.Linear(40, 40), "bad": nn.Linear(60, 20),
+                           "zero": nn.Linear(90, 30)})  # fmt: skip
     with torch.no_grad():
         model["bad"].weight[0, 0] = float("nan")
+        model["zero"].weight.zero_()  # a zero-initialised layer
     df = htmu.analyze(model, progress=False, ci=False).set_index("layer")
     assert df.loc["tiny", "status"] == "too_few" and df.loc["tiny", "law"] == ""
     assert df.loc["square", "status"].startswith("gamma_out_of_range") and df.loc["square", "gamma"] == 1.0
     assert math.isfinite(df.loc["square", "stable_rank"]) and math.isfinite(df.loc["square", "mp_softrank"])
     assert df.loc["bad", "status"] == "nonfinite_weights" and df.loc["bad", "n_eigs"] == 0
     assert pd.isna(df.loc["bad", "n_spikes"]) and math.isnan(df.loc["bad", "kappa"])
+    assert df.loc["zero", "status"].startswith("zero_weights") and df.loc["zero", "n_eigs"] == 30
+    assert math.isnan(df.loc["zero", "stable_rank"]) and df.loc["zero", "law"] == ""
     assert list(df.reset_index().columns) == list(COLUMNS)
 
 

@@ -38,9 +38,9 @@ Columns (:data:`COLUMNS`)
       (its ``conv2d_norm`` halves conv eigenvalues; htmu does not rescale).
 
     ``status`` is ``"ok"`` or why a row has no law: the spectrum's status (``"nonfinite_weights"``,
-    ...), ``select_law``'s (``"too_few"``, ...), or ``"gamma_out_of_range: ..."`` for a square matrix
-    (:math:`\gamma = 1`: HTMP needs :math:`\gamma < 1`); such rows keep their norms. A matrix never
-    raises.
+    ...), ``select_law``'s (``"too_few"``, ...), ``"gamma_out_of_range: ..."`` for a square matrix
+    (:math:`\gamma = 1`: HTMP needs :math:`\gamma < 1`), or ``"zero_weights: ..."`` for ``W = 0``; such
+    rows keep the norms they have. A matrix never raises.
 
 Speed
     Layers are processed by a thread pool (default: one thread per usable core), largest first;
@@ -120,6 +120,7 @@ TORCH_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".bin", ".ckpt")
 SAFETENSORS_SUFFIX = ".safetensors"
 
 _SQUARE = "gamma_out_of_range: square matrix (HTMP needs gamma < 1)"
+_ZERO = "zero_weights: W = 0, every eigenvalue is 0"
 
 
 @dataclass(frozen=True, eq=False)
@@ -399,7 +400,9 @@ def _analyze_one(wm: WeightMatrix, conv: str, ci: bool, seed: int) -> LayerAnaly
         row["status"] = rec.status
     else:
         row.update(_norm_metrics(eig, rec.gamma))
-        if not rec.gamma < 1:
+        if not eig[-1] > 0:  # W = 0 (e.g. a zero-initialised layer): no spectrum to fit
+            row["status"] = _ZERO
+        elif not rec.gamma < 1:
             row["status"] = _SQUARE
         else:
             sel = select_law(eig, rec.gamma, rng=_layer_rng(seed, wm.layer), ci=ci)
