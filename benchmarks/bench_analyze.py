@@ -12,13 +12,15 @@ seeded with ``torch.manual_seed(seed)``. Printed:
    analyze()`` with its defaults on the same model, and the ratio of the two wall times. WeightWatcher is
    imported only after htmu has run (its import silences warnings and reconfigures logging
    process-wide); its import time is printed apart and not counted.
-2. The same htmu analysis on one thread (``workers=1``): the gain of the thread pool, and each layer's
-   time (eigenvalues and law selection) against its size, with the log-log slope of time against the
-   number of eigenvalues.
+2. The same htmu analysis again, warm, on one thread (``workers=1``) and on every core: the gain of the
+   thread pool; and each layer's time (eigenvalues and law selection, one thread) against its size, with
+   the log-log slope of time against the number of eigenvalues.
 3. For the one Linear layer (``fc``, the only layer both tools read as the same matrix) the norm metrics
    both tools define the same way, side by side.
 
-Timings on a shared machine are noisy: rerun on an idle one to quote them.
+Timings on a shared machine are noisy, and a loaded machine punishes multi-threaded BLAS/OpenMP (threads
+spin waiting for busy cores; WeightWatcher runs with the default thread counts): rerun on an idle machine to
+quote them, and with ``OMP_NUM_THREADS=1 OPENBLAS_NUM_THREADS=1`` to compare both tools on one BLAS thread.
 """
 
 from __future__ import annotations
@@ -68,9 +70,14 @@ def main() -> None:
           f"matrices ({n_ok} with a law; laws: {df['law'].value_counts().to_dict()})")  # fmt: skip
     from htmu.spectra import weight_spectra
 
+    old_threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # as analyze does: one intra-op thread per layer thread
     t0 = time.perf_counter()
     weight_spectra(model)
-    print(f"  of which eigenvalues alone (weight_spectra, float64 Grams): {time.perf_counter() - t0:.2f} s")
+    print(
+        f"  of which eigenvalues (weight_spectra, float64 Grams, 1 torch thread): {time.perf_counter() - t0:.2f} s"
+    )
+    torch.set_num_threads(old_threads)
 
     ww_details = None
     if not args.no_ww:
@@ -88,11 +95,15 @@ def main() -> None:
         print(f"ratio htmu / WeightWatcher: {t_htmu / t_ww:.3f} (htmu {t_ww / t_htmu:.1f}x faster)")
 
     if not args.no_per_layer:
+        # both warm (imports done), so that the difference is the thread pool's
         t0, c0 = time.perf_counter(), time.process_time()
         seq = analyze_layers(model, ci=True, progress=False, workers=1)
         t_seq, c_seq = time.perf_counter() - t0, time.process_time() - c0
-        print(f"htmu.analyze (ci=True, 1 thread): {t_seq:.2f} s wall, {c_seq:.2f} s CPU; thread-pool speed-up "
-              f"{t_seq / t_htmu:.2f}x")  # fmt: skip
+        t0, c0 = time.perf_counter(), time.process_time()
+        analyze_layers(model, ci=True, progress=False)
+        t_par, c_par = time.perf_counter() - t0, time.process_time() - c0
+        print(f"htmu.analyze again, warm: 1 thread {t_seq:.2f} s wall ({c_seq:.2f} s CPU), {cores} threads "
+              f"{t_par:.2f} s wall ({c_par:.2f} s CPU); thread-pool speed-up {t_seq / t_par:.2f}x")  # fmt: skip
         print("\nper layer, one thread (eigenvalues + select_law with intervals):")
         print(f"{'layer':<24}{'shape':>14}{'n_eigs':>8}{'gamma':>8}{'law':>14}{'seconds':>9}")
         for r in sorted(seq, key=lambda r: r.row["n_eigs"]):
