@@ -15,7 +15,8 @@ seeded with ``torch.manual_seed(seed)``. Printed:
 2. The same htmu analysis again, warm, on one thread (``workers=1``) and on every core: the gain of the
    thread pool; and each layer's time (eigenvalues and law selection, one thread) against its size, with
    the log-log slope of time against the number of eigenvalues.
-3. For the one Linear layer (``fc``, the only layer both tools read as the same matrix) the norm metrics
+3. One random ``n x 4n`` Linear layer per size in ``--sizes``: eigenvalues and whole-row time.
+4. For the one Linear layer (``fc``, the only layer both tools read as the same matrix) the norm metrics
    both tools define the same way, side by side.
 
 Timings on a shared machine are noisy, and a loaded machine punishes multi-threaded BLAS/OpenMP (threads
@@ -50,6 +51,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--no-ww", action="store_true", help="skip WeightWatcher")
     ap.add_argument("--no-per-layer", action="store_true", help="skip the one-thread pass")
+    ap.add_argument("--sizes", type=int, nargs="*", default=[64, 256, 1024, 2048],
+                    help="n of the single-layer size sweep (none to skip)")  # fmt: skip
     args = ap.parse_args()
     print(f"# command: PYTHONPATH=src python benchmarks/bench_analyze.py {shlex.join(sys.argv[1:])}".rstrip())
     import torch
@@ -115,6 +118,25 @@ def main() -> None:
         slope = np.polyfit(np.log(n), np.log(s), 1)[0]
         by_n = {int(k): float(np.median(s[n == k])) for k in np.unique(n)}
         print(f"median seconds by n_eigs: {by_n}; log-log slope of time against n_eigs: {slope:.2f}")
+
+    if args.sizes:
+        from torch import nn
+
+        print(
+            "\ntime per layer against size: one random Linear layer n x 4n (gamma 0.25), one thread, ci=True"
+        )
+        print(f"{'n_eigs':>8}{'eigenvalues s':>15}{'total s':>9}{'law':>14}")
+        for n in args.sizes:
+            torch.manual_seed(args.seed)
+            lin = nn.Linear(4 * n, n, bias=False)
+            (r,) = analyze_layers(lin, ci=True, progress=False, workers=1)
+            old_threads = torch.get_num_threads()
+            torch.set_num_threads(1)
+            t0 = time.perf_counter()
+            weight_spectra(lin)
+            t_eig = time.perf_counter() - t0
+            torch.set_num_threads(old_threads)
+            print(f"{n:>8}{t_eig:>15.3f}{r.seconds:>9.2f}{r.row['law'] or r.row['status'][:12]:>14}")
 
     if ww_details is not None:
         fc = df.set_index("layer").loc["fc"]
