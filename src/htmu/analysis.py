@@ -46,7 +46,9 @@ Speed
     Layers are processed by a thread pool (default: one thread per usable core), largest first;
     PyTorch's eigensolver and NumPy/SciPy's array kernels release the GIL. PyTorch's own intra-op
     threads are set to one for the call (and restored), so that the layer threads do not oversubscribe
-    the cores. ``benchmarks/bench_analyze.py`` times it against WeightWatcher.
+    the cores. Measured on two cores the pool gains little (about 1.0x): most of ``select_law``'s time
+    is Python-level work that holds the GIL. ``benchmarks/bench_analyze.py`` times it against
+    WeightWatcher; ``docs/analyze.md`` gives the numbers.
 
 Reproducibility
     Each layer's bootstrap draws from its own generator, seeded by ``(rng, crc32(layer name))``: a row
