@@ -19,9 +19,11 @@ from htmu.spectra import (
     SpectrumRecord,
     ck_spectrum,
     hessian_spectrum,
+    module_weights,
     ntk_gram,
     ntk_spectrum,
     plan_ntk_blocks,
+    state_dict_weights,
     weight_spectra,
 )
 
@@ -145,6 +147,91 @@ def test_record_validates_order_and_kind() -> None:
         SpectrumRecord("weight", "a", np.array([2.0, 1.0]), 0.5, 2, 4, "c")
     with pytest.raises(ValueError, match="matrix"):
         SpectrumRecord("gram", "a", np.array([1.0]), 0.5, 1, 2, "c")
+
+
+def _svd2(w: np.ndarray) -> np.ndarray:
+    return np.sort(np.linalg.svd(w, compute_uv=False) ** 2)
+
+
+class Mixed(nn.Module):
+    """Every kind of matrix htmu reads: Embedding, MultiheadAttention (packed and kdim/vdim), Conv, Linear."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.emb = nn.Embedding(50, 16)
+        self.attn = nn.MultiheadAttention(16, 2)
+        self.cross = nn.MultiheadAttention(16, 2, kdim=6, vdim=9)
+        self.conv = nn.Conv2d(3, 5, kernel_size=(2, 3))
+        self.conv1 = nn.Conv1d(4, 7, kernel_size=3)
+        self.head = nn.Linear(16, 4)
+
+
+def test_embedding_and_attention_blocks_are_matrices() -> None:
+    model = _seeded(Mixed(), 2)
+    found = {wm.layer: wm for wm in module_weights(model)}
+    assert list(found) == ["emb", "attn.q", "attn.k", "attn.v", "attn.out_proj", "cross.q", "cross.k",
+                           "cross.v", "cross.out_proj", "conv", "conv1", "head"]  # fmt: skip
+    assert found["emb"].module == "Embedding" and found["attn.k"].module == "MultiheadAttention"
+    assert found["attn.out_proj"].module == "NonDynamicallyQuantizableLinear"
+    recs = {r.layer: r for r in weight_spectra(model)}
+    packed = model.attn.in_proj_weight.detach().numpy()
+    for i, part in enumerate("qkv"):
+        r = recs[f"attn.{part}"]
+        np.testing.assert_allclose(r.eigenvalues, _svd2(packed[16 * i : 16 * (i + 1)]), rtol=1e-12)
+        assert r.gamma == 1.0 and "in_proj_weight" in r.convention
+    for part, cols in (("q", 16), ("k", 6), ("v", 9)):
+        w = getattr(model.cross, f"{part}_proj_weight").detach().numpy()
+        r = recs[f"cross.{part}"]
+        assert (r.n_rows, r.n_cols) == (min(16, cols), 16 if cols <= 16 else cols)
+        np.testing.assert_allclose(r.eigenvalues, _svd2(w), rtol=1e-12)
+    r = recs["emb"]  # 50 x 16: the 16 eigenvalues of W^T W
+    assert (r.n_rows, r.n_cols) == (16, 50) and r.gamma == pytest.approx(16 / 50)
+    np.testing.assert_allclose(r.eigenvalues, _svd2(model.emb.weight.detach().numpy()), rtol=1e-12)
+
+
+def test_conv_slices_pool_the_per_position_matrices() -> None:
+    """WeightWatcher's convention: one out x in matrix per kernel position, spectra pooled."""
+    model = _seeded(Mixed(), 3)
+    w = model.conv.weight.detach().numpy()  # (5, 3, 2, 3): six 5 x 3 slices
+    r = next(r for r in weight_spectra(model, layers=["conv"], conv="slices"))
+    truth = np.sort(np.concatenate([_svd2(w[:, :, i, j]) for i in range(2) for j in range(3)]))
+    np.testing.assert_allclose(r.eigenvalues, truth, rtol=1e-12)
+    # the spectrum of blockdiag(S_p): 6 blocks of 3 x 5 after transposing the 5 x 3 slices
+    assert (r.n_rows, r.n_cols) == (18, 30) and r.gamma == pytest.approx(3 / 5)
+    assert "pooled over 6 kernel positions" in r.convention
+    w1 = model.conv1.weight.detach().numpy()  # (7, 4, 3)
+    r1 = next(r for r in weight_spectra(model, layers=["conv1"], conv="slices"))
+    np.testing.assert_allclose(
+        r1.eigenvalues, np.sort(np.concatenate([_svd2(w1[:, :, p]) for p in range(3)]))
+    )
+    # the same layers reshaped: one out x in*k*k matrix
+    r = next(r for r in weight_spectra(model, layers=["conv"]))
+    np.testing.assert_allclose(r.eigenvalues, _svd2(w.reshape(5, -1)), rtol=1e-12)
+    assert (r.n_rows, r.n_cols) == (5, 18)
+    # a 1x1 convolution has one position: both conventions agree
+    one = nn.Conv2d(6, 4, 1).double()
+    a, b = weight_spectra(one, conv="slices")[0], weight_spectra(one)[0]
+    np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-13)  # batched LAPACK: ulps apart
+    with pytest.raises(ValueError, match="conv"):
+        weight_spectra(model, conv="fft")
+
+
+def test_state_dict_weights_find_the_modules_matrices() -> None:
+    """Inferred from names and shapes, the same matrices under the same names as the module path."""
+    model = _seeded(Mixed(), 4)
+    by_module = module_weights(model)
+    by_state = state_dict_weights(model.state_dict())
+    assert [wm.layer for wm in by_state] == [wm.layer for wm in by_module]
+    for a, b in zip(by_module, by_state, strict=True):
+        assert torch.equal(a.weight.detach(), b.weight) and a.kind == b.kind
+    labels = {wm.layer: wm.module for wm in by_state}
+    assert labels["emb"] == labels["head"] == "Linear|Embedding"
+    assert labels["attn.q"] == labels["cross.v"] == "MultiheadAttention"
+    assert labels["conv"] == "Conv2d" and labels["conv1"] == "Conv1d"
+    # biases, norms, integer buffers and tensors not named *weight are not matrices
+    extra = {"pos_embedding": torch.zeros(1, 8, 16), "bn.running_mean": torch.zeros(4),
+             "bn.num_batches_tracked": torch.tensor(3), "ln.weight": torch.ones(16), "meta": "x"}  # fmt: skip
+    assert state_dict_weights(extra) == []
 
 
 # --------------------------------------------------------------------------- NTK
@@ -455,7 +542,7 @@ def test_hessian_lanczos_top_k_and_slq_moments(hess_problem) -> None:
     cheap = dict(method="lanczos", top_k=2, lanczos_steps=8, slq_probes=2, slq_steps=6)
     one, two = hessian_spectrum(model, x, y, rng=11, **cheap), hessian_spectrum(model, x, y, rng=11, **cheap)
     for a, b in zip(one, two, strict=True):
-        np.testing.assert_array_equal(a.eigenvalues, b.eigenvalues)
+        np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=1e-13)  # batched LAPACK: ulps apart
     other = hessian_spectrum(model, x, y, rng=12, **cheap)
     assert not np.array_equal(other[1].eigenvalues, one[1].eigenvalues)
     # auto picks Lanczos above max_exact_params, exact below

@@ -28,6 +28,7 @@ _LAZY = {
     "fit_mp": "htmu.estimate",
     "fit_powerlaw": "htmu.estimate",
     "compare_laws": "htmu.estimate",
+    "analyze": "htmu.analysis",
 }
 
 __all__ = ["__version__", *_LAZY]

@@ -49,6 +49,7 @@ __all__ = [
     "fig_ensemble",
     "fig_estimator",
     "fig_kappa_accuracy",
+    "fig_layer_esd",
     "fig_ntk",
     "fig_phases",
     "fig_scaling",
@@ -1054,4 +1055,94 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
     for mk, ls, text in styles:
         slope_axes[0].plot([], [], marker=mk, ls=ls if not mk else "none", color="k", label=text)
     slope_axes[0].legend(fontsize=6, loc="lower right", handlelength=4, framealpha=1)
+    return fig
+
+
+# ------------------------------------------------------------------------------------- htmu analyze
+
+#: Density drawn for each law of :func:`htmu.selection.select_law` (see :func:`package_pdf`).
+_LAW_PDF = {"MP": "mp", "MP+spikes": "mp", "HTMP-direct": "direct", "HTMP-inverse": "inverse"}
+
+
+def fig_layer_esd(
+    eigenvalues: np.ndarray,
+    row: dict,
+    *,
+    scale: float = math.nan,
+    mp_scale: float = math.nan,
+    pdf: PdfFn = package_pdf,
+) -> Figure:
+    """One layer's eigenvalue histogram with MP(γ) and the selected law (``htmu analyze --plots``).
+
+    The histogram uses log-spaced bins (density per unit λ, both axes logarithmic). Drawn on it:
+    MP(γ) with mean ``mp_scale`` (the bulk fit behind ``mp_softrank``) and a dotted line at its upper
+    edge λ₊; the law of ``row["law"]`` at ``row["kappa"]`` and ``scale`` (MP for the MP laws, the HTMP
+    direct or inverse density otherwise). The title names the layer and its phase; a box gives law, κ
+    with its interval and form, α, spikes and the status.
+
+    Parameters
+    ----------
+    eigenvalues : ndarray
+        The layer's eigenvalues (non-positive ones are counted, not drawn).
+    row : dict
+        The layer's row of :func:`htmu.analysis.analyze` (``layer``, ``gamma``, ``law``, ``phase``,
+        ``kappa``, ``kappa_lo``, ``kappa_hi``, ``form``, ``alpha``, ``n_spikes``, ``status``).
+    scale : float
+        The selected law's scale (:class:`htmu.selection.LawSelection`'s ``scale``).
+    mp_scale : float
+        Mean of the bulk's MP law (:func:`htmu.analysis.mp_bulk_scale`).
+    pdf : PdfFn
+        Density function (injectable for tests).
+
+    Returns
+    -------
+    Figure
+    """
+    fig, axes = _new_figure(1, 1, width=5.2, height=3.8)
+    ax = axes[0, 0]
+    layer = str(row.get("layer", ""))
+    law, phase, status = (
+        str(row.get("law", "") or ""),
+        str(row.get("phase", "") or ""),
+        str(row.get("status", "")),
+    )
+    fig.suptitle(f"{layer}: {phase}" if phase else f"{layer}: no law ({status.split(':')[0]})", fontsize=10)
+    ev, _, n_nonpos = _positive(np.asarray(eigenvalues, dtype=float))
+    if ev.size < 2:
+        _no_data(ax, f"{ev.size} positive eigenvalues (status {status})")
+        return fig
+    x = _log_hist(ax, ev)
+    gamma = float(row.get("gamma", math.nan))
+    notes = []
+    if math.isfinite(gamma) and math.isfinite(mp_scale):
+        if gamma < 1:
+            notes.append(_draw_pdf(ax, pdf, "mp", x, f"MP(γ={gamma:.3g}), bulk fit", {"color": "k", "ls": "--"},
+                                   gamma=gamma, scale=mp_scale))  # fmt: skip
+        else:
+            notes.append("MP(γ=1) density not drawn (the package laws need γ < 1)")
+        edge = mp_scale * (1 + math.sqrt(gamma)) ** 2
+        ax.axvline(edge, color="k", ls=":", lw=1, label="MP edge λ₊")
+    kind = _LAW_PDF.get(law)
+    if kind is not None and status == "ok" and math.isfinite(scale):
+        params = {"gamma": gamma, "scale": scale}
+        if kind != "mp":
+            params["kappa"] = float(row.get("kappa", math.nan))
+        notes.append(_draw_pdf(ax, pdf, kind, x, f"selected: {law}", {"color": "C3"}, **params))
+    lines = [f"law: {law or 'none'}"]
+    if law.startswith("MP"):
+        lines.append("κ = ∞ (Marchenko–Pastur)")
+    elif law:
+        lines.append(f"{_kappa_ci(pd.Series(row))} ({row.get('form', '')} form)")
+        alpha = float(row.get("alpha", math.nan))
+        lines.append(f"α = {_fmt_kappa(alpha)}, spikes: {row.get('n_spikes', 0)}")
+    lines.append(f"γ = {gamma:.3g}, {ev.size + n_nonpos} eigenvalues")
+    if status != "ok":
+        lines.append(f"status: {status}")
+    if n_nonpos:
+        lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
+    lines += [n for n in notes if n]
+    ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=_TEXT_BOX)
+    ax.set_xlabel("eigenvalue λ of W Wᵀ (smaller side)")
+    ax.set_ylabel("density p(λ) (per unit λ)")
+    ax.legend(fontsize=7, loc="best")
     return fig

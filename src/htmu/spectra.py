@@ -43,7 +43,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -53,15 +53,20 @@ from torch.func import functional_call, jacrev, vmap
 from torch.func import hessian as func_hessian
 
 __all__ = [
+    "CONV_MODES",
     "NTK_HEADROOM",
     "NTKBlockPlan",
     "SpectrumRecord",
+    "WeightMatrix",
     "ck_spectrum",
     "hessian_spectrum",
+    "module_weights",
     "ntk_gram",
     "ntk_spectrum",
     "plan_ntk_blocks",
+    "state_dict_weights",
     "weight_spectra",
+    "weight_spectrum",
 ]
 
 MATRICES = ("weight", "ntk", "ck", "hessian")
@@ -188,16 +193,258 @@ def _eigvalsh64(gram: torch.Tensor) -> np.ndarray:
 # weights
 # ---------------------------------------------------------------------------------------------------
 
-_WEIGHT_MODULES = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d)
+#: How a convolution kernel ``(out, in/groups, *k)`` becomes a spectrum (see :func:`weight_spectrum`).
+CONV_MODES: tuple[str, ...] = ("reshape", "slices")
+
+_CONV_MODULES = (nn.Conv1d, nn.Conv2d, nn.Conv3d)
+_MHA_PARTS = ("q", "k", "v")
 
 
-def weight_spectra(model: nn.Module, layers: Sequence[str] | None = None) -> list[SpectrumRecord]:
-    r"""Eigenvalues of ``W W^T`` for every Linear and Conv layer, smaller side of the Gram.
+@dataclass(frozen=True, eq=False)
+class WeightMatrix:
+    """One weight matrix of a network, located but not yet diagonalised.
 
-    A Linear weight is the ``out x in`` matrix ``W``; a Conv weight ``(out, in/groups, k, k)`` is read as
-    the ``out x (in/groups * k * k)`` matrix ``W = weight.reshape(out, -1)`` (each row a flattened
-    filter, as in [3]_ when conv layers are treated as one matrix). With ``A = W`` if ``W`` has no more
-    rows than columns and ``A = W^T`` otherwise, the spectrum is
+    Attributes
+    ----------
+    layer : str
+        Qualified name: the module's (``"features.0"``), or the state-dict key without ``.weight``;
+        attention projections add ``.q``, ``.k``, ``.v`` to the attention module's name.
+    module : str
+        The module's class name (``"Linear"``, ``"Conv2d"``, ``"Embedding"``, ``"MultiheadAttention"``),
+        or, for a state dict, the kind inferred from the tensor (see :func:`state_dict_weights`).
+    weight : torch.Tensor
+        The matrix (2-D), or a convolution kernel ``(out, in/groups, *k)`` as stored (``kind="conv"``).
+    kind : {"matrix", "conv"}
+        Whether ``weight`` is read as it is or as a convolution kernel.
+    origin : str
+        Where the matrix comes from, for the record's ``convention`` (e.g. ``"W: out x in"``).
+    """
+
+    layer: str
+    module: str
+    weight: torch.Tensor
+    kind: str
+    origin: str
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of ``weight`` as stored (empty for an uninitialised lazy parameter)."""
+        if isinstance(self.weight, nn.parameter.UninitializedParameter):
+            return ()
+        return tuple(self.weight.shape)
+
+
+def _qualify(prefix: str, name: str) -> str:
+    return f"{prefix}.{name}" if prefix else name
+
+
+def _mha_parts(name: str, m: nn.MultiheadAttention) -> list[WeightMatrix]:
+    """The q, k, v projections of an attention module (packed ``in_proj_weight`` or three weights)."""
+    e = m.embed_dim
+    if m.in_proj_weight is not None:
+        return [
+            WeightMatrix(
+                _qualify(name, p),
+                type(m).__name__,
+                m.in_proj_weight[i * e : (i + 1) * e],
+                "matrix",
+                f"W: {p} block of in_proj_weight (rows {i * e}:{(i + 1) * e}), embed_dim x embed_dim",
+            )
+            for i, p in enumerate(_MHA_PARTS)
+        ]
+    return [
+        WeightMatrix(
+            _qualify(name, p),
+            type(m).__name__,
+            getattr(m, f"{p}_proj_weight"),
+            "matrix",
+            f"W: {p}_proj_weight, embed_dim x {'embed_dim' if p == 'q' else p + 'dim'}",
+        )
+        for p in _MHA_PARTS
+    ]
+
+
+def module_weights(model: nn.Module) -> list[WeightMatrix]:
+    """Every weight matrix of ``model``'s Linear, Conv, Embedding and MultiheadAttention modules.
+
+    In ``named_modules`` order: ``nn.Linear`` (``out x in``), ``nn.Conv1d/2d/3d`` (the kernel,
+    ``kind="conv"``), ``nn.Embedding`` (``num_embeddings x embedding_dim``), and for
+    ``nn.MultiheadAttention`` its query, key and value projections as three matrices named
+    ``<name>.q``, ``<name>.k``, ``<name>.v`` (the packed ``in_proj_weight`` split into its three
+    ``embed_dim``-row blocks); its output projection is an ``nn.Linear`` (``<name>.out_proj``).
+    Other parameters (biases, normalisation weights, bare ``nn.Parameter`` tensors such as positional
+    embeddings) are not matrices of a layer and are left out.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+
+    Returns
+    -------
+    list of WeightMatrix
+    """
+    out: list[WeightMatrix] = []
+    for name, m in model.named_modules():
+        if isinstance(m, nn.MultiheadAttention):
+            out += _mha_parts(name, m)
+        elif isinstance(m, nn.Linear):
+            out.append(WeightMatrix(name, type(m).__name__, m.weight, "matrix", "W: out x in"))
+        elif isinstance(m, _CONV_MODULES):
+            out.append(WeightMatrix(name, type(m).__name__, m.weight, "conv", "W: out x in*k*k"))
+        elif isinstance(m, nn.Embedding):
+            origin = "W: num_embeddings x embedding_dim"
+            out.append(WeightMatrix(name, type(m).__name__, m.weight, "matrix", origin))
+    return out
+
+
+#: Module kind inferred from the number of dimensions of a state dict's ``*.weight`` tensor.
+STATE_DICT_KINDS: dict[int, str] = {2: "Linear|Embedding", 3: "Conv1d", 4: "Conv2d", 5: "Conv3d"}
+
+
+def state_dict_weights(state: Mapping[str, object]) -> list[WeightMatrix]:
+    """The weight matrices of a state dict, inferred from key names and tensor shapes.
+
+    Rules, in key order (no module is available, so nothing else is known):
+
+    * a key ending in ``in_proj_weight`` (``nn.MultiheadAttention``'s packed projection, ``3E x E``)
+      gives three ``E x E`` matrices ``<prefix>.q``, ``<prefix>.k``, ``<prefix>.v``; keys ending in
+      ``q_proj_weight``, ``k_proj_weight``, ``v_proj_weight`` give ``<prefix>.q`` etc. (module
+      ``"MultiheadAttention"``);
+    * a key ``<prefix>.weight`` (or ``weight``) holding a floating-point tensor with 2 dimensions is a
+      matrix read as stored (module ``"Linear|Embedding"``: a Linear and an Embedding weight cannot be
+      told apart, and their spectra are taken the same way); with 3, 4 or 5 dimensions it is a
+      convolution kernel (``"Conv1d"``, ``"Conv2d"``, ``"Conv3d"``); the layer is named ``<prefix>``;
+    * everything else is left out: 1-D tensors (biases, normalisation weights), integer buffers, keys
+      not ending in ``weight`` (positional embeddings, class tokens, running statistics).
+
+    For a model made of Linear, Conv, Embedding and MultiheadAttention modules this finds the same
+    matrices, with the same names, as :func:`module_weights` on the model. A transposed convolution's
+    kernel ``(in, out/groups, *k)`` would be read as ``in x out*k*k`` (the module path leaves such
+    layers out).
+
+    Parameters
+    ----------
+    state : mapping of str to torch.Tensor
+        E.g. ``model.state_dict()`` or a ``.safetensors`` file's tensors. Non-tensor values are ignored.
+
+    Returns
+    -------
+    list of WeightMatrix
+    """
+    out: list[WeightMatrix] = []
+    for key, t in state.items():
+        if not isinstance(t, torch.Tensor) or not t.is_floating_point():
+            continue
+        key = str(key)
+        prefix, _, last = key.rpartition(".")
+        if last == "in_proj_weight" and t.ndim == 2 and t.shape[0] % 3 == 0:
+            e = t.shape[0] // 3
+            out += [
+                WeightMatrix(
+                    _qualify(prefix, p),
+                    "MultiheadAttention",
+                    t[i * e : (i + 1) * e],
+                    "matrix",
+                    f"W: {p} block of in_proj_weight (rows {i * e}:{(i + 1) * e}), embed_dim x embed_dim",
+                )
+                for i, p in enumerate(_MHA_PARTS)
+            ]
+        elif last in {f"{p}_proj_weight" for p in _MHA_PARTS} and t.ndim == 2:
+            p = last[0]
+            out.append(WeightMatrix(_qualify(prefix, p), "MultiheadAttention", t, "matrix", f"W: {last}"))
+        elif last == "weight" and t.ndim in STATE_DICT_KINDS:
+            kind = "matrix" if t.ndim == 2 else "conv"
+            origin = "W: out x in (2-D tensor as stored)" if t.ndim == 2 else "W: out x in*k*k"
+            out.append(WeightMatrix(prefix, STATE_DICT_KINDS[t.ndim], t, kind, origin))
+    return out
+
+
+def _gram_eigenvalues(a: torch.Tensor) -> np.ndarray:
+    """Eigenvalues of ``A A^T`` (batched over leading dimensions), ``A`` with no more rows than columns."""
+    a = a.to(torch.float64)
+    return _eigvalsh64(a @ a.mT)
+
+
+def weight_spectrum(wm: WeightMatrix, conv: str = "reshape") -> SpectrumRecord:
+    r"""Eigenvalues of ``W W^T`` for one weight matrix, from the Gram of its smaller side, in float64.
+
+    A matrix ``W`` (``kind="matrix"``) with ``A = W`` if it has no more rows than columns and
+    ``A = W^T`` otherwise gives :math:`\lambda(A A^T)` and :math:`\gamma = \text{rows}(A)/\text{cols}(A)
+    \le 1`: the ``min(rows, cols)`` squared singular values of ``W``, raw (no ``1/N``: the fit
+    estimates the scale).
+
+    A convolution kernel ``(out, in/groups, *k)`` (``kind="conv"``) is read one of two ways:
+
+    * ``conv="reshape"``: the ``out x (in/groups * prod(k))`` matrix ``weight.reshape(out, -1)``, each
+      row a flattened filter (the matrix that acts on an unfolded patch);
+    * ``conv="slices"``: WeightWatcher's convention [3]_: one ``out x in/groups`` matrix
+      ``S_p = weight[:, :, p]`` per kernel position ``p`` (``prod(k)`` of them), their spectra pooled.
+      The pooled eigenvalues are the spectrum of the block-diagonal matrix ``diag(S_p)``, so
+      ``n_rows = prod(k) * min(out, in)``, ``n_cols = prod(k) * max(out, in)`` and ``gamma`` is one
+      slice's aspect ratio. WeightWatcher's ``analyze`` also multiplies the weights by
+      :math:`\sqrt{1/2}` (``conv2d_norm``, halving every eigenvalue); htmu does not rescale.
+
+    Parameters
+    ----------
+    wm : WeightMatrix
+    conv : {"reshape", "slices"}
+        How a convolution kernel is read; ignored for ``kind="matrix"``.
+
+    Returns
+    -------
+    SpectrumRecord
+        ``matrix="weight"``, ``method="exact"``. A NaN or infinite weight gives an empty spectrum with
+        ``status="nonfinite_weights"``, an uninitialised lazy parameter ``"uninitialized_weights"``.
+    """
+    if conv not in CONV_MODES:
+        raise ValueError(f"conv must be one of {CONV_MODES}, got {conv!r}")
+    if wm.kind not in ("matrix", "conv"):
+        raise ValueError(f"{wm.layer}: kind must be 'matrix' or 'conv', got {wm.kind!r}")
+    if isinstance(wm.weight, nn.parameter.UninitializedParameter):
+        return SpectrumRecord(
+            "weight", wm.layer, _EMPTY, math.nan, 0, 0, wm.origin, status="uninitialized_weights"
+        )
+    w = wm.weight.detach()
+    if wm.kind == "conv" and conv == "slices" and w.ndim >= 3:
+        a = w.reshape(w.shape[0], w.shape[1], -1).permute(2, 0, 1)  # (positions, out, in/groups)
+        n_pos, out, cols = a.shape
+        kind = f"S_p = weight[:, :, p], out x in/groups, pooled over {n_pos} kernel positions"
+        gram = "S_p S_p^T" if out <= cols else "S_p^T S_p"
+        convention = f"eig({gram}), {kind}, rows{'<=' if out <= cols else '>'}cols"
+    else:
+        a = w.reshape(w.shape[0], -1)
+        out, cols = a.shape
+        n_pos = 1
+        kind = wm.origin + (" (weight.reshape(out, -1))" if wm.kind == "conv" else "")
+        convention = f"eig(W W^T), {kind}, rows<=cols" if out <= cols else f"eig(W^T W), {kind}, rows>cols"
+    small, large = min(out, cols), max(out, cols)
+    n_rows, n_cols = n_pos * small, n_pos * large
+    if small == 0:
+        return SpectrumRecord(
+            "weight", wm.layer, _EMPTY, math.nan, n_rows, n_cols, convention, status="empty_weights"
+        )
+    if not _all_finite([a]):
+        status = "nonfinite_weights"
+        return SpectrumRecord(
+            "weight", wm.layer, _EMPTY, small / large, n_rows, n_cols, convention, status=status
+        )
+    # pooled slices come back one sorted row per position: sort them together
+    eig = np.sort(_gram_eigenvalues(a if out <= cols else a.mT).reshape(-1))
+    return SpectrumRecord("weight", wm.layer, eig, small / large, n_rows, n_cols, convention, method="exact")
+
+
+def weight_spectra(
+    model: nn.Module, layers: Sequence[str] | None = None, *, conv: str = "reshape"
+) -> list[SpectrumRecord]:
+    r"""Eigenvalues of ``W W^T`` for every weight matrix of ``model``, smaller side of the Gram.
+
+    The matrices are those of :func:`module_weights` (Linear, Conv, Embedding, the q/k/v projections of
+    MultiheadAttention), each diagonalised by :func:`weight_spectrum`. A Linear weight is the
+    ``out x in`` matrix ``W``; a Conv weight ``(out, in/groups, k, k)`` is read as the
+    ``out x (in/groups * k * k)`` matrix ``W = weight.reshape(out, -1)`` (each row a flattened filter, as
+    in [3]_ when conv layers are treated as one matrix; ``conv="slices"`` gives WeightWatcher's per-slice
+    convention instead). With ``A = W`` if ``W`` has no more rows than columns and ``A = W^T``
+    otherwise, the spectrum is
 
     .. math:: \lambda(A A^T), \qquad \gamma = \frac{\text{rows}(A)}{\text{cols}(A)} \le 1,
 
@@ -208,65 +455,37 @@ def weight_spectra(model: nn.Module, layers: Sequence[str] | None = None) -> lis
     Parameters
     ----------
     model : torch.nn.Module
-        Any module; its ``nn.Linear`` and ``nn.Conv{1,2,3}d`` submodules are analysed.
+        Any module.
     layers : sequence of str, optional
-        Qualified module names to keep (default: all such layers, in ``named_modules`` order).
+        Layer names to keep (default: all, in ``named_modules`` order); attention projections are
+        named ``<module>.q``, ``.k``, ``.v``.
+    conv : {"reshape", "slices"}
+        How convolution kernels are read (:func:`weight_spectrum`).
 
     Returns
     -------
     list of SpectrumRecord
-        One record per layer, ``matrix="weight"``, ``method="exact"``. A layer with a NaN or infinite
+        One record per matrix, ``matrix="weight"``, ``method="exact"``. A layer with a NaN or infinite
         weight (a diverged run) gives an empty spectrum with ``status="nonfinite_weights"``.
 
     Raises
     ------
     ValueError
-        If a name in ``layers`` is not a Linear/Conv layer of ``model``.
+        If a name in ``layers`` is not a weight matrix of ``model``, or ``conv`` is unknown.
     """
-    found = [(name, m) for name, m in model.named_modules() if isinstance(m, _WEIGHT_MODULES)]
+    if conv not in CONV_MODES:
+        raise ValueError(f"conv must be one of {CONV_MODES}, got {conv!r}")
+    found = module_weights(model)
     if layers is not None:
-        wanted = list(layers)
-        available = {name for name, _ in found}
-        missing = [name for name in wanted if name not in available]
+        wanted = set(layers)
+        available = {wm.layer for wm in found}
+        missing = [name for name in layers if name not in available]
         if missing:
             raise ValueError(
-                f"layers: {missing} are not Linear/Conv layers of the model (available: {sorted(available)})"
+                f"layers: {missing} are not weight matrices of the model (available: {sorted(available)})"
             )
-        found = [(name, m) for name, m in found if name in set(wanted)]
-    records = []
-    for name, module in found:
-        w = module.weight.detach()
-        out = w.shape[0]
-        w2 = w.reshape(out, -1)
-        cols = w2.shape[1]
-        kind = "W: out x in" if isinstance(module, nn.Linear) else "W: out x in*k*k (weight.reshape(out, -1))"
-        if out <= cols:
-            convention, n_rows, n_cols = f"eig(W W^T), {kind}, rows<=cols", out, cols
-        else:
-            convention, n_rows, n_cols = f"eig(W^T W), {kind}, rows>cols", cols, out
-        if not _all_finite([w2]):
-            records.append(
-                SpectrumRecord(
-                    "weight",
-                    name,
-                    _EMPTY,
-                    _aspect(n_rows, n_cols),
-                    n_rows,
-                    n_cols,
-                    convention,
-                    method="exact",
-                    status="nonfinite_weights",
-                )
-            )
-            continue
-        a = w2.to(torch.float64)
-        if out > cols:
-            a = a.T
-        eig = _eigvalsh64(a @ a.T)
-        records.append(
-            SpectrumRecord("weight", name, eig, n_rows / n_cols, n_rows, n_cols, convention, method="exact")
-        )
-    return records
+        found = [wm for wm in found if wm.layer in wanted]
+    return [weight_spectrum(wm, conv) for wm in found]
 
 
 # ---------------------------------------------------------------------------------------------------
