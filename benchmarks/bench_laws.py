@@ -42,6 +42,8 @@ CASES = [
     (0.3255, 100.0),
     (0.3255, 1000.0),
 ]
+#: κ beyond mpmath's reach: the march alone
+LARGE_KAPPA = [(0.3255, 1e4), (0.3255, 1e5), (0.3255, 1e6)]
 N_FAST = 1000
 N_MPMATH = 8
 #: interleaved rounds of (htmu call, mpmath pass) per case
@@ -143,6 +145,18 @@ def main() -> None:
         f"1000 points: median speed-up {np.median(speed):.1f}x, worst {speed.min():.1f}x (targets: 1000x, 100x)"
     )
     print(f"1 point:     median speed-up {np.median(one):.1f}x, worst {one.min():.1f}x")
+    # beyond κ = 10³ mpmath.hyperu does not converge (minutes per point): htmu alone
+    print(
+        f"{'gamma':>7} {'kappa':>8} {'1000 pts us/pt':>14} {'march':>10}   (no mpmath: hyperu does not converge)"
+    )
+    for gamma, kappa in LARGE_KAPPA:
+        x = points(gamma, N_FAST, rng)
+        work = {}
+        ric.htmp_logpdf_march(x, kappa / (2 * gamma), kappa / 2, info=work)
+        us = time_call(x, gamma, kappa, repeats=5)
+        print(
+            f"{gamma:7.4g} {kappa:8.4g} {us:14.1f} {work['panels']}/{work['panels_tried']}/{work['newton']:>4}"
+        )
     print("reproduce: PYTHONPATH=src python benchmarks/bench_laws.py")
 
 
