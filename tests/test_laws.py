@@ -19,7 +19,9 @@ from htmu import invhtmp as lazy_invhtmp
 from htmu.laws import (
     HTMPAccuracyWarning,
     htmp,
+    htmp_logcdf,
     htmp_logpdf,
+    htmp_logsf,
     invhtmp,
     marchenko_pastur,
     mp_logpdf,
@@ -584,3 +586,169 @@ def test_normalisation_mean_variance_at_large_kappa(gamma, kappa):
     assert m[0] == pytest.approx(1.0, abs=1e-12)
     assert m[1] == pytest.approx(1.0, abs=1e-12)
     assert m[2] - 1.0 == pytest.approx(gamma * (1 + 2 / kappa), abs=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# log CDF and log SF in the deep tails (the censored likelihood's terms)
+# --------------------------------------------------------------------------------------------
+
+
+def log_cdf_phase_ref(x, gamma, kappa, dps=120):
+    """log F(x) = log(arg U(b, −a, −y − i0)/(π b)) by mpmath.hyperu at ``dps`` digits.
+
+    The phase formula itself is checked against quadrature of the density below; 120 digits
+    because mpmath's hyperu loses ~y^ε of its precision to cancellation (40 digits were off by
+    3e-9 relative at y = 1e-300, ε = 1/6).  Not at integer c = 1 + b − s, where hyperu's limit
+    is inaccurate at tiny y.
+    """
+    with mp.workdps(dps):
+        s = mp.mpf(kappa) / (2 * mp.mpf(gamma))
+        b = mp.mpf(kappa) / 2
+        y = s * mp.mpf(x)
+        u = hyperu_cut(b, 1 + b - s, y, side=-1, dps=dps)
+        return float(mp.log(abs(mp.arg(u)) / (mp.pi * b)))
+
+
+def log_sf_integral_ref(logpdf, x):
+    """log ∫_x^∞ ρ by mpmath quadrature (``logpdf`` an mpmath-valued log density)."""
+    with mp.workdps(30):
+        shift = logpdf(mp.mpf(x))
+        val = mp.quad(
+            lambda t: mp.exp(logpdf(t) - shift), [x, x * (1 + 1e-3), x * 1.01, x * 1.1, x * 2, mp.inf]
+        )
+        return float(shift + mp.log(val))
+
+
+def log_cdf_integral_ref(logpdf, x, eps):
+    """log ∫_0^x ρ by mpmath quadrature in r, t = x r^(1/ε) (ε = a + 1: ρ ~ t^(ε−1) near 0, so
+    the integrand, ρ(t) t/(ε r), is smooth in r all the way to 0, however small ε)."""
+    with mp.workdps(30):
+        x, eps = mp.mpf(x), mp.mpf(eps)
+        shift = logpdf(x) + mp.log(x / eps)
+
+        def f(r):
+            if r == 0:
+                return mp.mpf(0)
+            t = x * r ** (1 / eps)
+            return mp.exp(logpdf(t) + mp.log(t / (eps * r)) - shift)
+
+        val = mp.quad(f, [0, mp.mpf(10) ** -12, mp.mpf(10) ** -6, mp.mpf(10) ** -3, 0.1, 1])
+        return float(shift + mp.log(val))
+
+
+def _ref_logpdf_mp(gamma, kappa):
+    def f(x):
+        with mp.workdps(40):
+            g, k, xx = mp.mpf(gamma), mp.mpf(kappa), mp.mpf(x)
+            s, b = k / (2 * g), k / 2
+            a = s - b - 1
+            y = s * xx
+            u = hyperu_cut(b, -a, y)
+            return mp.log(s) + a * mp.log(y) - y - mp.loggamma(b + 1) - mp.loggamma(s) - 2 * mp.log(abs(u))
+
+    return f
+
+
+@pytest.mark.parametrize("kappa", [1e-5, 1e-4, 1e-3, 0.1, 5.5, 100.0, 1000.0])
+def test_logcdf_deep_left_tail_against_mpmath_phase(kappa):
+    # the censored likelihood's term: F at one point with y = s x between 1e-300 and 1e-6; for
+    # κ ≤ 1e-3 most of the mass lies there (F(1e-300) ≈ 0.39 at κ = 1e-3, γ = 0.3255)
+    gamma = 0.3255
+    s = kappa / (2 * gamma)
+    y = np.array([1e-300, 1e-30, 1e-6])
+    got = htmp_logcdf(y / s, gamma, kappa)
+    ref = np.array([log_cdf_phase_ref(yy / s, gamma, kappa) for yy in y])
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    if kappa == 1e-3:
+        assert 0.2 < np.exp(htmp_logcdf(1e-300, gamma, kappa)) < 0.6
+        assert htmp.cdf(y[0] / s, gamma, kappa) == pytest.approx(np.exp(ref[0]), rel=1e-10)
+
+
+def test_phase_formula_is_the_integral_of_the_density():
+    # the phase identity F = arg U/(π b) against mpmath quadrature of the 40-digit density, in
+    # both regimes of htmp_logcdf's closed form (ε < 0.95: connection formula; ε ≥ 0.95: the
+    # regular series) and at integer c = 0 (γ = 0.5, κ = 2), where the tail march serves
+    for gamma, kappa, x in [(0.3255, 0.1, 1e-8), (0.3255, 5.5, 0.05), (0.5, 2.0, 1e-30)]:
+        eps = kappa * (1 - gamma) / (2 * gamma)
+        ref = log_cdf_integral_ref(_ref_logpdf_mp(gamma, kappa), x, eps)
+        assert htmp_logcdf(x, gamma, kappa) == pytest.approx(ref, abs=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("gamma", "kappa", "y"),
+    [
+        (0.3255, 5.5, 2400.0),  # SF ≈ 1e-1000: U's asymptotic series (Gauss–Laguerre)
+        (0.3255, 5.5, 60.0),  # nearer: the tail march
+        (0.3255, 1e-3, 40.0),
+        (0.9, 3.0, 50.0),
+    ],
+)
+def test_logsf_deep_right_tail_against_mpmath(gamma, kappa, y):
+    s = kappa / (2 * gamma)
+    x = y / s
+    ref = log_sf_integral_ref(_ref_logpdf_mp(gamma, kappa), x)
+    assert htmp_logsf(x, gamma, kappa) == pytest.approx(ref, rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("gamma", "kappa", "x"),
+    [(0.3255, 100.0, 1e-5), (0.3255, 1e3, 0.05), (0.1, 1e4, 0.3), (0.5, 1e6, 0.07)],
+)
+def test_logcdf_deep_left_tail_at_large_kappa(gamma, kappa, x):
+    # F(1e-5) at κ = 100 is ~1e-500: log F against adaptive quadrature of the density, shifted
+    # by log ρ(x) so that nothing underflows (the density itself is certified above)
+    c = htmp_logpdf(x, gamma, kappa)
+    lo = x * np.exp(-80 / (kappa / (2 * gamma) - kappa / 2))  # F ∝ x^ε: e^(−80) of it below
+    pieces, _ = adaptive_integrals(lambda t: htmp_logpdf(t, gamma, kappa) - c, np.geomspace(lo, x, 200))
+    got = htmp_logcdf(x, gamma, kappa)
+    assert got < -300
+    assert got == pytest.approx(c + np.log(pieces.sum()), rel=1e-10)
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.3255, 100.0), (0.5, 1e4), (0.1, 1e6)])
+def test_logsf_right_tail_at_large_kappa(gamma, kappa):
+    s, b = kappa / (2 * gamma), kappa / 2
+    hi = (np.sqrt(s) + np.sqrt(b)) ** 2
+    for y in (hi * 1.2, hi * 3.0):
+        x = y / s
+        c = htmp_logpdf(x, gamma, kappa)
+        pieces, _ = adaptive_integrals(
+            lambda t, c=c: htmp_logpdf(t, gamma, kappa) - c, x * (1 + np.geomspace(1e-9, 1.0, 200) - 1e-9)
+        )
+        got = htmp_logsf(x, gamma, kappa)
+        assert got == pytest.approx(c + np.log(pieces.sum()), rel=1e-10)
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.3255, 1e-3), (0.5, 2.0), (0.3255, 5.5), (0.1, 1e4)])
+def test_logcdf_logsf_agree_with_cdf_sf_in_the_bulk_and_hook_into_scipy(gamma, kappa):
+    lo, hi = (1 - gamma**0.5) ** 2, (1 + gamma**0.5) ** 2
+    x = np.r_[np.geomspace(1e-12, lo, 5), np.linspace(lo, hi, 7), np.linspace(hi, 2 * hi, 5)]
+    lc, ls = htmp_logcdf(x, gamma, kappa), htmp_logsf(x, gamma, kappa)
+    c, sf = htmp.cdf(x, gamma, kappa), htmp.sf(x, gamma, kappa)
+    ok = c > 1e-300
+    np.testing.assert_allclose(np.exp(lc[ok]), c[ok], rtol=1e-9, atol=1e-15)
+    ok = sf > 1e-300
+    np.testing.assert_allclose(np.exp(ls[ok]), sf[ok], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(-np.expm1(lc), np.exp(ls), rtol=1e-8, atol=1e-14)
+    # scipy's logcdf/logsf are these; invhtmp's are the direct ones at 1/λ, swapped
+    np.testing.assert_allclose(htmp.logcdf(x, gamma, kappa), lc, rtol=1e-14)
+    np.testing.assert_allclose(htmp.logsf(x, gamma, kappa), ls, rtol=1e-14)
+    np.testing.assert_allclose(invhtmp.logcdf(1 / x, gamma, kappa), ls, rtol=1e-14)
+    np.testing.assert_allclose(invhtmp.logsf(1 / x, gamma, kappa), lc, rtol=1e-14)
+
+
+def test_logcdf_logsf_edge_cases():
+    x = np.array([-1.0, 0.0, 0.5, np.inf])
+    np.testing.assert_array_equal(htmp_logcdf(x, 0.5, 2.0)[[0, 1, 3]], [-np.inf, -np.inf, 0.0])
+    np.testing.assert_array_equal(htmp_logsf(x, 0.5, 2.0)[[0, 1, 3]], [0.0, 0.0, -np.inf])
+    # κ = ∞: Marchenko–Pastur's, −inf outside its support
+    lo, hi = (1 - 0.5**0.5) ** 2, (1 + 0.5**0.5) ** 2
+    assert htmp_logcdf(0.5 * lo, 0.5, np.inf) == -np.inf and htmp_logsf(2 * hi, 0.5, np.inf) == -np.inf
+    assert np.exp(htmp_logcdf(1.0, 0.5, np.inf)) == pytest.approx(marchenko_pastur.cdf(1.0, 0.5), rel=1e-14)
+    # deep values are finite where the cdf underflows; the inverse form's lower tail is the
+    # direct form's upper tail
+    assert np.isfinite(invhtmp.logcdf(1e-6, 0.3255, 5.5)) and invhtmp.logcdf(1e-6, 0.3255, 5.5) < -1e4
+    with pytest.raises(ValueError, match="gamma"):
+        htmp_logcdf(1.0, 1.5, 2.0)
+    with pytest.raises(ValueError, match="kappa"):
+        htmp_logsf(1.0, 0.5, -1.0)

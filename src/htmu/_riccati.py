@@ -463,14 +463,17 @@ def _settle(v_ic, g_ic, ell_ic, edges, b, work):
     constant offset in log ρ) remains.  Nothing to do where ω is small.
     """
     width = L0 / np.sqrt(1 + 4 * b)
-    if 2 * np.exp(ell_ic) * width < 8 * N:
-        return g_ic, ell_ic
-    ok, v, g, ell = _panel(v_ic, width, g_ic, ell_ic, edges, True, work)
-    if ok:
-        ok, v, g, ell = _panel(v[-1], width, g[-1], ell[-1], edges, False, work)
-    if not ok:
-        raise MarchFailed("initial value could not be settled")
-    return g[-1], ell[-1]
+    # narrower panels when Newton fails (a larger δℓ, κ ≳ 10⁷), as long as they stay ≫ N/ω
+    while 2 * np.exp(ell_ic) * width >= 8 * N:
+        ok, v, g, ell = _panel(v_ic, width, g_ic, ell_ic, edges, True, work)
+        if ok:
+            ok, v, g, ell = _panel(v[-1], width, g[-1], ell[-1], edges, False, work)
+        if ok:
+            return g[-1], ell[-1]
+        width /= 4
+    if 2 * np.exp(ell_ic) * L0 / np.sqrt(1 + 4 * b) < 8 * N:
+        return g_ic, ell_ic  # nothing to settle: ω is small
+    raise MarchFailed("initial value could not be settled")
 
 
 def _ell_at(v, panels):

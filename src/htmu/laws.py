@@ -416,20 +416,25 @@ def _kummer_series(a, c, z):
     return total, ok
 
 
-def _log_cdf_phase(v, s, b, ell=None):
-    """log F at points v = log y (1-d) from the phase of U; returns (value, certified).
+def _log_cdf_phase(v, s, b):
+    """log F at points v = log y (1-d) from the phase of U, in closed form; (value, certified).
 
-    F(x) = arg U(b, c, −y − i0)/(π b), c = 1 − ε (the density is the phase's derivative; arg U = 0 at
-    y = 0 for ε > 0).  On the cut Im U = π y^ε M(s, 1 + ε, −y)/(Γ(1 + ε) Γ(b)) exactly, whatever ε:
-    the connection formula's two terms are real but for y^(1−c) = y^ε e^(−iπε), and Γ(−ε) sin(πε)
-    = −π/Γ(1 + ε).  The real part:
+    F(x) = arg U(b, c, −y − i0)/(π b), c = 1 − ε (the density is the phase's derivative, as the
+    Wronskian of Kummer's equation is ∝ y^a e^(−y); arg U = 0 at y = 0 for ε > 0).  By the
+    connection formula U = Γ(ε)/Γ(s) M(b, c, z) + Γ(−ε)/Γ(b) z^ε M(s, 1 + ε, z), z = y e^(−iπ), both
+    Kummer functions real: so Im U = π y^ε M(s, 1 + ε, −y)/(Γ(1 + ε) Γ(b)) exactly, whatever ε
+    (Γ(−ε) sin(πε) = −π/Γ(1 + ε): no pole), and
 
-    * c > C_CONNECT: from the connection formula, Re U = Γ(ε)/Γ(s) M(b, c, −y) − Γ(1 − ε) cos(πε)
-      y^ε M(s, 1 + ε, −y)/(ε Γ(b)); arg U = atan2(Im U, Re U), the principal value being the phase
-      where it cannot have wrapped (b ≤ 1, or Re U > 0 with F < 1/(4b));
-    * otherwise from |U|, known from the density (``ell``: ℓ at the points, ρ_x = (s/(πb)) e^(ℓ−v)):
-      arg U = arcsin(Im U/|U|), the phase where it is known to be below π/2: b < 1/2, or
-      F ≤ x E[1/X] = y/(ε − 1) ≤ 1/(4b) (Markov, for ε > 1).
+        Re U = Γ(ε)/Γ(s) M(b, c, −y) − Γ(1 − ε) cos(πε) y^ε M(s, 1 + ε, −y)/(ε Γ(b)).
+
+    * c > C_CONNECT (0 < ε < 0.95): Re U as written (c is away from 0 and 1);
+      arg U = atan2(Im U, Re U), the principal value being the phase where it cannot have wrapped
+      (b ≤ 1, or Re U > 0 with F < 1/(4b));
+    * otherwise (ε ≥ 0.95) the two terms have poles at integer ε that cancel; for small y the
+      second and the terms of M(b, c, −y) from k > ε − 1/2 on are negligible, and Re U is
+      Γ(ε)/Γ(s) times the remaining terms — certified where what is dropped (bounded by the first
+      two dropped terms, twice, and the y^ε term) is below 1e-15 of it, and where F is known to
+      be small enough for the principal value (Markov: F ≤ x E[1/X] = y/(ε − 1) ≤ 1/(4b)).
 
     Everything is in logs (y^ε underflows long before F does).  The Kummer series are certified
     for the small y of a left tail (and fail, hence are not certified, where they cancel).
@@ -447,23 +452,54 @@ def _log_cdf_phase(v, s, b, ell=None):
                 np.exp(gammaln(eps) - gammaln(s)) * m1
                 - np.exp(gammaln(1 - eps) - gammaln(b) + eps * v) * np.cos(np.pi * eps) / eps * m2
             )
-            log_r = log_im - np.log(np.abs(re))  # log tan(arg) where re > 0
-            small = (re > 0) & (log_r < np.log(1e-8))
-            arg = np.where(small, 0.0, np.arctan2(np.exp(np.minimum(log_im, 700.0)), re))
-            # arctan(r) = r (1 − r²/3 + …): the log of the phase without underflow
-            log_arg = np.where(small, log_r - np.exp(2 * log_r) / 3, np.log(arg))
-            log_f = log_arg - np.log(np.pi * b)
-            ok &= (b <= 1) | ((re > 0) & (log_f < -np.log(4 * b)))
+            log_re = np.log(np.abs(re))
+            re_pos = re > 0
+            branch = (b <= 1) | re_pos
         else:
-            if ell is None:
-                raise ValueError("ell is needed where the connection formula is not used")
-            log_abs_u = 0.5 * (eps * v - y - gammaln(b + 1) - gammaln(s) + np.log(np.pi * b) - ell)
-            log_r = log_im - log_abs_u  # log sin(arg)
-            r = np.exp(np.minimum(log_r, 0.0))
-            log_arg = np.where(log_r < np.log(1e-8), log_r + np.exp(2 * log_r) / 6, np.log(np.arcsin(r)))
-            log_f = log_arg - np.log(np.pi * b)
-            markov = (eps > 1) & (y / max(eps - 1, 1e-300) <= 1 / (4 * b))
-            ok &= (log_r <= 1e-12) & ((b < 0.5) | markov)
+            # the regular terms of M(b, 1 − ε, −y): k < K, K = ⌊ε + 1/2⌋, so every factor
+            # (j + 1 − ε) of their denominators is at least 1/2 (they fall geometrically for small y)
+            n_keep = int(np.floor(eps + 0.5))
+            term = np.ones(y.shape)
+            m1 = np.ones(y.shape)
+            for k in range(n_keep - 1):
+                term = term * ((b + k) / (1 - eps + k) / (k + 1)) * -y
+                m1 = m1 + term
+                if np.all(np.abs(term) <= 1e-18 * np.abs(m1)):
+                    break
+            # the dropped ones, from k = K on: |(b)_K/((1 − ε)_K K!)| y^K for the first (infinite at
+            # integer ε: then nothing is certified), the next one a factor of it
+            log_drop1 = (
+                gammaln(b + n_keep)
+                - gammaln(b)
+                - (gammaln(1 - eps + n_keep) - gammaln(1 - eps))
+                - gammaln(n_keep + 1)
+                + n_keep * v
+            )
+            drop1 = np.exp(np.minimum(log_drop1, 700.0))
+            drop2 = drop1 * np.abs((b + n_keep) / np.float64(1 - eps + n_keep) / (n_keep + 1)) * y
+            # |Γ(1 − ε) cos(πε)| Γ(s)/(ε Γ(b) Γ(ε)) = π |cot(πε)| Γ(s)/(ε Γ(ε)² Γ(b))
+            log_second = (
+                np.log(np.pi * np.abs(np.cos(np.pi * eps) / np.sin(np.pi * eps)))
+                - np.log(eps)
+                - 2 * gammaln(eps)
+                + gammaln(s)
+                - gammaln(b)
+                + eps * v
+                + np.log(np.abs(m2))
+            )
+            dropped = 2 * (np.abs(drop1) + np.abs(drop2)) + np.exp(np.minimum(log_second, 700.0))
+            ok &= (m1 > 0) & (dropped <= 1e-15 * m1)
+            log_re = gammaln(eps) - gammaln(s) + np.log(m1)
+            branch = (eps > 1) & (y / max(eps - 1, 1e-300) <= 1 / (4 * b))
+            re_pos = m1 > 0
+        log_r = log_im - log_re  # log tan(arg) where Re U > 0
+        small = re_pos & (log_r < np.log(1e-8))
+        # where the phase is not small, Re U and Im U are of one size: atan2 on their ratio
+        arg = np.where(small, 0.0, np.arctan2(np.exp(np.minimum(log_r, 700.0)), np.where(re_pos, 1.0, -1.0)))
+        # arctan(r) = r (1 − r²/3 + …): the log of the phase without underflow
+        log_arg = np.where(small, log_r - np.exp(2 * log_r) / 3, np.log(arg))
+        log_f = log_arg - np.log(np.pi * b)
+        ok &= branch & ((b <= 1) | (log_f < -np.log(4 * b)))
     ok &= np.isfinite(log_f)
     return np.where(ok, log_f, np.nan), ok
 
@@ -588,7 +624,7 @@ class _CdfTable:
 
     The march runs from v = log ``Y_LO`` (or from where the density of v falls below e^``STOP``,
     whichever comes first) to where it falls below e^``STOP`` on the right.  Each of its panels
-    is cut into sub-panels over which ℓ changes by at most 1.5, and on each sub-panel the density
+    is cut into at least 4 sub-panels, over which ℓ changes by at most 1, and on each the density
     of v, e^ℓ/(π b), is interpolated at 16 Gauss–Legendre nodes and integrated exactly from either
     end (so 1 − F is never a difference).  The mass below Y_LO is the phase formula's
     (``_log_cdf_phase``), or 1 minus the rest where that is not certified; the table is
@@ -609,7 +645,7 @@ class _CdfTable:
             raise TableNotCertified("the density does not die out on the right")
         lefts, rights = [], []
         for lo, hi, vals in sol.panels:
-            m = int(min(max(2, np.ceil((vals.max() - vals.min()) / 1.5)), 400))
+            m = int(min(max(4, np.ceil(vals.max() - vals.min())), 400))
             e = np.linspace(lo, hi, m + 1)
             lefts.append(e[:-1])
             rights.append(e[1:])
@@ -628,7 +664,7 @@ class _CdfTable:
         if sol.v_lo > np.log(self.Y_LO) + 1e-9:  # the march stopped early: the density had died
             f0, f0_ok = 0.0, True
         else:
-            lf, ok = _log_cdf_phase(np.array([sol.v_lo]), s, b, ell=sol.ell(np.array([sol.v_lo])))
+            lf, ok = _log_cdf_phase(np.array([sol.v_lo]), s, b)
             f0, f0_ok = float(np.exp(lf[0])) if ok[0] else np.nan, bool(ok[0])
         rest = float(panels.sum())
         if not f0_ok:
@@ -672,16 +708,6 @@ def _table(gamma: float, kappa: float):
         return None
 
 
-def _ell_at(v, s, b):
-    """ℓ (log of the density of v = log y, plus log(π b)) at points v of one (s, b), by one march;
-    (value, certified).  The march, not the quadrature, even for one point: it is as cheap there
-    (0.2–2 ms) and has no lower limit in y."""
-    try:
-        return march(s, b, float(v.min()), float(v.max())).ell(v), np.ones(v.shape, dtype=bool)
-    except MarchFailed:
-        return np.full(v.shape, np.nan), np.zeros(v.shape, dtype=bool)
-
-
 def _edges_v(s, b):
     """log y at the MP edges, y± = s (1 ± √γ)² = (√s ± √b)², and where the right tail's route starts."""
     lo, hi = (np.sqrt(s) - np.sqrt(b)) ** 2, (np.sqrt(s) + np.sqrt(b)) ** 2
@@ -689,13 +715,9 @@ def _edges_v(s, b):
 
 
 def _log_cdf_left(v, s, b):
-    """log F at v = log y ≤ log y₋ (1-d): the phase formula, else the tail march; (value, certified)."""
-    if 1 - (s - b) > C_CONNECT:
-        val, ok = _log_cdf_phase(v, s, b)
-    else:
-        ell, ok_ell = _ell_at(v, s, b)
-        val, ok = _log_cdf_phase(v, s, b, ell=ell)
-        ok &= ok_ell
+    """log F at v = log y ≤ log y₋ (1-d): the phase of U in closed form where its error bound is
+    certified, the tail march elsewhere; (value, certified)."""
+    val, ok = _log_cdf_phase(v, s, b)
     if not ok.all():
         val[~ok], ok[~ok] = _log_tail_march(v[~ok], s, b, right=False)
     return val, ok
@@ -975,8 +997,18 @@ def htmp_logsf(x, gamma, kappa):
     return _by_pairs(_log_cdf_sf_one, "log SF", x, gamma, kappa, _mp_log_cdf_sf, 2)[1]
 
 
+#: from this κ on, cdf, sf, ppf and isf are Marchenko–Pastur's: measured sup_x |F_HTMP − F_MP| · κ
+#: = 0.46–0.496 for κ = 10⁴…10⁷ and γ = 0.1…0.9 (rising towards 1/2), so below 5e-9 here
+KAPPA_MP = 1e8
+
+
+def _mp_beyond(kappa):
+    kappa = np.asarray(kappa, float)
+    return np.where(kappa >= KAPPA_MP, np.inf, kappa)
+
+
 def _direct_cdf_sf(x, g, k):
-    return _by_pairs(_cdf_sf_one, "CDF", x, g, k, _mp_cdf_sf, 2)
+    return _by_pairs(_cdf_sf_one, "CDF", x, g, _mp_beyond(k), _mp_cdf_sf, 2)
 
 
 def _mp_ppf(q, gamma):
@@ -984,12 +1016,20 @@ def _mp_ppf(q, gamma):
 
 
 def _direct_ppf(q, g, k):
-    return _by_pairs(lambda qq, gg, kk: _solve_one(qq, gg, kk, False), "ppf", q, g, k, _mp_ppf, 1)[0]
+    return _by_pairs(
+        lambda qq, gg, kk: _solve_one(qq, gg, kk, False), "ppf", q, g, _mp_beyond(k), _mp_ppf, 1
+    )[0]
 
 
 def _direct_isf(q, g, k):
     return _by_pairs(
-        lambda qq, gg, kk: _solve_one(qq, gg, kk, True), "isf", q, g, k, lambda qq, gg: _mp_ppf(1 - qq, gg), 1
+        lambda qq, gg, kk: _solve_one(qq, gg, kk, True),
+        "isf",
+        q,
+        g,
+        _mp_beyond(k),
+        lambda qq, gg: _mp_ppf(1 - qq, gg),
+        1,
     )[0]
 
 
