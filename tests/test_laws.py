@@ -541,6 +541,7 @@ def test_cdf_sf_ppf_isf_at_large_kappa_against_adaptive_quadrature(gamma, kappa)
     np.testing.assert_allclose(ref_sf_i, q, rtol=0, atol=1e-8)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("gamma", "kappa", "xs"),
     [
@@ -560,6 +561,7 @@ def test_logpdf_at_large_kappa_matches_mpmath_contour_quadrature(gamma, kappa, x
         assert g_ == pytest.approx(ref, abs=1e-8 + 1e-13 * abs(ref))
 
 
+@pytest.mark.slow
 def test_contour_reference_is_path_independent():
     # Cauchy: the reference's value does not depend on its contour (bulk, left and right tail),
     # and it meets mpmath.hyperu where that converges
@@ -664,6 +666,7 @@ def test_logcdf_deep_left_tail_against_mpmath_phase(kappa):
         assert htmp.cdf(y[0] / s, gamma, kappa) == pytest.approx(np.exp(ref[0]), rel=1e-10)
 
 
+@pytest.mark.slow
 def test_phase_formula_is_the_integral_of_the_density():
     # the phase identity F = arg U/(π b) against mpmath quadrature of the 40-digit density, in
     # both regimes of htmp_logcdf's closed form (ε < 0.95: connection formula; ε ≥ 0.95: the
