@@ -4,15 +4,17 @@ For each (γ, κ) it times ``htmu.laws.htmp_logpdf`` on 1000 points spread over 
 (one call, all of its setup included: there is no cache across calls, so every call is like a
 fresh (γ, κ) in a likelihood optimiser).  Such a call takes the amortised path: one Riccati march
 along log y (``htmu._riccati``), whose work (panels accepted / tried, Newton steps: independent of
-the machine's load) is printed too.  The per-point ``mpmath.hyperu`` evaluation of the same density
+the machine's load, returned by the march through its ``info`` argument) is printed too.  The per-point ``mpmath.hyperu`` evaluation of the same density
 at mp.dps = 15 is timed on 8 of the points (mean per point).
 
 On this project's shared 2-core machines the speed of the same code moves by up to 2× from one
 minute to the next, so the two sides are measured in interleaved rounds (one htmu call, shortest
 of 3, then one mpmath pass) and the speed-up is the median over rounds of the ratio within a
-round; the µs columns are the shortest over the rounds.  The table also gives the direct per-point
-quadrature on the same 1000 points (``FAST_MIN_POINTS`` raised out of reach) and a call with a
-single point (which is always direct unless y < ``TINY_Y``·s).  mpmath failures (hypsum
+round; the µs columns are the shortest over the rounds.  The table also gives the per-point
+quadrature (``htmu._hyperu``) on the same 1000 points, and a call with a single point (the
+quadrature inside its domain, κ ≤ ``KAPPA_QUAD`` and κ/(2γ) ≤ ``S_QUAD``; the march beyond).
+Then the march alone at κ = 10⁴–10⁶ (mpmath does not converge there), and the one-point tail
+calls of a censored likelihood (``htmp_logcdf`` / ``htmp_logsf``).  mpmath failures (hypsum
 non-convergence at large κ) are counted and timed as they happen, and so are the
 ``HTMPAccuracyWarning``s of the timed ``htmp_logpdf`` calls.
 
@@ -31,7 +33,7 @@ import numpy as np
 
 import htmu._riccati as ric
 import htmu.laws as laws
-from htmu.laws import htmp_logpdf
+from htmu.laws import htmp_logcdf, htmp_logpdf, htmp_logsf
 
 CASES = [
     (0.1, 50.0),
@@ -42,6 +44,8 @@ CASES = [
     (0.3255, 100.0),
     (0.3255, 1000.0),
 ]
+#: κ beyond mpmath's reach: the march alone
+LARGE_KAPPA = [(0.3255, 1e4), (0.3255, 1e5), (0.3255, 1e6)]
 N_FAST = 1000
 N_MPMATH = 8
 #: interleaved rounds of (htmu call, mpmath pass) per case
@@ -63,14 +67,20 @@ def points(gamma: float, n: int, rng: np.random.Generator) -> np.ndarray:
     return np.sort(rng.uniform(0.5 * lo, 1.2 * hi, n))
 
 
-def time_call(x: np.ndarray, gamma: float, kappa: float, repeats: int = 7) -> float:
-    """Shortest wall time of ``repeats`` calls of ``htmp_logpdf``, in µs per point."""
+def time_call(x: np.ndarray, gamma: float, kappa: float, repeats: int = 7, func=htmp_logpdf) -> float:
+    """Shortest wall time of ``repeats`` calls of ``func`` (``htmp_logpdf``), in µs per point."""
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        htmp_logpdf(x, gamma, kappa)
+        func(x, gamma, kappa)
         times.append(time.perf_counter() - t0)
     return float(np.min(times)) / x.size * 1e6
+
+
+def quadrature(x: np.ndarray, gamma: float, kappa: float) -> np.ndarray:
+    """The per-point quadrature on all the points (``htmu._hyperu``)."""
+    s, b = kappa / (2 * gamma), kappa / 2
+    return laws._logpdf_quadrature(x, np.full(x.shape, s), np.full(x.shape, b))[0]
 
 
 def time_mpmath(sub: np.ndarray, gamma: float, kappa: float) -> tuple[float, int]:
@@ -84,6 +94,43 @@ def time_mpmath(sub: np.ndarray, gamma: float, kappa: float) -> tuple[float, int
             except (ValueError, mp.libmp.NoConvergence):
                 fails += 1
     return (time.perf_counter() - t0) / sub.size * 1e6, fails
+
+
+#: κ for the one-point tail calls of a censored likelihood (γ = 0.3255)
+TAIL_KAPPAS = [1e-5, 1e-3, 0.1, 5.5, 1e3]
+
+
+def tail_calls() -> None:
+    """Per-call time of htmp_logcdf / htmp_logsf at ONE point deep in a tail, a new κ each time.
+
+    No per-(γ, κ) table is built by these calls.  Left: y = s x = 1e-30 and 1e-6 (the phase of
+    U in closed form).  Right: y = 3 (y₊ + 1) (the tail march) and y = 10⁴ (s + b + 1) (U's asymptotic
+    series, Gauss–Laguerre).  Shortest of 20 calls, in µs.
+    """
+    gamma = 0.3255
+    print("one tail point per call (gamma = 0.3255), us per call, shortest of 20:")
+    print(
+        f"{'kappa':>8} {'logcdf y=1e-30':>15} {'logcdf y=1e-6':>14} {'logsf y=3(y+ +1)':>17} {'logsf y=1e4(s+b+1)':>19}"
+    )
+    for kappa in TAIL_KAPPAS:
+        s, b = kappa / (2 * gamma), kappa / 2
+        y_hi = (np.sqrt(s) + np.sqrt(b)) ** 2
+        cells = []
+        for func, y in (
+            (htmp_logcdf, 1e-30),
+            (htmp_logcdf, 1e-6),
+            (htmp_logsf, 3 * (y_hi + 1)),
+            (htmp_logsf, 1e4 * (s + b + 1)),
+        ):
+            x = np.array([y / s])
+            func(x, gamma, kappa)
+            times = []
+            for _ in range(20):
+                t0 = time.perf_counter()
+                func(x, gamma, kappa)
+                times.append(time.perf_counter() - t0)
+            cells.append(min(times) * 1e6)
+        print(f"{kappa:8.4g} {cells[0]:15.0f} {cells[1]:14.0f} {cells[2]:17.0f} {cells[3]:19.0f}")
 
 
 def main() -> None:
@@ -100,7 +147,8 @@ def main() -> None:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", laws.HTMPAccuracyWarning)
             htmp_logpdf(x, gamma, kappa)  # warm-up
-            work = dict(ric.STATS)
+            work = {}
+            ric.htmp_logpdf_march(x, kappa / (2 * gamma), kappa / 2, info=work)
             # interleaved rounds: one htmu call (shortest of 3) and one mpmath pass per round, so
             # that both sides of each ratio see the same state of a shared machine
             fast, slow, ratios = [], [], []
@@ -111,12 +159,7 @@ def main() -> None:
                 slow.append(s_us)
                 ratios.append(s_us / f_us)
             one_us = time_call(x[N_FAST // 2 : N_FAST // 2 + 1], gamma, kappa, repeats=5)
-            saved = laws.FAST_MIN_POINTS
-            laws.FAST_MIN_POINTS = 10**9
-            try:
-                direct_us = time_call(x, gamma, kappa, repeats=3)
-            finally:
-                laws.FAST_MIN_POINTS = saved
+            direct_us = time_call(x, gamma, kappa, repeats=3, func=quadrature)
         unconfirmed = len(caught)
         march = f"{work['panels']}/{work['panels_tried']}/{work['newton']}"
         rows.append(
@@ -124,7 +167,7 @@ def main() -> None:
             + (unconfirmed, march)
         )
     print(
-        f"{'gamma':>7} {'kappa':>8} {'1000 pts us/pt':>14} {'march':>10} {'direct us/pt':>12} {'1 pt us':>9}"
+        f"{'gamma':>7} {'kappa':>8} {'1000 pts us/pt':>14} {'march':>10} {'quadr. us/pt':>12} {'1 pt us':>9}"
         f" {'mpmath us/pt':>12} {'x 1000':>8} {'x 1 pt':>7}  mpmath fails  HTMPAccuracyWarnings"
     )
     for g, k, f, d, o, s, r, nf, ns, nw, mw in rows:
@@ -143,6 +186,19 @@ def main() -> None:
         f"1000 points: median speed-up {np.median(speed):.1f}x, worst {speed.min():.1f}x (targets: 1000x, 100x)"
     )
     print(f"1 point:     median speed-up {np.median(one):.1f}x, worst {one.min():.1f}x")
+    # beyond κ = 10³ mpmath.hyperu does not converge (minutes per point): htmu alone
+    print(
+        f"{'gamma':>7} {'kappa':>8} {'1000 pts us/pt':>14} {'march':>10}   (no mpmath: hyperu does not converge)"
+    )
+    for gamma, kappa in LARGE_KAPPA:
+        x = points(gamma, N_FAST, rng)
+        work = {}
+        ric.htmp_logpdf_march(x, kappa / (2 * gamma), kappa / 2, info=work)
+        us = time_call(x, gamma, kappa, repeats=5)
+        print(
+            f"{gamma:7.4g} {kappa:8.4g} {us:14.1f} {work['panels']}/{work['panels_tried']}/{work['newton']:>4}"
+        )
+    tail_calls()
     print("reproduce: PYTHONPATH=src python benchmarks/bench_laws.py")
 
 

@@ -12,14 +12,16 @@ import warnings
 import mpmath as mp
 import numpy as np
 import pytest
-from mpref import htmp_logpdf_ref, hyperu_cut
+from mpref import htmp_logpdf_contour_ref, htmp_logpdf_ref, hyperu_cut
 
 from htmu import htmp as lazy_htmp
 from htmu import invhtmp as lazy_invhtmp
 from htmu.laws import (
     HTMPAccuracyWarning,
     htmp,
+    htmp_logcdf,
     htmp_logpdf,
+    htmp_logsf,
     invhtmp,
     marchenko_pastur,
     mp_logpdf,
@@ -50,12 +52,15 @@ GRID = [
     (0.25, 6.0),
     (0.1, 50.0),
     (0.05, 200.0),
+    (0.3255, 1e-5),
+    (0.3255, 1e-4),
     (0.3255, 1e-3),
     (0.3255, 1.9),
     (0.3255, 5.5),
     (0.3255, 100.0),
     (0.9, 20.0),
     (0.7, 1e-3),
+    (0.7, 1e-5),
     (0.01, 1.0),
     (0.99, 3.0),
 ]
@@ -107,26 +112,53 @@ def test_vectorised_over_parameters_and_edge_cases():
     assert htmp.logpdf(-0.5, 0.5, 2.0) == -np.inf
 
 
-def test_unconfirmed_quadrature_is_recomputed_by_the_march():
-    # one point at κ = 10³ just outside the MP edge, and one at y = s x ≈ 1e-99: the per-point
-    # quadrature cannot confirm either (it was off by 0.24 at the first); the march recomputes them
+def test_few_points_outside_the_quadratures_domain_take_the_march(monkeypatch):
+    # one point at κ = 10³ just outside the MP edge (the per-point quadrature does not confirm its
+    # tolerance there: it was off by 0.24), and one at y = s x ≈ 1e-99 (below its peak finder's
+    # range): both are served by the march, a priori, and right
+    import htmu.laws as laws
+
+    calls = _spy_march(monkeypatch)
     with warnings.catch_warnings():
         warnings.simplefilter("error", HTMPAccuracyWarning)
         near_edge = htmp_logpdf(np.array([0.1669]), 0.3255, 1000.0)
         tiny = htmp_logpdf(np.array([1e-100]), 0.1, 50.0)
+    assert calls == [1, 1]
     assert near_edge[0] == pytest.approx(htmp_logpdf_ref(0.1669, 0.3255, 1000.0), abs=1e-8)
     assert tiny[0] == pytest.approx(htmp_logpdf_ref(1e-100, 0.1, 50.0), abs=1e-8)
+    # inside its domain a few points take the quadrature (no march), whatever their (γ, κ)
+    calls.clear()
+    x, g, k = np.array([0.3, 1.0, 2.0]), np.array([0.5, 0.25, 0.3255]), np.array([2.0, 6.0, 5.5])
+    got = htmp_logpdf(x, g, k)
+    assert calls == []
+    assert laws._quadrature_serves(np.array([0.5]), 5.5 / 0.651, 2.75)
+    np.testing.assert_allclose(
+        got, [htmp_logpdf_ref(*a) for a in zip(x, g, k, strict=True)], rtol=0, atol=1e-8
+    )
 
 
-def test_unconfirmed_accuracy_is_reported_not_silent(monkeypatch):
+def test_uncertified_values_are_nan_with_a_warning(monkeypatch):
+    # one documented behaviour whatever fails: NaN and an HTMPAccuracyWarning saying how many,
+    # never a number from another method behind the scenes
     import htmu.laws as laws
 
     def fail(*args, **kwargs):
         raise laws.MarchFailed("forced")
 
-    monkeypatch.setattr(laws, "log_abs_integral_march", fail)
-    with pytest.warns(HTMPAccuracyWarning, match="tolerance not met at 1 of 1"):
-        htmp_logpdf(np.array([0.1669]), 0.3255, 1000.0)
+    x = _many_points(0.25, 200)
+    monkeypatch.setattr(laws, "march", fail)
+    with pytest.warns(HTMPAccuracyWarning, match="200 of 200 values"):
+        got = htmp_logpdf(x, 0.25, 6.0)
+    assert np.isnan(got).all()
+    monkeypatch.undo()
+
+    def unconfirmed(y, s, b, *args, **kwargs):
+        return np.full(y.shape, 0.0), np.array([True, False, True])[: y.size]
+
+    monkeypatch.setattr(laws, "log_abs_integral", unconfirmed)
+    with pytest.warns(HTMPAccuracyWarning, match="1 of 3 values"):
+        got = htmp_logpdf(np.array([0.5, 1.0, 1.5]), 0.25, 6.0)
+    assert np.isnan(got[1]) and np.isfinite(got[[0, 2]]).all()
 
 
 def test_native_logpdf_is_finite_deep_in_the_tails():
@@ -279,8 +311,9 @@ def test_generic_law(law, shapes):
 # The amortised path (``htmu._riccati``): ≥ FAST_MIN_POINTS points of one (γ, κ) are served by one
 # Riccati march along log y.  Truths: the direct quadrature routine (certified by the 40-digit
 # tests above) at every point where it confirms its own tolerance, and 40-digit mpmath at a sample.
-# The (γ, κ) are the accuracy GRID's: integer c, large |c|, tiny κ, γ near 0 and 1.
-FAST_GRID = GRID
+# The (γ, κ) are the accuracy GRID's inside the quadrature's domain (κ ≤ 100, κ/(2γ) ≤ 1000):
+# integer c, large |c|, tiny κ, γ near 0 and 1.
+FAST_GRID = [(g, k) for g, k in GRID if k <= 100 and k / (2 * g) <= 1000]
 
 
 def _many_points(gamma, n=600):
@@ -291,20 +324,22 @@ def _many_points(gamma, n=600):
 
 
 def _spy_march(monkeypatch):
-    """Count successful marches (a MarchFailed would fall back silently otherwise)."""
-    import htmu._riccati as ric
+    """Record the number of points of each march the density uses."""
     import htmu.laws as laws
 
-    done = []
-    real = ric.htmp_logpdf_march
+    calls = []
+    real = laws.march
 
-    def spy(x, s, b):
-        out = real(x, s, b)
-        done.append(x.size)
-        return out
+    class Spy:
+        def __init__(self, sol):
+            self.sol = sol
 
-    monkeypatch.setattr(laws, "htmp_logpdf_march", spy)
-    return done
+        def logpdf(self, x):
+            calls.append(np.size(x))
+            return self.sol.logpdf(x)
+
+    monkeypatch.setattr(laws, "march", lambda *a, **k: Spy(real(*a, **k)))
+    return calls
 
 
 @pytest.mark.parametrize(("gamma", "kappa"), FAST_GRID)
@@ -315,6 +350,7 @@ def test_fast_path_agrees_with_direct_quadrature(gamma, kappa, monkeypatch):
     done = _spy_march(monkeypatch)
     fast = htmp_logpdf(x, gamma, kappa)
     assert done == [x.size], "the march did not serve the call"
+    monkeypatch.undo()
     monkeypatch.setattr(laws, "FAST_MIN_POINTS", 10**9)
     with warnings.catch_warnings():
         warnings.simplefilter("error", HTMPAccuracyWarning)  # the truth must confirm itself
@@ -355,22 +391,6 @@ def test_fast_path_at_kappa_1000_matches_mpmath_where_quadrature_is_unconfirmed(
     idx = [0, 6, 20, 39, 80, 119]
     ref = np.array([htmp_logpdf_ref(x[i], 0.3255, 1000.0) for i in idx])
     np.testing.assert_allclose(got[idx], ref, rtol=0, atol=1e-8)
-
-
-def test_fast_path_falls_back_when_the_march_fails(monkeypatch):
-    import htmu._riccati as ric
-    import htmu.laws as laws
-
-    def fail(*args, **kwargs):
-        raise ric.MarchFailed("forced")
-
-    x = _many_points(0.25, 200)
-    expected = htmp_logpdf(x, 0.25, 6.0)
-    monkeypatch.setattr(ric, "_march", fail)
-    got = htmp_logpdf(x, 0.25, 6.0)  # Chebyshev panels on quadrature nodes
-    np.testing.assert_allclose(got, expected, rtol=0, atol=1e-9)
-    monkeypatch.setattr(laws, "FAST_MIN_POINTS", 10**9)
-    np.testing.assert_allclose(htmp_logpdf(x, 0.25, 6.0), expected, rtol=0, atol=1e-9)
 
 
 @pytest.mark.parametrize(
@@ -415,3 +435,323 @@ def test_far_right_tail_is_finite_and_continuous(gamma, kappa):
     assert lp[3] == -np.inf and not np.isnan(lp).any()
     many = htmp_logpdf(np.concatenate([x, np.linspace(0.2, 2.0, 20)]), gamma, kappa)
     np.testing.assert_array_equal(many[:4], lp)
+
+
+# --------------------------------------------------------------------------------------------
+# Large κ: the density against mpmath, the distribution function against adaptive quadrature
+# --------------------------------------------------------------------------------------------
+
+_G12, _W12 = np.polynomial.legendre.leggauss(12)
+_G24, _W24 = np.polynomial.legendre.leggauss(24)
+
+
+def adaptive_integrals(logpdf, edges, tol=1e-14):
+    """∫ over each [edges[i], edges[i+1]] of exp(logpdf), with an error estimate for each.
+
+    Adaptive bisection: a piece is accepted when 12- and 24-point Gauss–Legendre agree to ``tol``
+    times its share of the whole range (the 24-point value, far more accurate, is kept, so the
+    estimate is an upper bound in practice).  All pending pieces share one vectorised call of
+    ``logpdf``: an independent quadrature (nodes, panels and error control of its own) of the law's
+    own density, the reference of issue 14's CDF requirement.
+    """
+    edges = np.asarray(edges, float)
+    total = edges[-1] - edges[0]
+    val = np.zeros(edges.size - 1)
+    err = np.zeros(edges.size - 1)
+    a, b, origin = edges[:-1], edges[1:], np.arange(edges.size - 1)
+    for _ in range(60):
+        if not a.size:
+            break
+        mid, half = 0.5 * (a + b), 0.5 * (b - a)
+        x = np.concatenate(
+            [(mid[:, None] + half[:, None] * _G24).ravel(), (mid[:, None] + half[:, None] * _G12).ravel()]
+        )
+        f = np.exp(logpdf(x))
+        q24 = half * (f[: a.size * 24].reshape(-1, 24) @ _W24)
+        q12 = half * (f[a.size * 24 :].reshape(-1, 12) @ _W12)
+        done = np.abs(q24 - q12) <= tol * np.maximum((b - a) / total, 1e-6)
+        np.add.at(val, origin[done], q24[done])
+        np.add.at(err, origin[done], np.abs(q24 - q12)[done])
+        keep = ~done
+        a, b, origin = (np.concatenate([v[keep], w[keep]]) for v, w in ((a, mid), (mid, b), (origin, origin)))
+    assert not a.size, "adaptive quadrature did not converge"
+    return val, err
+
+
+def _sweep_points(gamma, kappa):
+    lo, hi = (1 - gamma**0.5) ** 2, (1 + gamma**0.5) ** 2
+    w = kappa ** (-2 / 3)  # the width of the edge layers in x, relative
+    left = lo * np.array([1 - 30 * w, 1 - 10 * w, 1 - 3 * w, 1, 1 + 3 * w, 1 + 10 * w])
+    right = hi * np.array([1 - 10 * w, 1 - 3 * w, 1, 1 + 3 * w, 1 + 10 * w, 1 + 30 * w])
+    return np.concatenate([left, np.linspace(lo, hi, 9)[1:-1], right])
+
+
+def reference_grid(gamma, kappa):
+    """Breakpoints from x_a = x₋ (1 − 60 w)/2 to x_b = 1.5 x₊ around the MP edges x±, with spacing
+    w = κ^(−2/3) (the width of their layers) across both layers: no piece is then so wide that both
+    rules of ``adaptive_integrals`` miss the density in it (a piece whose nodes all see ~0 would be
+    accepted)."""
+    lo, hi = (1 - gamma**0.5) ** 2, (1 + gamma**0.5) ** 2
+    w = kappa ** (-2 / 3)
+    layer = np.arange(-60, 61) * w
+    return np.unique(
+        np.r_[lo * (1 - 60 * w) * 0.5, lo * (1 + layer), np.linspace(lo, hi, 40), hi * (1 + layer), hi * 1.5]
+    )
+
+
+def reference_cdf(gamma, kappa, x):
+    """(∫_{x_a}^{x} ρ, ∫_{x}^{x_b} ρ, ∫_{x_a}^{x_b} ρ) by ``adaptive_integrals`` on ``reference_grid``."""
+    grid = np.unique(np.r_[reference_grid(gamma, kappa), x])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HTMPAccuracyWarning)
+        pieces, errs = adaptive_integrals(lambda t: htmp_logpdf(t, gamma, kappa), grid)
+    assert errs.sum() < 1e-11
+    idx = np.searchsorted(grid, x)
+    cum = np.r_[0.0, np.cumsum(pieces)]
+    rcum = np.r_[np.cumsum(pieces[::-1])[::-1], 0.0]
+    return cum[idx], rcum[idx], pieces.sum()
+
+
+@pytest.mark.parametrize("kappa", [1e3, 1e4, 1e5, 1e6])
+@pytest.mark.parametrize("gamma", [0.1, 0.3255, 0.5, 0.9])
+def test_cdf_sf_ppf_isf_at_large_kappa_against_adaptive_quadrature(gamma, kappa):
+    # issue 14: cdf, sf, ppf and isf to 1e-8 for κ up to 10⁶ (κ = 10⁵ gave cdf(1) = 0.558 for
+    # 0.576 with a warning).  Truth: adaptive quadrature of the density (``reference_cdf``); it
+    # must add up to 1, so the mass outside its range is below 1e-10.
+    x = _sweep_points(gamma, kappa)
+    q = np.array([1e-8, 1e-4, 0.01, 0.3, 0.5, 0.9, 0.9999])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", HTMPAccuracyWarning)
+        cdf, sf = htmp.cdf(x, gamma, kappa), htmp.sf(x, gamma, kappa)
+        xq = htmp.ppf(q, gamma, kappa)
+        xi = htmp.isf(q, gamma, kappa)
+        sf_xi = htmp.sf(xi, gamma, kappa)
+        ref_cdf, ref_sf, total = reference_cdf(gamma, kappa, np.r_[x, xq])
+        ref_sf_i = reference_cdf(gamma, kappa, xi)[1]
+    assert total == pytest.approx(1.0, abs=1e-10)
+    np.testing.assert_allclose(cdf, ref_cdf[: x.size], rtol=0, atol=1e-8)
+    np.testing.assert_allclose(sf, ref_sf[: x.size], rtol=0, atol=1e-8)
+    # the far tails relative: small values right to 1e-6 of themselves
+    for got, ref in ((cdf, ref_cdf[: x.size]), (sf, ref_sf[: x.size])):
+        small = ref < 1e-3
+        np.testing.assert_allclose(got[small], ref[small], rtol=1e-6, atol=1e-15)
+    np.testing.assert_allclose(htmp.cdf(xq, gamma, kappa), q, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(ref_cdf[x.size :], q, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(sf_xi, q, rtol=1e-10, atol=0)
+    np.testing.assert_allclose(ref_sf_i, q, rtol=0, atol=1e-8)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("gamma", "kappa", "xs"),
+    [
+        # left tail, near the lower edge (both sides), bulk, near the upper edge, right tail
+        (0.1, 1e4, [0.3, 0.4646, 1.0, 1.7325, 1.8]),
+        (0.9, 1e5, [0.002, 1.0, 3.8]),
+        (0.5, 1e6, [0.05, 0.08586, 1.0, 2.914, 3.0]),
+    ],
+)
+def test_logpdf_at_large_kappa_matches_mpmath_contour_quadrature(gamma, kappa, xs):
+    # mpmath.hyperu does not converge beyond κ ≈ 10³; the reference integrates U's Laplace
+    # integral on a steepest-descent contour with mpmath (30 digits, its error estimate < 1e-30)
+    got = htmp_logpdf(np.array(xs), gamma, kappa)
+    for x, g_ in zip(xs, got, strict=True):
+        ref, err = htmp_logpdf_contour_ref(x, gamma, kappa, dps=30)
+        assert err < 1e-25
+        assert g_ == pytest.approx(ref, abs=1e-8 + 1e-13 * abs(ref))
+
+
+@pytest.mark.slow
+def test_contour_reference_is_path_independent():
+    # Cauchy: the reference's value does not depend on its contour (bulk, left and right tail),
+    # and it meets mpmath.hyperu where that converges
+    for x in (0.05, 1.0, 4.0):
+        a, _ = htmp_logpdf_contour_ref(x, 0.3255, 100.0, dps=30)
+        b, _ = htmp_logpdf_contour_ref(x, 0.3255, 100.0, dps=30, variant=1)
+        assert a == pytest.approx(b, abs=1e-20) and a == pytest.approx(
+            htmp_logpdf_ref(x, 0.3255, 100.0), abs=1e-13
+        )
+    a, _ = htmp_logpdf_contour_ref(0.002, 0.9, 1e5, dps=30)
+    b, _ = htmp_logpdf_contour_ref(0.002, 0.9, 1e5, dps=30, variant=1)
+    assert a == pytest.approx(b, abs=1e-20 * abs(a))
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.5, 1e4), (0.1, 1e6), (0.9, 1e6)])
+def test_normalisation_mean_variance_at_large_kappa(gamma, kappa):
+    # the three moments to 1e-12: any error in the density (a constant offset of log ρ, a wrong
+    # edge layer) would show here
+    edges = reference_grid(gamma, kappa)
+    m = [
+        adaptive_integrals(lambda t, p=p: htmp_logpdf(t, gamma, kappa) + p * np.log(t), edges)[0].sum()
+        for p in (0, 1, 2)
+    ]
+    assert m[0] == pytest.approx(1.0, abs=1e-12)
+    assert m[1] == pytest.approx(1.0, abs=1e-12)
+    assert m[2] - 1.0 == pytest.approx(gamma * (1 + 2 / kappa), abs=1e-12)
+
+
+# --------------------------------------------------------------------------------------------
+# log CDF and log SF in the deep tails (the censored likelihood's terms)
+# --------------------------------------------------------------------------------------------
+
+
+def log_cdf_phase_ref(x, gamma, kappa, dps=120):
+    """log F(x) = log(arg U(b, −a, −y − i0)/(π b)) by mpmath.hyperu at ``dps`` digits.
+
+    The phase formula itself is checked against quadrature of the density below; 120 digits
+    because mpmath's hyperu loses ~y^ε of its precision to cancellation (40 digits were off by
+    3e-9 relative at y = 1e-300, ε = 1/6).  Not at integer c = 1 + b − s, where hyperu's limit
+    is inaccurate at tiny y.
+    """
+    with mp.workdps(dps):
+        s = mp.mpf(kappa) / (2 * mp.mpf(gamma))
+        b = mp.mpf(kappa) / 2
+        y = s * mp.mpf(x)
+        u = hyperu_cut(b, 1 + b - s, y, side=-1, dps=dps)
+        return float(mp.log(abs(mp.arg(u)) / (mp.pi * b)))
+
+
+def log_sf_integral_ref(logpdf, x):
+    """log ∫_x^∞ ρ by mpmath quadrature (``logpdf`` an mpmath-valued log density)."""
+    with mp.workdps(30):
+        shift = logpdf(mp.mpf(x))
+        val = mp.quad(
+            lambda t: mp.exp(logpdf(t) - shift), [x, x * (1 + 1e-3), x * 1.01, x * 1.1, x * 2, mp.inf]
+        )
+        return float(shift + mp.log(val))
+
+
+def log_cdf_integral_ref(logpdf, x, eps):
+    """log ∫_0^x ρ by mpmath quadrature in r, t = x r^(1/ε) (ε = a + 1: ρ ~ t^(ε−1) near 0, so
+    the integrand, ρ(t) t/(ε r), is smooth in r all the way to 0, however small ε)."""
+    with mp.workdps(30):
+        x, eps = mp.mpf(x), mp.mpf(eps)
+        shift = logpdf(x) + mp.log(x / eps)
+
+        def f(r):
+            if r == 0:
+                return mp.mpf(0)
+            t = x * r ** (1 / eps)
+            return mp.exp(logpdf(t) + mp.log(t / (eps * r)) - shift)
+
+        val = mp.quad(f, [0, mp.mpf(10) ** -12, mp.mpf(10) ** -6, mp.mpf(10) ** -3, 0.1, 1])
+        return float(shift + mp.log(val))
+
+
+def _ref_logpdf_mp(gamma, kappa):
+    def f(x):
+        with mp.workdps(40):
+            g, k, xx = mp.mpf(gamma), mp.mpf(kappa), mp.mpf(x)
+            s, b = k / (2 * g), k / 2
+            a = s - b - 1
+            y = s * xx
+            u = hyperu_cut(b, -a, y)
+            return mp.log(s) + a * mp.log(y) - y - mp.loggamma(b + 1) - mp.loggamma(s) - 2 * mp.log(abs(u))
+
+    return f
+
+
+@pytest.mark.parametrize("kappa", [1e-5, 1e-4, 1e-3, 0.1, 5.5, 100.0, 1000.0])
+def test_logcdf_deep_left_tail_against_mpmath_phase(kappa):
+    # the censored likelihood's term: F at one point with y = s x between 1e-300 and 1e-6; for
+    # κ ≤ 1e-3 most of the mass lies there (F(1e-300) ≈ 0.39 at κ = 1e-3, γ = 0.3255)
+    gamma = 0.3255
+    s = kappa / (2 * gamma)
+    y = np.array([1e-300, 1e-30, 1e-6])
+    got = htmp_logcdf(y / s, gamma, kappa)
+    ref = np.array([log_cdf_phase_ref(yy / s, gamma, kappa) for yy in y])
+    np.testing.assert_allclose(got, ref, rtol=1e-10, atol=1e-12)
+    if kappa == 1e-3:
+        assert 0.2 < np.exp(htmp_logcdf(1e-300, gamma, kappa)) < 0.6
+        assert htmp.cdf(y[0] / s, gamma, kappa) == pytest.approx(np.exp(ref[0]), rel=1e-10)
+
+
+@pytest.mark.slow
+def test_phase_formula_is_the_integral_of_the_density():
+    # the phase identity F = arg U/(π b) against mpmath quadrature of the 40-digit density, in
+    # both regimes of htmp_logcdf's closed form (ε < 0.95: connection formula; ε ≥ 0.95: the
+    # regular series) and at integer c = 0 (γ = 0.5, κ = 2), where the tail march serves
+    for gamma, kappa, x in [(0.3255, 0.1, 1e-8), (0.3255, 5.5, 0.05), (0.5, 2.0, 1e-30)]:
+        eps = kappa * (1 - gamma) / (2 * gamma)
+        ref = log_cdf_integral_ref(_ref_logpdf_mp(gamma, kappa), x, eps)
+        assert htmp_logcdf(x, gamma, kappa) == pytest.approx(ref, abs=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("gamma", "kappa", "y"),
+    [
+        (0.3255, 5.5, 2400.0),  # SF ≈ 1e-1000: U's asymptotic series (Gauss–Laguerre)
+        (0.3255, 5.5, 60.0),  # nearer: the tail march
+        (0.3255, 1e-3, 40.0),
+        (0.9, 3.0, 50.0),
+    ],
+)
+def test_logsf_deep_right_tail_against_mpmath(gamma, kappa, y):
+    s = kappa / (2 * gamma)
+    x = y / s
+    ref = log_sf_integral_ref(_ref_logpdf_mp(gamma, kappa), x)
+    assert htmp_logsf(x, gamma, kappa) == pytest.approx(ref, rel=1e-10, abs=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("gamma", "kappa", "x"),
+    [(0.3255, 100.0, 1e-5), (0.3255, 1e3, 0.05), (0.1, 1e4, 0.3), (0.5, 1e6, 0.07)],
+)
+def test_logcdf_deep_left_tail_at_large_kappa(gamma, kappa, x):
+    # F(1e-5) at κ = 100 is ~1e-500: log F against adaptive quadrature of the density, shifted
+    # by log ρ(x) so that nothing underflows (the density itself is certified above)
+    c = htmp_logpdf(x, gamma, kappa)
+    lo = x * np.exp(-80 / (kappa / (2 * gamma) - kappa / 2))  # F ∝ x^ε: e^(−80) of it below
+    pieces, _ = adaptive_integrals(lambda t: htmp_logpdf(t, gamma, kappa) - c, np.geomspace(lo, x, 200))
+    got = htmp_logcdf(x, gamma, kappa)
+    assert got < -300
+    assert got == pytest.approx(c + np.log(pieces.sum()), rel=1e-10)
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.3255, 100.0), (0.5, 1e4), (0.1, 1e6)])
+def test_logsf_right_tail_at_large_kappa(gamma, kappa):
+    s, b = kappa / (2 * gamma), kappa / 2
+    hi = (np.sqrt(s) + np.sqrt(b)) ** 2
+    for y in (hi * 1.2, hi * 3.0):
+        x = y / s
+        c = htmp_logpdf(x, gamma, kappa)
+        pieces, _ = adaptive_integrals(
+            lambda t, c=c: htmp_logpdf(t, gamma, kappa) - c, x * (1 + np.geomspace(1e-9, 1.0, 200) - 1e-9)
+        )
+        got = htmp_logsf(x, gamma, kappa)
+        assert got == pytest.approx(c + np.log(pieces.sum()), rel=1e-10)
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.3255, 1e-3), (0.5, 2.0), (0.3255, 5.5), (0.1, 1e4)])
+def test_logcdf_logsf_agree_with_cdf_sf_in_the_bulk_and_hook_into_scipy(gamma, kappa):
+    lo, hi = (1 - gamma**0.5) ** 2, (1 + gamma**0.5) ** 2
+    x = np.r_[np.geomspace(1e-12, lo, 5), np.linspace(lo, hi, 7), np.linspace(hi, 2 * hi, 5)]
+    lc, ls = htmp_logcdf(x, gamma, kappa), htmp_logsf(x, gamma, kappa)
+    c, sf = htmp.cdf(x, gamma, kappa), htmp.sf(x, gamma, kappa)
+    ok = c > 1e-300
+    np.testing.assert_allclose(np.exp(lc[ok]), c[ok], rtol=1e-9, atol=1e-15)
+    ok = sf > 1e-300
+    np.testing.assert_allclose(np.exp(ls[ok]), sf[ok], rtol=1e-9, atol=1e-15)
+    np.testing.assert_allclose(-np.expm1(lc), np.exp(ls), rtol=1e-8, atol=1e-14)
+    # scipy's logcdf/logsf are these; invhtmp's are the direct ones at 1/λ, swapped
+    np.testing.assert_allclose(htmp.logcdf(x, gamma, kappa), lc, rtol=1e-14)
+    np.testing.assert_allclose(htmp.logsf(x, gamma, kappa), ls, rtol=1e-14)
+    np.testing.assert_allclose(invhtmp.logcdf(1 / x, gamma, kappa), ls, rtol=1e-14)
+    np.testing.assert_allclose(invhtmp.logsf(1 / x, gamma, kappa), lc, rtol=1e-14)
+
+
+def test_logcdf_logsf_edge_cases():
+    x = np.array([-1.0, 0.0, 0.5, np.inf])
+    np.testing.assert_array_equal(htmp_logcdf(x, 0.5, 2.0)[[0, 1, 3]], [-np.inf, -np.inf, 0.0])
+    np.testing.assert_array_equal(htmp_logsf(x, 0.5, 2.0)[[0, 1, 3]], [0.0, 0.0, -np.inf])
+    # κ = ∞: Marchenko–Pastur's, −inf outside its support
+    lo, hi = (1 - 0.5**0.5) ** 2, (1 + 0.5**0.5) ** 2
+    assert htmp_logcdf(0.5 * lo, 0.5, np.inf) == -np.inf and htmp_logsf(2 * hi, 0.5, np.inf) == -np.inf
+    assert np.exp(htmp_logcdf(1.0, 0.5, np.inf)) == pytest.approx(marchenko_pastur.cdf(1.0, 0.5), rel=1e-14)
+    # deep values are finite where the cdf underflows; the inverse form's lower tail is the
+    # direct form's upper tail
+    assert np.isfinite(invhtmp.logcdf(1e-6, 0.3255, 5.5)) and invhtmp.logcdf(1e-6, 0.3255, 5.5) < -1e4
+    with pytest.raises(ValueError, match="gamma"):
+        htmp_logcdf(1.0, 1.5, 2.0)
+    with pytest.raises(ValueError, match="kappa"):
+        htmp_logsf(1.0, 0.5, -1.0)

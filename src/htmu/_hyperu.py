@@ -31,12 +31,14 @@ within ``e`` of the best we take the one closest to π (least oscillation of ``e
 ray matters for large κ, where the peak is narrow and a ray a few degrees off cancels badly.
 
 Cost: a few hundred evaluations of exp/log/atan2 per point (two Gauss orders, six pieces), i.e.
-of order 0.2–0.6 ms per point in numpy on this project's 2-core machines, plus about 2 ms per
-call: far cheaper than mpmath at large κ, not at small κ (``benchmarks/bench_laws.py``).  Many
-points of one (s, b) therefore go to ``htmu._riccati`` (one ODE for all of them), which uses this
-routine's integral, on one fixed ray, for its initial value only.
-Limitations: below y ≈ 1e-30·s the peak finder loses accuracy and the tolerance check fails
-(reported by the caller); κ ≫ 10⁶ is untested.
+of order 0.2–1 ms per point in numpy on this project's 2-core machines: this is ``htmu.laws``'s
+path for a few points (fewer than ``FAST_MIN_POINTS`` of one (γ, κ), batched across (γ, κ)).  Many
+points of one (s, b) go to ``htmu._riccati`` (one ODE for all of them; it evaluates the same
+integral, on the saddle ray, for its initial value).  Domain: ``htmu.laws`` sends points here only
+for κ ≤ 100, s ≤ 1000 and y ≥ 1e-25·s (``KAPPA_QUAD``, ``S_QUAD``, ``TINY_Y``), where every point
+confirmed its tolerance and agreed with the march to 3.3e-11; beyond (κ ≈ 10³ near the MP edges,
+y below ≈ 1e-30·s, where the peak finder loses accuracy) the tolerance check fails and the march
+serves instead.
 
 Quadrature along the ray.  The ray's features are the one or two peaks of ``Re φ`` and the point of
 closest approach to ``t = −1`` (where ``(1 + t)^{−b}`` is nearly singular).  The ``u``-axis is cut
@@ -209,11 +211,8 @@ def _integrate(pieces, theta, y, s, b, m, small, n):
     return total, shift
 
 
-def log_abs_integral(y, s, b, rtol: float = RTOL, return_arg: bool = False):
-    """log |I(y)| for 1-d arrays y > 0, s > 0, b > 0 (same shape); returns (value, converged).
-
-    With ``return_arg`` also the principal argument of I (the phase of U on the cut, mod 2π).
-    """
+def log_abs_integral(y, s, b, rtol: float = RTOL):
+    """log |I(y)| for 1-d arrays y > 0, s > 0, b > 0 (same shape); returns (value, converged)."""
     y, s, b = (np.asarray(v, dtype=float) for v in (y, s, b))
     grid = np.pi * (0.5 + 0.5 * (np.arange(NCAND) + 0.5) / NCAND)
     # the ray through the complex saddle of φ (y t² + (y + s − b) t + s = 0), where it exists:
@@ -232,7 +231,6 @@ def log_abs_integral(y, s, b, rtol: float = RTOL, return_arg: bool = False):
     pieces, m, small = _pieces(theta, y, s, b)
 
     out = np.full(y.shape, np.nan)
-    arg = np.full(y.shape, np.nan)
     done = np.zeros(y.shape, dtype=bool)
     todo = np.arange(y.size)
     prev = None
@@ -249,7 +247,6 @@ def log_abs_integral(y, s, b, rtol: float = RTOL, return_arg: bool = False):
             ok &= np.abs(np.angle(np.exp(1j * (np.angle(cur) - parg)))) <= tol
             idx = todo[ok]
             out[idx] = logcur[ok]
-            arg[idx] = np.angle(cur[ok])
             done[idx] = True
             todo, logcur, cur = todo[~ok], logcur[~ok], cur[~ok]
             if todo.size == 0:
@@ -257,19 +254,5 @@ def log_abs_integral(y, s, b, rtol: float = RTOL, return_arg: bool = False):
         prev = (logcur, np.angle(cur))
     if todo.size:
         out[todo] = prev[0]
-        arg[todo] = prev[1]
     done &= np.isfinite(out)
-    if return_arg:
-        return out, done, arg
     return out, done
-
-
-def log_abs_hyperu_cut(b, c, y, rtol: float = RTOL):
-    """log |U(b, c, −y ± i0)| for y > 0 and b > 0, b − c + 1 > 0; returns (value, converged)."""
-    from scipy.special import gammaln
-
-    y, b, c = np.broadcast_arrays(*(np.asarray(v, dtype=float) for v in (y, b, c)))
-    s = b - c + 1
-    li, ok = log_abs_integral(y.ravel(), s.ravel(), b.ravel(), rtol)
-    val = (s - b).ravel() * np.log(y.ravel()) - gammaln(s.ravel()) + li
-    return val.reshape(y.shape), ok.reshape(y.shape)

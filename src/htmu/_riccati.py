@@ -1,32 +1,30 @@
-"""log |I(y)| for many points of one (s, b) by a spectral march of a Riccati equation (private helper).
+"""The HTMP density's Tricomi function along v = log y by a spectral march of a Riccati equation.
 
-This is the fast path of ``htmu.laws.htmp_logpdf`` for a call with many points of one (γ, κ).  It
-returns what ``htmu._hyperu.log_abs_integral`` returns, log |I(y)| with
-``log |U(b, c, −y)| = (s − b) log y − log Γ(s) + log |I(y)|`` and ``c = 1 + b − s``, but its cost
-does not grow with the number of points: one ordinary differential equation is solved along
-v = log y, once per call, and the points are read off its solution.
+This is the fast path of ``htmu.laws``: the density at many points of one (γ, κ), and the
+distribution function (the integral of the same solution).  Its cost does not grow with the
+number of points: one ordinary differential equation is solved along v = log y, once per call,
+and the points are read off its solution (:func:`march` returns it as a :class:`Solution`).
 
-The equation.  ``f(y) = U(b, c, −y ∓ i0)`` (the density's Tricomi function on its branch cut) solves
-Kummer's equation, which in ``v = log y`` reads ``f_vv + (c − 1 + y) f_v + b y f = 0``.  Its
-logarithmic derivative ``h = f_v / f`` therefore solves the Riccati equation
+The equation.  ``f(y) = U(b, c, −y ∓ i0)`` (the density's Tricomi function on its branch cut,
+``c = 1 + b − s``) solves Kummer's equation, which in ``v = log y`` reads
+``f_vv + (c − 1 + y) f_v + b y f = 0``.  Its logarithmic derivative ``h = f_v / f`` solves the
+Riccati equation
 
     h' = −h² + p h − b y,        p = 1 − c − y,   y = e^v.
 
-h is non-oscillatory (f never vanishes on the cut: the density is positive), and its two parts
-carry everything:
+h is non-oscillatory (f never vanishes on the cut: the density is positive), and its imaginary
+part is the density: ``Im h = y W / |f|²`` where ``W = π y^(−c) e^(−y) / (Γ(b) Γ(s))`` is the
+Wronskian of Re f and Im f (DLMF 13.2.34 in this normalisation), i.e. ρ_x = (s/(π b)) e^(ℓ − v)
+with ``ℓ = log Im h``, and the density of v is e^ℓ/(π b).  The real part is written
+``Re h = p/2 + g``, so that (g, ℓ) solve
 
-* ``Re h = d log |f| / dv``, so ``−2 log |f|`` is ``m(v)`` with ``m' = −2 Re h`` (plus a constant);
-* ``Im h = y W / |f|²`` where ``W = π y^(−c) e^(−y) / (Γ(b) Γ(s))`` is the Wronskian of Re f and
-  Im f (DLMF 13.2.34 in this normalisation; it is ``(π b)`` times the density in y, i.e. the
-  Stieltjes inversion ρ_y = Im(f'/f)/(π b)).
+    g' = y/2 − D − g² + e^(2ℓ),      ℓ' = −2 g,      −D = p²/4 − b y = (y − y₋)(y − y₊)/4,
 
-With ``ℓ = log Im h = m − y + (1 − c) v`` the pair (Re h, m) solves the real system
-
-    (Re h)' = −(Re h)² + e^(2ℓ) + p Re h − b y,       m' = −2 Re h,
-
-which is what is solved.  ``m`` is exact up to rounding wherever the density is tiny (ℓ is a sum,
-never the logarithm of a difference), and the imaginary part never has to be resolved against the
-real part in the tails.  Then ``log |I| = −(s − b) v + (lnΓ(s) − lnΓ(b + 1) + log(π b) − m) / 2``.
+with y± = (√s ± √b)² = s (1 ± √γ)², the Marchenko–Pastur edges.  Every term is of the size of the
+solution: in the bulk e^(2ℓ) ≈ D (the MP density, exact for κ → ∞) and g = O(1), so ℓ ~ log κ
+carries no rounding of order κ (writing the system for Re h and −2 log|f| instead loses
+κ·1e-16 in ℓ, which at κ = 10⁵ already breaks the march); in the tails ℓ is a sum, never the
+logarithm of a difference, so it stays exact where the density is far below the smallest double.
 
 Initial value: one point where h is computed independently.
 * ``c ≤ C_FROBENIUS``: at the mean, y = s (inside the bulk, where the saddle of the Laplace
@@ -38,27 +36,29 @@ Initial value: one point where h is computed independently.
   away from the integers 0 and 1).
 
 In both cases ℓ at that point comes from the Wronskian identity, not from Im h, so it is exact
-whatever the size of Im h.
+whatever the size of Im h.  In the bulk the linearised system oscillates at ω = 2 e^ℓ ~ κ;
+the initial value, off the non-oscillatory solution by rounding, is first settled onto it
+(``_settle``).
 
-Marching.  From the initial point the solution is continued panel by panel to the largest and to
-the smallest v of the points (outward in both directions, where the equation is stable: the real
-part relaxes onto the solution at rate |p| in the tails).  On each panel of width L the system is
-solved by Chebyshev collocation at ``N`` Lobatto points in integral form, ``Re h = h₀ + ∫ F``, by
-Newton's method (chord steps once the steps are small), started from the quasi-static root of
-``h² − p h + b y = 0`` (the Marchenko–Pastur-like leading order, exact for κ → ∞) shifted onto the
-initial value and its slope.  Collocation is
-implicit, so the stiffness of the equation (rates of order κ in the bulk, y in the right tail)
-does not limit L; only the smoothness of the solution does.  A panel is accepted when Newton has
-converged and the last Chebyshev coefficients of m (and L times those of Re h) are below ``TOL``
-(less their rounding floor).  The next width is predicted from the geometric decay of those
-coefficients (``_assess``).  The points are read off the panels by barycentric interpolation.
-Cost, for the 1000-point cases of ``benchmarks/bench_laws.py``: 1–12 panels (1–15 tried) and
-3–62 Newton steps of one 32×32 system for κ ≤ 100, 41 panels at κ = 10³, whatever the number of
-points.
+Marching.  From the initial point the solution is continued panel by panel to the ends of the
+range (outward in both directions, where the equation is stable: g relaxes onto the solution at
+rate ~|p| in the tails).  On each panel the system is solved by Radau IIA collocation at ``N``
+right Radau points in integral form, ``g = g₀ + ∫ F``, ``ℓ = ℓ₀ − 2 ∫ g``, by Newton's method
+(chord steps once the steps are small), started from the quasi-static root g = ±√(−D) shifted
+onto the initial value and its slope.  Collocation is implicit, so the stiffness of the equation
+(rates of order κ in the bulk, y in the right tail) does not limit the width; and Radau's
+stability function vanishes at infinity, so the unresolved oscillation of frequency ~κ in the
+bulk is damped within a panel instead of being carried along (Lobatto collocation keeps it,
+and then panels of width ~N/κ are needed: 2000+ panels at κ = 10⁵).  A panel is accepted when
+Newton has converged and the last Chebyshev coefficients of ℓ are below ``TOL`` (less their
+rounding floor); the next width is predicted from their geometric decay (``_assess``).  Points
+are read off the panels by barycentric interpolation.  Cost, for the 1000-point cases of
+``benchmarks/bench_laws.py``: 1–25 panels for κ ≤ 100, 40–90 for κ = 10³–10⁶, whatever the
+number of points.
 
 If anything fails (Newton diverges, panels shrink below ``MIN_WIDTH``, too many panels, a
-non-finite value) :func:`htmp_logpdf_march` and :func:`log_abs_integral_march` raise
-:class:`MarchFailed` and the caller falls back to the quadrature.
+non-finite value) :func:`march` raises :class:`MarchFailed`; ``htmu.laws`` then returns NaN for
+the points with an ``HTMPAccuracyWarning``.
 """
 
 from __future__ import annotations
@@ -67,13 +67,14 @@ from functools import cache
 
 import numpy as np
 from numpy.polynomial import chebyshev as C
+from numpy.polynomial import legendre as L
 from scipy.linalg.lapack import dgetrf, dgetrs
 from scipy.special import gamma as gamma_fn
 from scipy.special import gammaln
 
-#: Chebyshev–Lobatto points per panel
+#: Radau collocation points per panel (plus the initial point)
 N = 32
-#: absolute tolerance on the trailing Chebyshev coefficients of m (= −2 log|f| + const)
+#: absolute tolerance on the trailing Chebyshev coefficients of ℓ
 TOL = 1e-11
 #: first panel width in v = log y (divided by sqrt(1 + 2κ): the edge layers narrow as κ grows)
 L0 = 4.0
@@ -88,33 +89,44 @@ MAX_PANELS = 2000
 MAX_NEWTON = 12
 #: below this step size (relative) the Jacobian's factorisation is reused (chord steps)
 CHORD = 1e-5
-#: a Newton step smaller than this (relative to 1 + max|Re h|) ends the iteration
+#: a Newton step smaller than this (relative to 1 + max|g|) ends the iteration
 NEWTON_TOL = 1e-8
 #: above this c the initial value comes from the Frobenius series at small y, else from quadrature
 C_FROBENIUS = 0.05
 
 
-#: work of the last march (diagnostics for ``benchmarks/bench_laws.py``; reset by each call)
-STATS = {"panels": 0, "panels_tried": 0, "newton": 0}
-
-
 class MarchFailed(RuntimeError):
-    """The Riccati march could not certify its result (the caller falls back to quadrature)."""
+    """The Riccati march could not certify its result."""
 
 
 @cache
-def _cheb(n: int):
-    """Lobatto points on [−1, 1] (ascending), values -> coefficients, left/right integration."""
-    t = -np.cos(np.pi * np.arange(n) / (n - 1))
-    vinv = np.linalg.inv(C.chebvander(t, n - 1))
-    anti = np.empty((n, n))
-    for k in range(n):
-        e = np.zeros(n)
-        e[k] = 1.0
-        anti[:, k] = C.chebval(t, C.chebint(e, lbnd=-1))
-    left = anti @ vinv  # (left f)_j = ∫_{-1}^{t_j} p_f
-    right = left - left[-1]  # ∫_{1}^{t_j} p_f
-    return t, vinv, left, right
+def _lobatto(n: int) -> np.ndarray:
+    """n Chebyshev–Lobatto points on [−1, 1], ascending (the panels' storage and interpolation grid)."""
+    return -np.cos(np.pi * np.arange(n) / (n - 1))
+
+
+@cache
+def _radau(n: int):
+    """Collocation grid of one panel in local coordinates, the initial point first.
+
+    Returns (t, S, vinv): t = [−1, τ₁, …, τ_n] with τ the right Radau points (roots of
+    P_n − P_(n−1), τ_n = 1); S[j, k] = ∫_(−1)^(t_j) L_k, L_k the Lagrange basis on τ placed in
+    column k (column and row 0, the initial point, are zero); vinv maps the n + 1 values at t to
+    Chebyshev coefficients (degree n).
+    """
+    e = np.zeros(n + 1)
+    e[n], e[n - 1] = 1.0, -1.0
+    tau = np.sort(L.legroots(e).real)
+    for _ in range(3):  # polish the roots (companion-matrix eigenvalues lose a few digits)
+        tau = tau - L.legval(tau, e) / np.where(tau < 1, L.legval(tau, L.legder(e)), np.inf)
+    tau[-1] = 1.0
+    t = np.concatenate([[-1.0], tau])
+    basis = np.linalg.inv(L.legvander(tau, n - 1))  # column k: Legendre coefficients of L_k
+    S = np.zeros((n + 1, n + 1))
+    S[:, 1:] = L.legval(t, L.legint(basis, lbnd=-1, axis=0)).T
+    S[0] = 0.0
+    vinv = np.linalg.inv(C.chebvander(t, n))
+    return t, S, vinv
 
 
 # --------------------------------------------------------------------------------------------
@@ -223,97 +235,92 @@ def _initial_quadrature(s, b, c):
 # --------------------------------------------------------------------------------------------
 
 
-def _panel(v_ic, L, h0, m0, c, b, forward):
-    """Solve one panel [v_ic, v_ic + L] (forward) or [v_ic − L, v_ic] by Newton collocation.
+def _panel(v_ic, width, g0, l0, edges, forward, work):
+    """Solve one panel [v_ic, v_ic + width] (forward) or [v_ic − width, v_ic] by Radau collocation.
 
-    Returns (converged, v nodes, Re h, m) with the nodes ascending.
+    ``edges`` = (y₋, y₊), the roots of p²/4 − b y.  Returns (converged, v nodes, g, ℓ) in the
+    direction of the march (the initial point first).
     """
-    t, _, left, right = _cheb(N)
-    if forward:
-        v = v_ic + (t + 1) * (0.5 * L)
-        sl = left * (0.5 * L)
-        i0 = 0
-    else:
-        v = v_ic - (1 - t) * (0.5 * L)
-        sl = right * (0.5 * L)
-        i0 = N - 1
+    t, S, _ = _radau(N)
+    sign = 1.0 if forward else -1.0
+    v = v_ic + sign * (t + 1) * (0.5 * width)
+    sl = S * (sign * 0.5 * width)
     y = np.exp(v)
-    p = 1 - c - y
-    lin = (1 - c) * v - y
-    by = b * y
-    # initial guess: the quasi-static root of h² − p h + b y = 0, shifted onto the initial value
-    # (complex roots in the bulk: their common real part p/2; real roots in the tails: the one on
-    # the initial value's side of p/2, the two being symmetric about it)
-    half_p = 0.5 * p
-    sq = np.sqrt(np.maximum(p * p - 4 * by, 0.0))
-    side = 1.0 if h0 >= half_p[i0] else -1.0
-    q = half_p + (0.5 * side) * sq
-    # the deviation h − q continued linearly from the initial point, its slope from the equation
-    y0, p0 = y[i0], p[i0]
-    dq0 = -0.5 * y0
-    if sq[i0] > 0:
-        dq0 += side * (-p0 * y0 - 2 * b * y0) / (2 * sq[i0])
-    dh0 = (p0 - h0) * h0 + np.exp(2 * (m0 + lin[i0])) - by[i0]
-    h = q + (h0 - q[i0]) + (dh0 - dq0) * (v - v[i0])
-    eye = _eye(N)
-    ml0 = 2 * (m0 + lin)  # 2ℓ = 2(m + lin) with m = m0 − 2 ∫ Re h
+    # −D = p²/4 − b y in factored form (no cancellation between the two terms of order y²)
+    neg_d = 0.25 * (y - edges[0]) * (y - edges[1])
+    force = 0.5 * y + neg_d  # g' = force − g² + e^(2ℓ)
+    # initial guess: the quasi-static root of g² = −D (0 in the bulk, where the roots of
+    # h² − p h + b y are complex; ±√(−D) in the tails, the sign on the initial value's side),
+    # shifted onto the initial value, with the deviation continued linearly at the equation's slope
+    sq = np.sqrt(np.maximum(neg_d, 0.0))
+    side = 1.0 if g0 >= 0 else -1.0
+    q = side * sq
+    y0 = y[0]
+    dq0 = side * y0 * (y0 - 0.5 * (edges[0] + edges[1])) / (4 * sq[0]) if sq[0] > 0 else 0.0
+    dg0 = force[0] - g0 * g0 + np.exp(2 * l0)
+    g = q + (g0 - q[0]) + (dg0 - dq0) * (v - v[0])
+    eye = _eye(N + 1)
     lu = piv = None
     for _ in range(MAX_NEWTON):
-        STATS["newton"] += 1
-        e2 = np.exp(ml0 - 4 * (sl @ h))
-        resid = h - (h0 + sl @ ((p - h) * h + e2 - by))
+        work["newton"] += 1
+        e2 = np.exp(2 * (l0 - 2 * (sl @ g)))
+        resid = g - (g0 + sl @ (force - g * g + e2))
         if lu is None:
-            jac = sl * (2 * h - p)
+            jac = sl * (2 * g)
             jac += eye
             jac += (sl * (4 * e2)) @ sl
             lu, piv, info = dgetrf(jac)
             if info != 0:
                 break
         d, _ = dgetrs(lu, piv, resid)
-        h = h - d
+        g = g - d
         dmax = np.abs(d).max()
         if not dmax < np.inf:
             break
-        scale = 1 + np.abs(h).max()
+        scale = 1 + np.abs(g).max()
         # converged: Newton's error after a step is of order dmax² (relative), ~1e-16 here
         if dmax <= NEWTON_TOL * scale:
-            return True, v, h, m0 - 2 * (sl @ h)
+            return True, v, g, l0 - 2 * (sl @ g)
         # once the steps are small, keep the factorisation (chord steps: cheaper, and they still
         # contract by a factor of order the step); refactorise while they are large
         if dmax > CHORD * scale:
             lu = None
-    return False, v, h, None
+    return False, v, g, None
 
 
-def _shorten(cm, m):
-    """m's values on the fewest Lobatto points that carry its Chebyshev series to rounding.
+def _store(coef, forward, size):
+    """A panel's values on the fewest Lobatto points (ascending in v) that carry its series.
 
-    The trailing coefficients below 1e-15 of max|m| are dropped (an error of at most N times
-    that), so the interpolation at the points costs in proportion to the degree actually used.
+    ``coef``: Chebyshev coefficients in the panel's local coordinate (which runs against v when
+    the march goes backward).  The trailing coefficients below 1e-15 of ``size`` are dropped (an
+    error of at most N times that), so the interpolation at the points costs in proportion to the
+    degree actually used.
     """
-    big = np.nonzero(np.abs(cm) > 1e-15 * (1.0 + np.abs(m).max()))[0]
+    if not forward:
+        coef = coef * (-1.0) ** np.arange(coef.size)
+    big = np.nonzero(np.abs(coef) > 1e-15 * (1.0 + size))[0]
     k = max(int(big[-1]) + 1 if big.size else 1, 4)
-    if k >= cm.size:
-        return m
-    return _cheb_values(k) @ cm[:k]
+    return _cheb_values(k) @ coef[:k]
 
 
 @cache
 def _cheb_values(k: int) -> np.ndarray:
     """T_j at k Lobatto points, j < k: Chebyshev coefficients -> values on that grid."""
-    return C.chebvander(_cheb(k)[0], k - 1)
+    return C.chebvander(_lobatto(k), k - 1)
 
 
-def _assess(cm, ch, size):
+def _assess(cl, size):
     """Truncation error of a panel and the factor for the next width.
 
-    ``cm``, ``ch``: Chebyshev coefficients of m and of L·Re h (both bound m's error).  For a
-    function analytic in the Bernstein ellipse of parameter ρ the coefficients fall like ρ^(−k),
-    and ρ scales like 1/L; so ρ is fitted on the coefficients above the rounding floor and the
-    width that would bring the last coefficient to ``TOL`` is proposed (at most ×3, at least ×1/4,
-    with a safety factor).
+    ``cl``: Chebyshev coefficients of ℓ on the panel; ``size``: the scale of its rounding
+    (max |ℓ| + width · max |g|).  For a function analytic in the Bernstein ellipse of parameter ρ
+    the coefficients fall like ρ^(−k), and ρ scales like 1/width; so ρ is fitted on the
+    coefficients above the rounding floor and the width that would bring the last coefficient to
+    ``TOL`` is proposed (at most ×``GROW_MAX``, at least ×1/4, with a safety factor).  Only ℓ is
+    judged, not g: in the bulk g carries an oscillation of frequency ~κ at rounding amplitude that
+    the panels need not resolve (it integrates away in ℓ = ℓ₀ − 2∫g).
     """
-    c = np.maximum(np.abs(cm), np.abs(ch))
+    c = np.abs(cl)
     floor = 64 * np.finfo(float).eps * size
     tail = max(c[-3:].max() - floor, 0.0)
     k = np.nonzero(c[1:] > 100 * floor)[0] + 1
@@ -327,34 +334,50 @@ def _assess(cm, ch, size):
     return tail, float(np.clip(GROW_SAFETY * rho / rho_needed, 0.25, GROW_MAX))
 
 
-def _march(v_ic, h_ic, ell_ic, c, b, v_lo, v_hi):
-    """Panels (v_left, v_right, m at the panel's Lobatto points) covering [v_lo, v_hi] ∪ {v_ic}."""
-    _, vinv, _, _ = _cheb(N)
-    m_ic = ell_ic + np.exp(v_ic) - (1 - c) * v_ic
+def _march(v_ic, g_ic, l_ic, edges, b, v_lo, v_hi, work, stop_ell=None, extend=None):
+    """Panels (v_left, v_right, ℓ at Lobatto points) covering [v_lo, v_hi] ∪ {v_ic}, or less/more.
+
+    Each direction stops early once ℓ < ``stop_ell`` and falls in that direction (the density is
+    negligible beyond), or, if ``extend`` = (for v_lo, for v_hi) gives it a number, goes on past
+    the end of the range until ℓ has fallen that much below its value there (the integral of e^ℓ
+    beyond is then negligible relative to its value there).
+    """
+    vinv = _radau(N)[2]
     panels = []
-    for forward, v_end in ((True, v_hi), (False, v_lo)):
-        v0, h0, m0, L = v_ic, h_ic, m_ic, L0 / np.sqrt(1 + 4 * b)
-        while (v0 < v_end) if forward else (v0 > v_end):
-            STATS["panels_tried"] += 1
-            if STATS["panels_tried"] > MAX_PANELS:
+    extend = extend or (None, None)
+    for forward, v_end, ext in ((True, v_hi, extend[1]), (False, v_lo, extend[0])):
+        sign = 1.0 if forward else -1.0
+        v0, g0, l0, width = v_ic, g_ic, l_ic, L0 / np.sqrt(1 + 4 * b)
+        l_end = None  # ℓ at the end of the range, once passed (for ``extend``)
+        while True:
+            falling = sign * g0 > 0  # ℓ' = −2g: ℓ falls in the march direction
+            if stop_ell is not None and l0 < stop_ell and falling:
+                break
+            if sign * (v0 - v_end) >= 0:
+                if ext is None or (l_end is not None and l0 < l_end - ext and falling):
+                    break
+                if l_end is None:
+                    l_end = l0
+            work["panels_tried"] += 1
+            if work["panels_tried"] > MAX_PANELS:
                 raise MarchFailed(f"more than {MAX_PANELS} panels")
-            # the last panel ends at the end of the range (a hair beyond it)
-            L = min(L, ((v_end - v0) if forward else (v0 - v_end)) * (1 + 1e-12) + 1e-12)
-            ok, v, h, m = _panel(v0, L, h0, m0, c, b, forward)
+            if ext is None or l_end is None:
+                # the last panel ends at the end of the range (a hair beyond it)
+                width = min(width, sign * (v_end - v0) * (1 + 1e-12) + 1e-12)
+            ok, v, g, ell = _panel(v0, width, g0, l0, edges, forward, work)
             tail, grow = np.inf, 0.25
             if ok:
-                cm = vinv @ m
-                tail, grow = _assess(cm, L * (vinv @ h), np.abs(m).max() + L * np.abs(h).max())
+                cl = vinv @ ell
+                tail, grow = _assess(cl, np.abs(ell).max() + width * np.abs(g).max())
             if tail > TOL:
-                L *= min(grow, 0.7)
-                if L < MIN_WIDTH:
+                width *= min(grow, 0.7)
+                if width < MIN_WIDTH:
                     raise MarchFailed(f"panel width below {MIN_WIDTH} at v = {v0:.6g}")
                 continue
-            panels.append((v[0], v[-1], _shorten(cm, m)))
-            STATS["panels"] += 1
-            i = -1 if forward else 0
-            v0, h0, m0 = v[i], h[i], m[i]
-            L *= grow
+            panels.append((min(v[0], v[-1]), max(v[0], v[-1]), _store(cl, forward, np.abs(ell).max())))
+            work["panels"] += 1
+            v0, g0, l0 = v[-1], g[-1], ell[-1]
+            width *= grow
     return panels
 
 
@@ -372,22 +395,89 @@ def _bary_weights(n: int) -> np.ndarray:
     return w
 
 
-def _solve(v, s, b):
-    """Panels and the point→panel map for points at v = log y (raises MarchFailed)."""
+class Solution:
+    """ℓ(v) from one march: Chebyshev panels covering [``v_lo``, ``v_hi``] (v = log y).
+
+    The density of v is e^ℓ/(π b) and that of x = y/s is (s/(π b)) e^(ℓ − v).
+    """
+
+    def __init__(self, panels, s: float, b: float, work: dict):
+        order = np.argsort([p_[0] for p_ in panels])
+        self.panels = [panels[i] for i in order]
+        self.s, self.b, self.work = s, b, work
+        self.v_lo = self.panels[0][0] if panels else np.nan
+        self.v_hi = self.panels[-1][1] if panels else np.nan
+
+    def ell(self, v) -> np.ndarray:
+        """ℓ at v (v inside [v_lo, v_hi]; beyond, the end panels' polynomials are clipped)."""
+        return _ell_at(np.asarray(v, dtype=float), self.panels)
+
+    def logpdf(self, x) -> np.ndarray:
+        """log ρ(x) of the direct-form law; raises MarchFailed if a value is not finite."""
+        v = np.log(self.s * np.asarray(x, dtype=float))
+        out = np.log(self.s / (np.pi * self.b)) + self.ell(v) - v
+        if not np.all(np.isfinite(out)):
+            raise MarchFailed("non-finite result")
+        return out
+
+
+def march(s: float, b: float, v_lo: float, v_hi: float, *, stop_ell=None, extend=None, info=None) -> Solution:
+    """Solve for ℓ on [v_lo, v_hi] (v = log y) for s = κ/(2γ) > b = κ/2 > 0.
+
+    ``stop_ell`` and ``extend`` change where each direction stops (see ``_march``).  Raises
+    :class:`MarchFailed` when the march cannot certify its result.  If ``info`` is a dict, the
+    march's work is stored in it: ``panels`` (accepted), ``panels_tried`` and ``newton`` (Newton
+    steps).
+    """
     c = 1.0 + b - s
-    STATS.update(panels=0, panels_tried=0, newton=0)
-    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
-        if c > C_FROBENIUS:
-            v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c, float(np.exp(v.min())))
-        else:
-            v_ic, h_ic, ell_ic = _initial_quadrature(s, b, c)
-        if not (np.isfinite(h_ic) and np.isfinite(ell_ic)):
-            raise MarchFailed("non-finite initial value")
-        return _march(v_ic, h_ic, ell_ic, c, b, float(v.min()), float(v.max()))
+    edges = ((np.sqrt(s) - np.sqrt(b)) ** 2, (np.sqrt(s) + np.sqrt(b)) ** 2)
+    work = {"panels": 0, "panels_tried": 0, "newton": 0}
+    v_hi = max(v_hi, v_lo + 1e-3)  # at least one panel, even for one point at the initial value
+    try:
+        with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+            if c > C_FROBENIUS:
+                v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c, float(np.exp(max(v_lo, -690.0))))
+            else:
+                v_ic, h_ic, ell_ic = _initial_quadrature(s, b, c)
+            # g = Re h − p/2, p = s − b − y
+            g_ic = h_ic - 0.5 * (s - b - np.exp(v_ic))
+            if not (np.isfinite(g_ic) and np.isfinite(ell_ic)):
+                raise MarchFailed("non-finite initial value")
+            g_ic, ell_ic = _settle(v_ic, g_ic, ell_ic, edges, b, work)
+            panels = _march(v_ic, g_ic, ell_ic, edges, b, v_lo, v_hi, work, stop_ell, extend)
+    finally:
+        if info is not None:
+            info.update(work)
+    return Solution(panels, s, b, work)
 
 
-def _m_at(v, panels):
-    """m (= −2 log|f| + const) at the points v from the panels' nodal values.
+def _settle(v_ic, g_ic, ell_ic, edges, b, work):
+    """Put an initial value in the bulk onto the solution's slow manifold.
+
+    In the bulk the linearised system oscillates at ω = 2 e^ℓ (of order κ): an initial value off
+    the non-oscillatory solution by δℓ starts an oscillation of amplitude ω δℓ in g, which the
+    panels would then have to resolve (widths ~ N/ω).  The initial ℓ is a sum of terms of order
+    κ log κ, so δℓ ~ 1e-9 at κ = 10⁶.  Radau collocation damps an unresolved oscillation within
+    one panel (its stability function vanishes at infinity), so one panel of width ≫ N/ω forward
+    and one back return the initial point with the oscillation removed; the slow part of δℓ (a
+    constant offset in log ρ) remains.  Nothing to do where ω is small.
+    """
+    width = L0 / np.sqrt(1 + 4 * b)
+    # narrower panels when Newton fails (a larger δℓ, κ ≳ 10⁷), as long as they stay ≫ N/ω
+    while 2 * np.exp(ell_ic) * width >= 8 * N:
+        ok, v, g, ell = _panel(v_ic, width, g_ic, ell_ic, edges, True, work)
+        if ok:
+            ok, v, g, ell = _panel(v[-1], width, g[-1], ell[-1], edges, False, work)
+        if ok:
+            return g[-1], ell[-1]
+        width /= 4
+    if 2 * np.exp(ell_ic) * L0 / np.sqrt(1 + 4 * b) < 8 * N:
+        return g_ic, ell_ic  # nothing to settle: ω is small
+    raise MarchFailed("initial value could not be settled")
+
+
+def _ell_at(v, panels):
+    """ℓ at the points v from the panels' nodal values.
 
     Barycentric interpolation at the Lobatto points, panel by panel (two matrix–vector products
     per panel; the points of a panel are found by one sort).
@@ -415,7 +505,7 @@ def _m_at(v, panels):
 
 def _bary(t, values):
     """The polynomial through the Lobatto points and ``values`` at t (barycentric formula)."""
-    tn = _cheb(values.size)[0]
+    tn = _lobatto(values.size)
     w = _bary_weights(values.size)
     with np.errstate(divide="ignore", invalid="ignore"):
         num_den = np.reciprocal(t[:, None] - tn) @ np.stack([w * values, w], 1)
@@ -426,31 +516,12 @@ def _bary(t, values):
     return val
 
 
-def htmp_logpdf_march(x, s: float, b: float):
+def htmp_logpdf_march(x, s: float, b: float, info: dict | None = None):
     """log ρ(x) of the direct-form HTMP law (s = κ/(2γ), b = κ/2) for a 1-d array 0 < x < ∞.
 
-    ``log ρ = log(s / (π b)) + ℓ − v`` with ``v = log(s x)`` and ``ℓ = m − y + (1 − c) v``.
-    Raises :class:`MarchFailed` when the march cannot certify its result.
+    ``log ρ = log(s / (π b)) + ℓ − v`` with ``v = log(s x)``: one march over the points' range.
+    Raises :class:`MarchFailed` when the march cannot certify its result; ``info`` as in
+    :func:`march`.
     """
-    y = s * np.asarray(x, dtype=float)
-    v = np.log(y)
-    m = _m_at(v, _solve(v, s, b))
-    out = (np.log(s / (np.pi * b)) + m - y) + (s - b - 1.0) * v
-    if not np.all(np.isfinite(out)):
-        raise MarchFailed("non-finite result")
-    return out
-
-
-def log_abs_integral_march(y, s: float, b: float):
-    """log |I(y)| for a 1-d array y > 0 and scalars s > b > 0; returns (value, converged).
-
-    Same contract as ``htmu._hyperu.log_abs_integral``; raises :class:`MarchFailed` when the
-    march cannot certify its result (the caller then uses the quadrature).
-    """
-    y = np.asarray(y, dtype=float)
-    v = np.log(y)
-    m = _m_at(v, _solve(v, s, b))
-    out = -(s - b) * v + 0.5 * (gammaln(s) - gammaln(b + 1) + np.log(np.pi * b) - m)
-    if not np.all(np.isfinite(out)):
-        raise MarchFailed("non-finite result")
-    return out, np.ones(y.shape, dtype=bool)
+    v = np.log(s * np.asarray(x, dtype=float))
+    return march(s, b, float(v.min()), float(v.max()), info=info).logpdf(x)
