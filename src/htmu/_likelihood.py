@@ -33,45 +33,7 @@ import numpy as np
 from numpy.polynomial import chebyshev as cheb
 from scipy import optimize
 
-from htmu.laws import htmp_logpdf
-
-try:  # TEMPORARY until the law exports its log-tail functions (wip-laws branch)
-    from htmu.laws import htmp_logcdf, htmp_logsf
-except ImportError:  # pragma: no cover
-
-    def htmp_logcdf(x, gamma, kappa):
-        from htmu.laws import _left_cdf, htmp
-
-        x = np.asarray(x, float)
-        s, b = kappa / (2 * gamma), kappa / 2
-        a1 = s - b
-        out = np.empty(x.shape)
-        tiny = s * x <= 1e-12
-        if tiny.any():
-            if a1 >= 1:
-                out[tiny] = np.log(x[tiny]) + htmp_logpdf(x[tiny], gamma, kappa) - math.log(a1)
-            else:
-                with np.errstate(divide="ignore"):
-                    out[tiny] = np.log(_left_cdf(x[tiny], gamma, kappa))
-        if (~tiny).any():
-            with np.errstate(divide="ignore"):
-                out[~tiny] = np.log(htmp.cdf(x[~tiny], gamma, kappa))
-        return out
-
-    def htmp_logsf(x, gamma, kappa):
-        from htmu.laws import htmp
-
-        x = np.asarray(x, float)
-        with np.errstate(divide="ignore"):
-            out = np.log(htmp.sf(x, gamma, kappa))
-        bad = ~np.isfinite(out)
-        if bad.any():
-            s, b = kappa / (2 * gamma), kappa / 2
-            y = s * x[bad]
-            p = s + b - 1
-            out[bad] = htmp_logpdf(x[bad], gamma, kappa) + np.log(x[bad]) - np.log(np.maximum(y - p, 1.0))
-        return out
-
+from htmu.laws import htmp_logcdf, htmp_logpdf, htmp_logsf
 
 #: search interval of kappa; an optimum at the top means "indistinguishable from MP", at the bottom
 #: "below what the data resolve" (rank collapse)

@@ -76,6 +76,7 @@ from __future__ import annotations
 import functools
 import math
 import os
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
@@ -319,7 +320,12 @@ def _prepare(eigenvalues, gamma: float, form: str, floor: float | None, rank: in
                 message=f"relative variance {v:.3g} is far below gamma/4 = {g / 4:.3g}: no MP or HTMP law "
                         f"with gamma {g:.4g} describes so narrow a spectrum (all equal? wrong gamma?)",
             )  # fmt: skip
-    ref = float(np.exp(np.median(np.log(obs)))) if obs.size else 1.0
+    if obs.size == 0:
+        return _Prepared(
+            None, **common, fail="degenerate",
+            message=f"no eigenvalue above the floor {t:.3g}: the matrix is zero to working precision",
+        )  # fmt: skip
+    ref = float(np.exp(np.median(np.log(obs))))
     spec = lik.Spectrum(x=obs / ref, n_censored=n_c, t=t / ref, ref=ref, gamma=g, form=form)
     return _Prepared(spec, **common, fail=None, message="; ".join(msgs))
 
@@ -566,7 +572,11 @@ def _replicates(spec: lik.Spectrum, kappa: float, log_scale: float, boot: _Boot)
         return lik.Spectrum(x=obs, n_censored=int(n_b - obs.size), t=t, ref=spec.ref, gamma=g, form=spec.form)
 
     children = boot.rng.spawn(boot.n_boot)
-    workers = min(boot.n_boot, os.cpu_count() or 1)
+    # threads only from the main thread: a caller that already runs fits in a pool (htmu.analyze) keeps its
+    # cores, instead of nesting a pool per fit
+    workers = (
+        min(boot.n_boot, os.cpu_count() or 1) if threading.current_thread() is threading.main_thread() else 1
+    )
     if workers <= 1:
         return [one(c) for c in children]
     with ThreadPoolExecutor(max_workers=workers) as pool:

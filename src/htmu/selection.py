@@ -119,7 +119,7 @@ def mass_outside_mp(gamma: float, kappa: float) -> float:
         return 0.0
     if math.isnan(kappa):
         return math.nan
-    from htmu._likelihood import htmp_logcdf, htmp_logsf  # the law's log-tails
+    from htmu.laws import htmp_logcdf, htmp_logsf
 
     lo, hi = (1 - math.sqrt(gamma)) ** 2, (1 + math.sqrt(gamma)) ** 2
     return float(
@@ -293,8 +293,9 @@ def select_law(
     LawSelection
     """
     lam = as_spectrum(eigenvalues)
-    kw = {"rng": rng, "ci": ci, "floor": floor, "rank": rank}
-    fits = {form: fit_htmp(lam, gamma, form=form, **kw) for form in ("direct", "inverse")}
+    kw = {"floor": floor, "rank": rank}
+    # the decision needs only the point fits; the interval is then computed for the reported law alone
+    fits = {form: fit_htmp(lam, gamma, form=form, ci=False, **kw) for form in ("direct", "inverse")}
     d = fits["direct"]
     g, n = d.gamma, d.n
     if d.status in ("too_few", "degenerate"):
@@ -305,43 +306,46 @@ def select_law(
     rows = []
     # MP and MP+spikes (impossible with eigenvalues at the floor: MP's support stays away from 0)
     spikes = None if censored else _spikes(lam, g)
+    p_full = p_bulk = 0.0
     if spikes is None:
-        p_full = p_bulk = 0.0
-        z_full = math.inf
         rows.append(_row("MP", -math.inf, math.inf, 0.0, f"{d.n_censored} eigenvalue(s) at the floor"))
+        rows.append(
+            _row("MP+spikes", -math.inf, math.nan, 0.0, "MP bulk impossible with eigenvalues at the floor")
+        )
     else:
         p_full, z_full = mp_test(lam, g)
-        mp = fit_mp(lam, gamma, floor=floor, rank=rank)
+        mp = fit_mp(lam, gamma, **kw)
         rows.append(
             _row("MP", mp.loglik, z_full, p_full, "MP test of the whole spectrum (m2/m1^2 vs Wishart)")
         )
         k = spikes.k
-        bulk = lam[: n - k]
         g_bulk = g * (n - k) / n
-        p_bulk, z_bulk = mp_test(bulk, g_bulk) if k else (p_full, z_full)
-        mp_bulk = fit_mp(bulk, g_bulk) if k else mp
+        p_bulk, _ = mp_test(lam[: n - k], g_bulk) if k else (p_full, z_full)
+        mp_bulk = fit_mp(lam[: n - k], g_bulk) if k else mp
         rows.append(_row("MP+spikes", mp_bulk.loglik, spikes.tw_max, p_bulk,
                          f"{k} outlier(s) beyond the 1% Tracy-Widom edge (statistic: largest eigenvalue's); "
                          "p: MP test of the bulk"))  # fmt: skip
     for form, f in fits.items():
         rows.append(_row(f"HTMP-{form}", f.loglik, f.kappa, f.p_mp,
                          f"{f.status}; statistic: kappa; p: test of kappa = inf in this form"))  # fmt: skip
-    usable = {k_: f for k_, f in fits.items() if f.status in ("ok", "mp_like", "rank_collapse")}
-    best = (
-        max(usable.values(), key=lambda f: f.loglik if np.isfinite(f.loglik) else -np.inf) if usable else None
-    )
+    usable = [f for f in fits.values() if f.status in ("ok", "mp_like", "rank_collapse")]
+    best = max(usable, key=lambda f: f.loglik if np.isfinite(f.loglik) else -np.inf) if usable else None
     rows.append(_tail_row(lam[lam > d.floor], best))
     evidence = pd.DataFrame(rows, columns=["candidate", "loglik", "statistic", "p_value", "note"])
 
+    def with_interval(x, gamma_, form):
+        """The fit of the reported law again, now with its interval (the same point estimate: it is deterministic)."""
+        return fit_htmp(x, gamma_, form=form, rng=rng, ci=ci, **(kw if x is lam else {}))
+
     common = {"evidence": evidence, "status": "ok", "gamma": g, "n": n, "fits": fits}
     if spikes is not None and spikes.k == 0 and p_full >= MP_LEVEL:
-        lo = d.kappa_ci[0] if ci else math.nan
+        lo = with_interval(lam, gamma, "direct").kappa_ci[0] if ci else math.nan
         return LawSelection("MP", "random-like", math.inf, (lo, math.inf), spikes.scale, "direct", 0, math.inf,
                             message=f"no outlier beyond the Tracy-Widom edge; MP not rejected (p = {p_full:.3g})",
                             **common)  # fmt: skip
     if spikes is not None and 1 <= spikes.k <= max_spikes(n):
         bulk_lam, g_bulk = lam[: n - spikes.k], g * (n - spikes.k) / n
-        bulk_fit = fit_htmp(bulk_lam, g_bulk, rng=rng, ci=ci and p_bulk >= MP_LEVEL)
+        bulk_fit = fit_htmp(bulk_lam, g_bulk, ci=False)
         margin = mass_outside_mp(g_bulk, bulk_fit.kappa) if bulk_fit.status in ("ok", "mp_like") else math.nan
         if p_bulk >= MP_LEVEL or margin < MP_MARGIN:
             phase = "bulk+spikes" if spikes.tw.min() >= SEPARATED_TW else "bleeding-out"
@@ -349,7 +353,11 @@ def select_law(
                    f"the bulk is MP to the eye: the HTMP law fitted to it (kappa {bulk_fit.kappa:.3g}) puts "
                    f"{margin:.2%} of its mass outside MP's support (the exact Wishart test rejects it, p = "
                    f"{p_bulk:.2g})")  # fmt: skip
-            lo = bulk_fit.kappa_ci[0] if p_bulk >= MP_LEVEL else math.nan
+            lo = (
+                with_interval(bulk_lam, g_bulk, "direct").kappa_ci[0]
+                if ci and p_bulk >= MP_LEVEL
+                else math.nan
+            )
             return LawSelection("MP+spikes", phase, math.inf, (lo, math.inf), spikes.scale, "direct", spikes.k,
                                 math.inf, message=f"{spikes.k} outlier(s) beyond the Tracy-Widom edge (smallest "
                                 f"statistic {spikes.tw.min():.3g}); {how}", **common)  # fmt: skip
@@ -362,13 +370,21 @@ def select_law(
                                      else f", bulk not MP (p = {p_bulk:.3g})"))  # fmt: skip
     if censored:
         why = f"{d.n_censored} eigenvalue(s) at the floor rule MP out"
+    if ci:
+        best = fits[best.form] = with_interval(lam, gamma, best.form)
+    form_note = f"{best.form} form preferred (log-likelihood {best.loglik - other.loglik:+.4g} over the {other.form} form)"
+    if best.status == "mp_like":
+        # no finite kappa fits better than the top of the range: MP in that form, although the exact Wishart
+        # test rejected it (at level MP_LEVEL it does so for 4% of Wishart spectra)
+        return LawSelection("MP" if best.form == "direct" else "HTMP-inverse", "random-like", math.inf,
+                            best.kappa_ci, best.scale, best.form, 0, math.inf,
+                            message=f"{why}, but no finite kappa fits better; {form_note}", **common)  # fmt: skip
     phase = "rank-collapse" if best.status == "rank_collapse" else phase_of(best.kappa, best.gamma)
     kappa_for_alpha = best.kappa_ci[1] if math.isnan(best.kappa) else best.kappa
     return LawSelection(
         f"HTMP-{best.form}", phase, best.kappa, best.kappa_ci, best.scale, best.form, 0,
         tail_exponent(kappa_for_alpha, best.gamma) if not math.isnan(kappa_for_alpha) else math.nan,
-        message=f"{why}; {best.form} form preferred (log-likelihood {best.loglik - other.loglik:+.4g} over the "
-                f"{other.form} form)", **common,
+        message=f"{why}; {form_note}", **common,
     )  # fmt: skip
 
 
@@ -377,8 +393,7 @@ def _tail_row(x: np.ndarray, best: FitResult | None) -> dict:
     HTMP law conditioned on the same tail (iid asymptotics: indicative only)."""
     from scipy import stats
 
-    from htmu._likelihood import htmp_logcdf, htmp_logsf  # the law's log-tails
-    from htmu.laws import htmp_logpdf
+    from htmu.laws import htmp_logcdf, htmp_logpdf, htmp_logsf
 
     if x.size <= 10:
         return _row("power-law tail", math.nan, math.nan, math.nan, "too few eigenvalues above the floor")
