@@ -376,7 +376,7 @@ def test_select_refusals_name_what_varies(store):
     )
     assert "matrix (hessian, ntk, weight); layer (all, fc1, fc2)" in whole
     # a convention with commas is quoted in the listing
-    assert "convention ('eig(W W^T), W: out x in', eig(H), eig(J J^T), eig(W W^T))" in whole
+    assert "convention (eig(H), eig(J J^T), eig(W W^T), 'eig(W W^T), W: out x in')" in whole
     assert_one_line_error(run_cli("fit", str(path), *FAST, "--select", "spectrum=99"), "positions 0..5")
 
 
