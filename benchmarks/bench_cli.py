@@ -16,8 +16,8 @@ is 10^5 eigenvalues with the interval within 60 s.
 
 Part 2 fits the cost model of ``htmu fit --help`` (``htmu.cli.COST_*``) from the CPU time of each stage of
 :func:`htmu.estimate.fit_htmp` (read at its ``progress`` callbacks) and of the comparison of laws, at the
-model sizes, one BLAS thread: point estimate a + b n^p, each bootstrap replicate c min(1, n/N_BOOT_MAX)^2,
-interval and comparison a + b n (least relative squares, each stage separately, on the median of ``--repeats``
+model sizes, one BLAS thread: point estimate, rest of the interval and comparison each a + b n^p, each
+bootstrap replicate c min(1, n/N_BOOT_MAX)^2 (least relative squares, each stage separately, on the median of ``--repeats``
 fits up to 10^5 eigenvalues, one fit above), and prints them next to the constants in ``htmu.cli``.
 """
 
@@ -87,7 +87,7 @@ def part_cli(sizes: list[int], rng: np.random.Generator) -> None:
             np.save(path, spectrum(n, rng))
             for ci in (False, True):
                 wall, cpu, fit = time_cli(path, *([] if ci else ["--no-ci"]))
-                model = sum(cli.expected_seconds(n, ci=ci).values())
+                model = cli.COST_START + sum(cli.expected_seconds(n, ci=ci).values())
                 interval = (
                     f"({float(fit['kappa_ci'][0]):.4g}, {float(fit['kappa_ci'][1]):.4g})" if ci else "-"
                 )
@@ -148,24 +148,20 @@ def part_model(sizes: list[int], repeats: int, rng: np.random.Generator) -> None
     def col(k):
         return np.array([r[1][k] for r in rows])
 
-    def linear(y):  # a + b n, least relative squares
-        return tuple(np.linalg.lstsq(np.vstack([1 / y, n / y]).T, np.ones_like(y), rcond=None)[0])
-
     def power(y):  # a + b n^p, least relative squares
         (a, b, p), _ = optimize.curve_fit(
             lambda n_, a_, b_, p_: a_ + b_ * n_**p_, n, y, p0=(0.05, 1e-5, 1.2), sigma=y, maxfev=20000
         )
         return a, b, p
 
-    point = power(col("point"))
     c = float(np.mean(col("replicate") / np.minimum(1.0, n / N_BOOT_MAX) ** 2))
     print(
-        f"  fitted:    COST_POINT = ({point[0]:.2g}, {point[1]:.2g}, {point[2]:.3g}), COST_REPLICATE = {c:.2g}, "
-        f"COST_INTERVAL = {_fmt(linear(col('interval')))}, COST_COMPARE = {_fmt(linear(col('compare')))}"
+        f"  fitted:    COST_POINT = {_fmt(power(col('point')))}, COST_INTERVAL = {_fmt(power(col('interval')))}, "
+        f"COST_COMPARE = {_fmt(power(col('compare')))}, COST_REPLICATE = {c:.2g}"
     )
     print(
-        f"  htmu.cli:  COST_POINT = {cli.COST_POINT}, COST_REPLICATE = {cli.COST_REPLICATE}, "
-        f"COST_INTERVAL = {cli.COST_INTERVAL}, COST_COMPARE = {cli.COST_COMPARE}"
+        f"  htmu.cli:  COST_POINT = {cli.COST_POINT}, COST_INTERVAL = {cli.COST_INTERVAL}, "
+        f"COST_COMPARE = {cli.COST_COMPARE}, COST_REPLICATE = {cli.COST_REPLICATE}"
     )
 
 

@@ -324,15 +324,17 @@ def load_eigenvalues(
 # cost model and progress
 
 #: Cost model of ``htmu fit``, CPU seconds on the reference machine (benchmarks/bench_cli.py fits it), for n
-#: eigenvalues: the point estimate with the MP test a + b n^p, COST_POINT = (a, b, p) (p > 1: the likelihood
-#: is O(n) per evaluation and the number of evaluations grows slowly with n); the interval COST_REPLICATE
-#: min(1, n / N_BOOT_MAX)^2 per replicate (ensemble draws of at most N_BOOT_MAX eigenvalues, quadratic in
-#: their number) and a + b n, COST_INTERVAL = (a, b), for the replicates' refits against the data's profile
-#: likelihood; the comparison of laws a + b n, COST_COMPARE = (a, b).
-COST_POINT = (0.05, 1.0e-5, 1.27)
-COST_REPLICATE = 0.09
-COST_INTERVAL = (0.1, 7.0e-6)
-COST_COMPARE = (0.03, 3.0e-6)
+#: eigenvalues. The point estimate (with the MP test), the rest of the interval (the MP test's null, the profile's
+#: curvature and the replicates' refits against the data's profile likelihood) and the comparison of laws each
+#: take a + b n^p, (a, b, p) = COST_POINT, COST_INTERVAL, COST_COMPARE (p > 1: the likelihood is O(n) per
+#: evaluation and the number of evaluations grows with n); each bootstrap replicate COST_REPLICATE
+#: min(1, n / N_BOOT_MAX)^2 (an ensemble draw of at most N_BOOT_MAX eigenvalues, quadratic in their number);
+#: starting the command COST_START.
+COST_POINT = (0.03, 5.7e-7, 1.34)
+COST_INTERVAL = (0.13, 2.4e-8, 1.52)
+COST_COMPARE = (0.017, 4.3e-7, 1.16)
+COST_REPLICATE = 0.076
+COST_START = 1.0
 #: fit_htmp's smallest number of bootstrap replicates
 MIN_BOOT = 5
 
@@ -347,12 +349,15 @@ def expected_seconds(n: int, ci: bool = True, n_boot: int = 20, compare: bool = 
     """
     from htmu.estimate import N_BOOT_MAX
 
-    out = {"point estimate": COST_POINT[0] + COST_POINT[1] * n ** COST_POINT[2]}
+    def power(cost: tuple[float, float, float]) -> float:
+        return cost[0] + cost[1] * n ** cost[2]
+
+    out = {"point estimate": power(COST_POINT)}
     if ci:
         out["bootstrap replicates"] = n_boot * COST_REPLICATE * min(1.0, n / N_BOOT_MAX) ** 2
-        out["interval"] = COST_INTERVAL[0] + COST_INTERVAL[1] * n
+        out["interval"] = power(COST_INTERVAL)
     if compare:
-        out["comparison of laws"] = COST_COMPARE[0] + COST_COMPARE[1] * n
+        out["comparison of laws"] = power(COST_COMPARE)
     return out
 
 
@@ -425,6 +430,10 @@ def _jsonable(obj):
     return obj
 
 
+def _power_text(cost: tuple[float, float, float]) -> str:
+    return f"{cost[0]:g} + {cost[1]:.2g} n^{cost[2]:g}"
+
+
 def _fit_epilog() -> str:
     """The cost model of ``htmu fit --help``, with the expected seconds at a few sizes."""
     from htmu.estimate import N_BOOT_MAX
@@ -438,13 +447,14 @@ def _fit_epilog() -> str:
 
     return "\n".join(
         [
-            "cost model: CPU seconds for n eigenvalues on the reference machine, one BLAS thread, plus about 1 s",
-            "to start (benchmarks/bench_cli.py measures it; on a shared machine the wall time is longer):",
-            f"  point estimate        {COST_POINT[0]:g} + {COST_POINT[1]:.2g} n^{COST_POINT[2]:g}",
-            f"  interval              B x {COST_REPLICATE:g} x min(1, n/{N_BOOT_MAX})^2 + {COST_INTERVAL[0]:g} + "
-            f"{COST_INTERVAL[1]:.2g} n",
+            f"cost model: CPU seconds for n eigenvalues on the reference machine (one BLAS thread), plus about "
+            f"{COST_START:g} s",
+            "to start; benchmarks/bench_cli.py measures it (within about 20%; on a shared machine the wall time is "
+            "longer):",
+            f"  point estimate        {_power_text(COST_POINT)}",
+            f"  interval              B x {COST_REPLICATE:g} x min(1, n/{N_BOOT_MAX})^2 + {_power_text(COST_INTERVAL)}",
             f"                        (B = --boot replicates, each of at most {N_BOOT_MAX} eigenvalues)",
-            f"  comparison of laws    {COST_COMPARE[0]:g} + {COST_COMPARE[1]:.2g} n",
+            f"  comparison of laws    {_power_text(COST_COMPARE)}",
             f"  {'n =':<22}" + "".join(f"{n:>9.0e}" for n in sizes),
             row("default (B = 20)"),
             row("--no-ci", ci=False),
