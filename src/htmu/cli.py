@@ -4,6 +4,11 @@ Subcommands are argparse subparsers. Errors are printed as one line on stderr wi
 traceback). ``fit`` writes JSON to stdout, with non-finite numbers written as the strings ``"inf"``,
 ``"-inf"`` and ``"nan"`` (plain JSON has no such numbers); ``analyze`` writes a readable table to stdout
 (``--out`` for the CSV, ``--plots`` for figures) and its progress bar to stderr.
+
+Input is one spectrum, never a reinterpretation of something else: an array that is not 1-D is refused
+unless ``--flatten`` asks to pool its values; complex values, pickled objects (e.g. a masked array) and
+``.npz`` archives are refused with what to pass instead; in an ``.nc`` file, ``--select`` must leave
+exactly one spectrum, and only trailing NaN (the padding of :mod:`htmu.stores`) is dropped.
 """
 
 from __future__ import annotations
@@ -12,89 +17,284 @@ import argparse
 import json
 import math
 import sys
+import textwrap
+import threading
 from pathlib import Path
 
 import numpy as np
 
-__all__ = ["main", "build_parser", "load_eigenvalues", "summary_table"]
+__all__ = ["main", "build_parser", "load_eigenvalues", "summary_table", "expected_seconds"]
+
+#: ``htmu fit`` shows a progress bar above this many eigenvalues (``--progress``/``--no-progress`` override)
+PROGRESS_MIN_EIGENVALUES = 10_000
 
 
 class CLIError(Exception):
     """A user-facing error: printed as one line, exit code 2."""
 
 
+# --------------------------------------------------------------------------------------------------
+# reading one spectrum
+
+
 def _parse_select(items: list[str] | None) -> dict[str, str]:
     out: dict[str, str] = {}
     for item in items or []:
-        if "=" not in item:
-            raise CLIError(f"--select expects DIM=VALUE, got {item!r}")
-        k, v = item.split("=", 1)
-        out[k.strip()] = v.strip()
+        key, eq, value = item.partition("=")
+        key, value = key.strip(), value.strip()
+        if not eq or not key:
+            raise CLIError(f"--select expects NAME=VALUE, got {item!r}")
+        if key in out:
+            raise CLIError(f"--select {key} given twice ({out[key]!r} and {value!r}); give each name once")
+        out[key] = value
     return out
 
 
-def _coerce(value: str, coord: np.ndarray):
-    """Convert a --select value to the coordinate's dtype."""
-    if np.issubdtype(coord.dtype, np.integer):
-        return int(value)
-    if np.issubdtype(coord.dtype, np.floating):
-        return float(value)
-    return value
+def _check_real(dtype: np.dtype, where: str) -> None:
+    if dtype.kind == "c":
+        raise CLIError(
+            f"{where}: complex values (dtype {dtype}); eigenvalues of a symmetric matrix are real: "
+            "save the real part (numpy.real) if that is what you mean"
+        )
+    if dtype.kind not in "biuf":
+        raise CLIError(f"{where}: values of dtype {dtype} are not numbers")
 
 
-def _load_nc(path: Path, select: dict[str, str]) -> np.ndarray:
+def _as_one_spectrum(arr: np.ndarray, where: str, flatten: bool) -> np.ndarray:
+    """``arr`` as float64 if it is one real spectrum (or ``flatten`` asks to pool it); else refused."""
+    _check_real(arr.dtype, where)
+    if arr.ndim != 1:
+        if not flatten:
+            raise CLIError(
+                f"{where}: a {arr.ndim}-D array of shape {arr.shape}, not one spectrum; pass a 1-D array of "
+                f"one spectrum's eigenvalues, or --flatten to pool all {arr.size} values into one spectrum"
+            )
+        arr = arr.ravel()
+    return arr.astype(float)
+
+
+def _npy_header_dtype(p: Path) -> np.dtype | None:
+    """The dtype in an .npy header (None when the header version is not 1 or 2)."""
+    fmt = np.lib.format
+    with open(p, "rb") as f:
+        major, _ = fmt.read_magic(f)
+        read = {1: fmt.read_array_header_1_0, 2: fmt.read_array_header_2_0}.get(major)
+        return read(f)[2] if read else None
+
+
+def _load_npy(p: Path, flatten: bool) -> np.ndarray:
+    try:
+        arr = np.load(p, allow_pickle=False)
+    except ValueError:
+        try:
+            dtype = _npy_header_dtype(p)
+        except ValueError:  # not the .npy format: numpy reads such a file as a pickle
+            dtype = np.dtype(object)
+        if dtype is not None and dtype.hasobject:
+            raise CLIError(
+                f"{p}: not a plain .npy array but pickled Python objects (e.g. a masked array), which htmu "
+                "does not unpickle; save the values themselves: numpy.save(path, values) "
+                "(values.compressed() for a masked array)"
+            ) from None
+        raise
+    return _as_one_spectrum(arr, str(p), flatten)
+
+
+def _load_txt(p: Path, flatten: bool) -> np.ndarray:
+    try:
+        arr = np.loadtxt(p, dtype=float, ndmin=1)
+    except ValueError as exc:
+        try:  # say "complex" rather than "cannot convert" when that is what the file holds
+            arr = np.loadtxt(p, dtype=complex, ndmin=1)
+        except ValueError:
+            raise exc from None
+    return _as_one_spectrum(arr, str(p), flatten)
+
+
+def _values_listing(values: np.ndarray, limit: int = 12) -> str:
+    values = np.asarray(values).ravel()
+    if values.dtype.kind in "biuf":  # numeric order (NaN last)
+        texts = [_scalar_text(v) for v in np.unique(values)]
+    else:
+        texts = sorted({_scalar_text(v) for v in values})
+    # values with a comma are quoted: the listing separates values by commas
+    uniq = [repr(t) if "," in t else t for t in texts]
+    more = f", ... ({len(uniq)} values)" if len(uniq) > limit else ""
+    return ", ".join(uniq[:limit]) + more
+
+
+def _scalar_text(v) -> str:
+    return str(v.item() if isinstance(v, np.generic) else v)
+
+
+def _match(coord, name: str, text: str):
+    """Boolean DataArray: where coordinate ``coord`` equals the --select text (converted to its dtype)."""
+    kind = coord.dtype.kind
+    try:
+        if kind in "iu":
+            return coord == int(text)
+        if kind == "f":
+            value = float(text)
+            return coord.isnull() if math.isnan(value) else coord == value
+        if kind == "b":
+            if text.lower() not in ("true", "false"):
+                raise ValueError
+            return coord == (text.lower() == "true")
+    except ValueError:
+        what = {"i": "integers", "u": "integers", "f": "numbers", "b": "true/false"}[kind]
+        raise CLIError(f"--select {name}={text}: {name} holds {what}") from None
+    return coord.astype(str) == text
+
+
+def _spectrum_rows(da, spec_dims: tuple, select: dict[str, str], where: str, flatten: bool) -> list[tuple]:
+    """Index tuples (along ``spec_dims``) of the spectra chosen by ``select``: exactly one unless ``flatten``."""
     import xarray as xr
 
-    with xr.open_dataset(path) as ds:
-        if "eigenvalue" not in ds.data_vars:
+    axis = da.dims[-1]
+    chosen = xr.DataArray(np.ones([da.sizes[d] for d in spec_dims], dtype=bool), dims=spec_dims)
+    names = [c for c in da.coords if axis not in da.coords[c].dims] + [
+        d for d in spec_dims if d not in da.coords
+    ]
+    for name, text in select.items():
+        if name == axis or (name in da.coords and axis in da.coords[name].dims):
             raise CLIError(
-                f"{path}: no variable 'eigenvalue' (variables: {', '.join(map(str, ds.data_vars)) or 'none'})"
+                f"--select {name}={text}: {name!r} runs along the eigenvalues of each spectrum (dimension "
+                f"{axis!r}), it does not choose a spectrum; select by {', '.join(names) or 'nothing: there is one'}"
             )
-        da = ds["eigenvalue"]
-        for dim, val in select.items():
-            if dim not in da.dims:
+        if name in da.coords:
+            hit = _match(da.coords[name], name, text)
+            if not bool(hit.any()):
                 raise CLIError(
-                    f"--select {dim}=...: 'eigenvalue' has no dimension {dim!r} (dims: {', '.join(map(str, da.dims))})"
+                    f"--select {name}={text}: no spectrum has it; {name} takes the values "
+                    f"{_values_listing(da.coords[name].values)}"
                 )
-            if dim in da.coords:
-                coord = da[dim].values
-                v = _coerce(val, coord)
-                if v not in set(coord.tolist()):
-                    raise CLIError(
-                        f"--select {dim}={val}: not found; available: {', '.join(map(str, coord.tolist()))}"
-                    )
-                da = da.sel({dim: v})
-            else:
-                da = da.isel({dim: int(val)})
-        # the remaining dimensions: one of them indexes eigenvalues; any other one means several spectra
-        other = [d for d in da.dims if da.sizes[d] > 1]
-        if len(other) > 1:
-            listing = "; ".join(
-                f"{d}: {', '.join(map(str, da[d].values.tolist())) if d in da.coords else f'0..{da.sizes[d] - 1}'}"
-                for d in other
-            )
+        elif name in spec_dims:
+            size = da.sizes[name]
+            if not (text.lstrip("-").isdigit() and 0 <= int(text) < size):
+                raise CLIError(
+                    f"--select {name}={text}: {name} has no coordinate values, only positions 0..{size - 1}"
+                )
+            hit = xr.DataArray(np.arange(size) == int(text), dims=[name])
+        else:
             raise CLIError(
-                f"{path} holds several spectra; choose one with --select DIM=VALUE (dims {listing})"
+                f"--select {name}={text}: {where} has no coordinate {name!r}; "
+                f"it has {', '.join(names) or 'none (one spectrum)'}"
             )
-        values = np.asarray(da.values, dtype=float).ravel()
-    # NaN is the padding of ragged spectra stored in one array
-    return values[~np.isnan(values)]
+        chosen = chosen & hit
+    chosen = chosen.transpose(*spec_dims)
+    rows = [tuple(int(i) for i in idx) for idx in np.argwhere(chosen.values)]
+    asked = " ".join(f"{k}={v}" for k, v in select.items())
+    if not rows:
+        raise CLIError(f"{where}: no spectrum has all of {asked} (each value exists, not together)")
+    if len(rows) > 1 and not flatten:
+        varying = []
+        for name in names:
+            if name in da.coords:
+                vals = da.coords[name].broadcast_like(chosen).transpose(*spec_dims).values[chosen.values]
+            else:
+                vals = np.array([r[spec_dims.index(name)] for r in rows])
+            if len({_scalar_text(v) for v in vals}) > 1:
+                varying.append(f"{name} ({_values_listing(vals, 8)})")
+        within = f": the selection {asked} leaves" if select else " holds"
+        raise CLIError(
+            f"{where}{within} {len(rows)} spectra; choose one with --select NAME=VALUE on what still varies: "
+            f"{'; '.join(varying)} (or --flatten to pool them)"
+        )
+    return rows
 
 
-def load_eigenvalues(path: str | Path, select: dict[str, str] | None = None) -> np.ndarray:
-    """Read eigenvalues from ``.npy``, ``.txt`` (whitespace/newline separated) or ``.nc`` (xarray).
+def _unpadded(row: np.ndarray, n_eigs: int | None, where: str) -> np.ndarray:
+    """One stored spectrum without its trailing NaN padding; a NaN anywhere else is refused."""
+    nan = np.isnan(row)
+    if n_eigs is None:  # no count stored: trailing NaN is padding
+        n_eigs = int(row.size - np.argmin(nan[::-1])) if not nan.all() else 0
+    if nan[:n_eigs].any() or not nan[n_eigs:].all():
+        first = int(np.argmax(nan[:n_eigs])) if nan[:n_eigs].any() else n_eigs
+        raise CLIError(
+            f"{where}: NaN inside the spectrum (value {first} of {n_eigs}); only trailing NaN is read as padding"
+        )
+    return row[:n_eigs]
+
+
+def _load_nc(path: Path, select: dict[str, str], flatten: bool) -> np.ndarray:
+    from htmu.stores import read_spectra
+
+    ds = read_spectra(path)
+    if "eigenvalue" not in ds.data_vars:
+        raise CLIError(
+            f"{path}: no variable 'eigenvalue' (variables: {', '.join(map(str, ds.data_vars)) or 'none'})"
+        )
+    da = ds["eigenvalue"]
+    if da.ndim == 0:
+        raise CLIError(f"{path}: 'eigenvalue' is a single number, not a spectrum")
+    _check_real(da.dtype, f"{path}: 'eigenvalue'")
+    # eigenvalues run along the last dimension (k in htmu's stores), spectra along the others
+    spec_dims = tuple(da.dims[:-1])
+    out = []
+    for idx in _spectrum_rows(da, spec_dims, select, str(path), flatten):
+        pos = dict(zip(spec_dims, idx, strict=True))
+        one = da.isel(pos)
+        where = f"{path} [{' '.join(f'{d}={i}' for d, i in pos.items())}]" if pos else str(path)
+        _check_store_record(ds, one, pos, where)
+        n_eigs = int(one.coords["n_eigs"]) if "n_eigs" in one.coords else None
+        out.append(_unpadded(np.asarray(one.values, dtype=float), n_eigs, where))
+    return np.concatenate(out)
+
+
+def _check_store_record(ds, one, pos: dict, where: str) -> None:
+    """Refuse what an htmu store marks as not a full spectrum of exact eigenvalues (:mod:`htmu.stores`)."""
+
+    def coord(name):
+        return _scalar_text(one.coords[name].values) if name in one.coords else None
+
+    status, method = coord("status"), coord("method")
+    if status is not None and status != "ok":
+        raise CLIError(f"{where}: status {status!r} in the store: it holds no valid eigenvalues to fit")
+    if "weight" in ds.data_vars and ds["weight"].dims == ds["eigenvalue"].dims:
+        w = ds["weight"].isel(pos).values
+        if not np.isnan(w).all():
+            raise CLIError(
+                f"{where}: has quadrature weights: its values are Lanczos quadrature nodes"
+                f"{f' (method {method})' if method else ''}, not the eigenvalues of the matrix"
+            )
+    if method is not None and method != "exact":
+        raise CLIError(
+            f"{where}: method {method!r}: a partial spectrum (top eigenvalues or quadrature nodes), not all "
+            "eigenvalues of the matrix, which the fit needs"
+        )
+
+
+def load_eigenvalues(
+    path: str | Path, select: dict[str, str] | None = None, *, flatten: bool = False
+) -> np.ndarray:
+    """Read one spectrum from ``.npy``, ``.txt`` (whitespace/newline separated) or ``.nc`` (xarray).
 
     Parameters
     ----------
     path : str or Path
-        The file.
+        The file. ``.npy`` and ``.txt`` hold one 1-D array; ``.nc`` a variable ``eigenvalue`` whose last
+        dimension runs along each spectrum (``k`` in :mod:`htmu.stores`) and whose other dimensions index
+        spectra.
     select : dict, optional
-        For ``.nc`` files holding several spectra: dimension -> coordinate value (as text).
+        For ``.nc`` files: coordinate (or dimension) name -> value as text, e.g. ``{"layer": "fc1",
+        "matrix": "weight"}``; any coordinate of the spectra can be used; a dimension without coordinate
+        values takes a position. It must leave exactly one spectrum.
+    flatten : bool
+        Pool every value of a multi-dimensional array (or every selected spectrum of an ``.nc`` file) into
+        one spectrum, instead of refusing it.
 
     Returns
     -------
     numpy.ndarray
-        One-dimensional float array (NaN padding removed for ``.nc``).
+        One-dimensional float array (for ``.nc``: without the trailing NaN padding of the store).
+
+    Raises
+    ------
+    CLIError
+        With a one-line message: missing or unreadable file, not one real spectrum (several, 2-D, complex,
+        pickled objects such as masked arrays, NaN inside an ``.nc`` spectrum), a selection that matches no
+        spectrum or several, or a store record that is not a full exact spectrum (SLQ nodes, top-k Lanczos
+        values, a failed status).
     """
     p = Path(path)
     if not p.is_file():
@@ -103,18 +303,115 @@ def load_eigenvalues(path: str | Path, select: dict[str, str] | None = None) -> 
     select = select or {}
     if select and suffix != ".nc":
         raise CLIError("--select applies to .nc files only")
+    loaders = {".npy": _load_npy, ".txt": _load_txt}
     try:
-        if suffix == ".npy":
-            return np.asarray(np.load(p, allow_pickle=False), dtype=float).ravel()
-        if suffix == ".txt":
-            return np.loadtxt(p, dtype=float, ndmin=1).ravel()
+        if suffix in loaders:
+            return loaders[suffix](p, flatten)
         if suffix == ".nc":
-            return _load_nc(p, select)
+            return _load_nc(p, select, flatten)
     except CLIError:
         raise
     except (OSError, ValueError) as exc:
         raise CLIError(f"{p}: cannot read eigenvalues ({exc})") from None
-    raise CLIError(f"{p}: unsupported file type {suffix!r} (use .npy, .txt or .nc)")
+    hint = (
+        "; save one spectrum with numpy.save(path, values) (values.compressed() for a masked array)"
+        if suffix == ".npz"
+        else ""
+    )
+    raise CLIError(f"{p}: unsupported file type {suffix!r} (use .npy, .txt or .nc){hint}")
+
+
+# --------------------------------------------------------------------------------------------------
+# cost model and progress
+
+#: Cost model of ``htmu fit``, CPU seconds on the reference machine (benchmarks/bench_cli.py fits it), for n
+#: eigenvalues. The point estimate (with the MP test), the rest of the interval (the MP test's null, the profile's
+#: curvature and the replicates' refits against the data's profile likelihood) and the comparison of laws each
+#: take a + b n^p, (a, b, p) = COST_POINT, COST_INTERVAL, COST_COMPARE (p > 1: the likelihood is O(n) per
+#: evaluation and the number of evaluations grows with n); each bootstrap replicate COST_REPLICATE
+#: min(1, n / N_BOOT_MAX)^2 (an ensemble draw of at most N_BOOT_MAX eigenvalues, quadratic in their number);
+#: starting the command COST_START.
+COST_POINT = (0.03, 5.7e-7, 1.34)
+COST_INTERVAL = (0.13, 2.4e-8, 1.52)
+COST_COMPARE = (0.017, 4.3e-7, 1.16)
+COST_REPLICATE = 0.076
+COST_START = 1.0
+#: fit_htmp's smallest number of bootstrap replicates
+MIN_BOOT = 5
+
+
+def expected_seconds(n: int, ci: bool = True, n_boot: int = 20, compare: bool = True) -> dict[str, float]:
+    """Expected seconds of each stage of ``htmu fit`` on ``n`` eigenvalues (the cost model of its help).
+
+    Keys are the stages that :func:`htmu.estimate.fit_htmp` reports to its ``progress`` callback
+    (``"point estimate"``, ``"bootstrap replicates"``, ``"interval"``) and ``"comparison of laws"``. The
+    figures are those of the reference machine; only their ratios matter for the progress bar, whose
+    remaining time tqdm rescales by the rate it observes.
+    """
+    from htmu.estimate import N_BOOT_MAX
+
+    def power(cost: tuple[float, float, float]) -> float:
+        return cost[0] + cost[1] * n ** cost[2]
+
+    out = {"point estimate": power(COST_POINT)}
+    if ci:
+        out["bootstrap replicates"] = n_boot * COST_REPLICATE * min(1.0, n / N_BOOT_MAX) ** 2
+        out["interval"] = power(COST_INTERVAL)
+    if compare:
+        out["comparison of laws"] = power(COST_COMPARE)
+    return out
+
+
+def _seconds_text(s: float) -> str:
+    return f"{s:.1f} s" if s < 10 else f"{s:.0f} s" if s < 120 else f"{s / 60:.0f} min"
+
+
+class _Progress:
+    """A tqdm bar on stderr measured in expected seconds; ``update`` is fit_htmp's ``progress`` callback.
+
+    Stages advance the bar by their share of :func:`expected_seconds`, so tqdm's remaining time (from the
+    rate it observes) is the cost model rescaled to this machine. Before the first stage ends the bar shows
+    the model's total; a timer refreshes the elapsed time every second.
+    """
+
+    def __init__(self, n: int, ci: bool, n_boot: int, compare: bool):
+        from tqdm import tqdm
+
+        self.seconds = expected_seconds(n, ci, n_boot, compare)
+        self.units = {"bootstrap replicates": n_boot}
+        total = sum(self.seconds.values())
+        self.bar = tqdm(
+            total=total,
+            file=sys.stderr,
+            desc=f"htmu fit: {n} eigenvalues, about {_seconds_text(total)} expected",
+            bar_format="{desc} {percentage:3.0f}%|{bar}| {elapsed}<{remaining}{postfix}",
+        )
+        self._stop = threading.Event()
+        self._timer = threading.Thread(target=self._tick, daemon=True)
+        self._timer.start()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(1.0):
+            self.bar.refresh()
+
+    def update(self, units: int, stage: str) -> None:
+        per_unit = self.seconds.get(stage, 0.0) / self.units.get(stage, 1)
+        self.bar.set_postfix_str(stage, refresh=False)
+        self.bar.update(units * per_unit)
+
+    def stage(self, name: str) -> None:
+        self.bar.set_postfix_str(name)
+
+    def close(self, done: bool) -> None:
+        self._stop.set()
+        self._timer.join()
+        if done:
+            self.bar.update(self.bar.total - self.bar.n)
+        self.bar.close()
+
+
+# --------------------------------------------------------------------------------------------------
+# output and parser
 
 
 def _jsonable(obj):
@@ -134,6 +431,45 @@ def _jsonable(obj):
     return obj
 
 
+def _power_text(cost: tuple[float, float, float]) -> str:
+    return f"{cost[0]:g} + {cost[1]:.2g} n^{cost[2]:g}"
+
+
+def _fit_epilog() -> str:
+    """The cost model of ``htmu fit --help``, with the expected seconds at a few sizes."""
+    from htmu.estimate import N_BOOT_MAX
+
+    sizes = (10**3, 10**4, 10**5, 10**6)
+
+    def row(label: str, **kw) -> str:
+        return f"  {label:<22}" + "".join(
+            f"{_seconds_text(sum(expected_seconds(n, **kw).values())):>9}" for n in sizes
+        )
+
+    return "\n".join(
+        [
+            f"cost model: CPU seconds for n eigenvalues on the reference machine (one BLAS thread), plus about "
+            f"{COST_START:g} s",
+            "to start; benchmarks/bench_cli.py measures it (within about 20%; on a shared machine the wall time is "
+            "longer):",
+            f"  point estimate        {_power_text(COST_POINT)}",
+            f"  interval              B x {COST_REPLICATE:g} x min(1, n/{N_BOOT_MAX})^2 + {_power_text(COST_INTERVAL)}",
+            f"                        (B = --boot replicates, each of at most {N_BOOT_MAX} eigenvalues)",
+            f"  comparison of laws    {_power_text(COST_COMPARE)}",
+            f"  {'n =':<22}" + "".join(f"{n:>9.0e}" for n in sizes),
+            row("default (B = 20)"),
+            row("--no-ci", ci=False),
+            row("--no-ci --no-compare", ci=False, compare=False),
+            f"Above {PROGRESS_MIN_EIGENVALUES} eigenvalues a progress bar with the expected remaining time is "
+            "shown on stderr (--progress/--no-progress).",
+        ]
+    )
+
+
+def _paragraphs(*texts: str) -> str:
+    return "\n\n".join(textwrap.fill(t, 100) for t in texts)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``htmu`` argument parser (one subparser per subcommand)."""
     parser = argparse.ArgumentParser(
@@ -144,16 +480,24 @@ def build_parser() -> argparse.ArgumentParser:
     fit = sub.add_parser(
         "fit",
         help="fit HTMP (kappa, scale, 95%% interval) and compare with MP and a power-law tail",
-        description=(
+        description=_paragraphs(
             "Fit the HTMP law to one spectrum and print JSON with the fit ('fit') and the comparison of "
             "Marchenko-Pastur, HTMP and a power-law tail ('comparison'). Direct form: x/scale ~ HTMP"
-            "(gamma, kappa); inverse form: scale/lambda ~ HTMP(gamma, kappa). The 95%% interval for kappa "
+            "(gamma, kappa); inverse form: scale/lambda ~ HTMP(gamma, kappa). The 95% interval for kappa "
             "is calibrated by a parametric bootstrap from the high-temperature beta-Laguerre ensemble. "
-            'Non-finite numbers are written as the strings "inf" and "nan".'
+            'Non-finite numbers are written as the strings "inf" and "nan".',
+            "The input is one spectrum of real eigenvalues: an array that is not 1-D is refused unless "
+            "--flatten pools it; complex values, pickled objects (a masked array: save its .compressed() "
+            "values) and .npz files are refused; NaN is refused, except the trailing NaN padding of the "
+            "spectra in an .nc store.",
         ),
+        epilog=_fit_epilog(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     fit.add_argument(
-        "eigenvalues", help="EIGENVALUES.npy, .txt (whitespace separated) or .nc (variable 'eigenvalue')"
+        "eigenvalues",
+        help="EIGENVALUES.npy (a 1-D array), .txt (whitespace separated) or .nc (variable 'eigenvalue', "
+        "its last dimension along each spectrum, as in htmu's stores results/spectra/*/*.nc)",
     )
     fit.add_argument("--gamma", type=float, required=True, help="aspect ratio in (0, 1) of the matrix")
     fit.add_argument("--form", choices=["direct", "inverse"], required=True, help="which HTMP form to fit")
@@ -164,13 +508,35 @@ def build_parser() -> argparse.ArgumentParser:
         help="estimator (default mle)",
     )
     fit.add_argument("--no-ci", action="store_true", help="skip the bootstrap interval for kappa")
+    fit.add_argument(
+        "--boot",
+        type=int,
+        default=20,
+        metavar="B",
+        help=f"bootstrap replicates of the interval (default 20, at least {MIN_BOOT})",
+    )
     fit.add_argument("--no-compare", action="store_true", help="skip the comparison of laws")
     fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     fit.add_argument(
         "--select",
         action="append",
-        metavar="DIM=VALUE",
-        help="for .nc files with several spectra: pick one (repeatable), e.g. --select layer=fc1",
+        metavar="NAME=VALUE",
+        help="for .nc files: choose one spectrum by any of its coordinates (repeatable), e.g. --select "
+        "arch=lenet --select stage=final --select matrix=weight --select layer=fc1; a dimension without "
+        "coordinate values takes a position (--select spectrum=3). A selection that matches no spectrum "
+        "or several is refused, naming the coordinates that still vary",
+    )
+    fit.add_argument(
+        "--flatten",
+        action="store_true",
+        help="pool all values of a multi-dimensional array, or all selected spectra of an .nc file, into "
+        "one spectrum (refused otherwise)",
+    )
+    fit.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help=f"progress bar on stderr (default: on above {PROGRESS_MIN_EIGENVALUES} eigenvalues)",
     )
     fit.set_defaults(func=_cmd_fit)
 
@@ -203,18 +569,56 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _cmd_fit(args: argparse.Namespace) -> dict:
-    from htmu.estimate import compare_laws, fit_htmp
+def _comparison(x: np.ndarray, h, args: argparse.Namespace) -> dict:
+    """:func:`htmu.estimate.compare_laws` around the HTMP fit ``h`` already made (with progress).
 
-    x = load_eigenvalues(args.eigenvalues, _parse_select(args.select))
-    rng = np.random.default_rng(args.seed)
-    kw = {"form": args.form, "method": args.method, "rng": rng, "ci": not args.no_ci}
-    if args.no_compare:
-        return {"file": str(args.eigenvalues), "fit": fit_htmp(x, args.gamma, **kw).to_dict()}
-    cmp = compare_laws(x, args.gamma, **kw)
-    comparison = cmp.to_dict()
-    fit = comparison.pop("htmp")
-    return {"file": str(args.eigenvalues), "fit": fit, "comparison": comparison}
+    The same steps and rule as compare_laws, which takes no ``progress`` or ``n_boot``; tests/test_cli.py
+    checks that both give the same comparison.
+    """
+    from htmu.estimate import MIN_TAIL, MP_LEVEL, LawComparison, PowerLawResult, fit_mp, fit_powerlaw
+
+    m = fit_mp(x, args.gamma, form=args.form)
+    above = x[x > h.floor]
+    pl = (
+        fit_powerlaw(above)
+        if above.size > MIN_TAIL
+        else PowerLawResult(*[math.nan] * 5, 0, above.size, "too_few")
+    )
+    if h.status not in ("ok", "mp_like", "rank_collapse"):
+        cmp = LawComparison(h, m, pl, "none", [f"HTMP fit: {h.status}"])
+    else:
+        cmp = LawComparison(h, m, pl, "MP" if h.status == "mp_like" or h.p_mp >= MP_LEVEL else "HTMP", [])
+    out = cmp.to_dict()
+    out.pop("htmp")
+    return out
+
+
+def _cmd_fit(args: argparse.Namespace) -> dict:
+    from htmu.estimate import fit_htmp
+
+    if args.boot < MIN_BOOT:
+        raise CLIError(f"--boot {args.boot}: the interval needs at least {MIN_BOOT} bootstrap replicates")
+    if args.seed < 0:
+        raise CLIError(f"--seed {args.seed}: a seed is an integer >= 0")
+    x = load_eigenvalues(args.eigenvalues, _parse_select(args.select), flatten=args.flatten)
+    show = args.progress if args.progress is not None else x.size > PROGRESS_MIN_EIGENVALUES
+    bar = _Progress(x.size, not args.no_ci, args.boot, not args.no_compare) if show else None
+    done = False
+    try:
+        fit = fit_htmp(
+            x, args.gamma, form=args.form, method=args.method, rng=np.random.default_rng(args.seed),
+            ci=not args.no_ci, n_boot=args.boot, progress=bar.update if bar else None,
+        )  # fmt: skip
+        out = {"file": str(args.eigenvalues), "fit": fit.to_dict()}
+        if not args.no_compare:
+            if bar:
+                bar.stage("comparison of laws")
+            out["comparison"] = _comparison(x, fit, args)
+        done = True
+    finally:
+        if bar:
+            bar.close(done)
+    return out
 
 
 def _fmt(v: float, digits: int = 3) -> str:
