@@ -60,12 +60,7 @@ def test_not_one_real_spectrum_is_refused(spectrum, fitter, case):
             FITTERS[fitter](arr)
 
 
-# fit_powerlaw and mp_test are public too, but read their input with np.asarray(..., dtype=float): 2-D arrays
-# are flattened, complex values lose their imaginary part (with a ComplexWarning), masks are ignored and
-# mp_test returns p = 0 for NaN. Reported to the estimator's owner; strict, so the fix shows up here.
-@pytest.mark.xfail(
-    strict=True, reason="fit_powerlaw/mp_test do not go through estimate.as_spectrum (issue 14)"
-)
+# fit_powerlaw and mp_test are public too and read their input through the same check
 @pytest.mark.parametrize(
     ("fitter", "case"),
     [(f, c) for f in ("fit_powerlaw", "mp_test") for c in ("2-D", "complex, imaginary part", "masked")]
@@ -96,19 +91,9 @@ def test_near_constant_spectrum_is_degenerate_never_mp(values, form):
     assert cmp.preferred == "none" and cmp.htmp.status == "degenerate"
 
 
-# The screen computes the relative variance in the data's own units: at 1e+-200 the squares overflow or
-# underflow, the screen is skipped and an all-equal spectrum comes out "mp_like" (kappa = inf).
-_SCREEN_BUG = pytest.mark.xfail(strict=True, reason="estimate._prepare's screen is not scale-free (issue 14)")
-
-
+# the screen's relative variance must not overflow or underflow at 1e+-200 (all-equal must stay degenerate)
 @pytest.mark.parametrize(
-    ("form", "power"),
-    [
-        ("direct", 200),
-        pytest.param("direct", -200, marks=_SCREEN_BUG),
-        pytest.param("inverse", 200, marks=_SCREEN_BUG),
-        pytest.param("inverse", -200, marks=_SCREEN_BUG),
-    ],
+    ("form", "power"), [("direct", 200), ("direct", -200), ("inverse", 200), ("inverse", -200)]
 )
 def test_all_equal_spectrum_is_degenerate_in_any_units(form, power):
     with warnings.catch_warnings():
@@ -159,9 +144,7 @@ def test_fit_is_invariant_to_the_units(spectrum, form):
 
 
 # The MP end of the interval and the choice between MP and HTMP hang on the p-value of the calibrated MP
-# test, which is computed from m2/m1^2 of the eigenvalues in their own units: at 1e+-200 the squares
-# overflow or underflow, p_mp is NaN, the interval loses its upper end inf and compare_laws prefers HTMP.
-@pytest.mark.xfail(strict=True, reason="estimate.mp_test squares the data in its own units (issue 14)")
+# test (m2/m1^2): it must not depend on the units either.
 def test_mp_end_is_invariant_to_the_units():
     x = sample_htmp_ensemble(300, GAMMA, 100.0, np.random.default_rng(2))  # MP not rejected: p ~ 0.5
     ref = compare_laws(x, GAMMA, rng=1, ci=True)

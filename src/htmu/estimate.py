@@ -311,8 +311,9 @@ def _prepare(eigenvalues, gamma: float, form: str, floor: float | None, rank: in
         )
     # Screen: every candidate law of this gamma has a relative variance of the direct-form variable of at
     # least about gamma (MP: gamma; HTMP: gamma (1 + 2/kappa)); a spectrum far narrower is degenerate.
-    z = lam if form == "direct" else (1.0 / obs if n_c == 0 else None)
-    if z is not None and z.mean() > 0:
+    z = lam if form == "direct" else (obs.min() / obs if n_c == 0 else None)  # scaled: squares stay numbers
+    if z is not None and z.size and np.max(np.abs(z)) > 0:
+        z = z / np.max(np.abs(z))
         v = float(np.var(z) / np.mean(z) ** 2)
         if v < g / 4:
             return _Prepared(
@@ -403,10 +404,13 @@ def mp_test(z, gamma: float) -> tuple[float, float]:
     (p, statistic) : tuple of float
         The one-sided p-value and the standardised statistic :math:`(R - \mu)/\sigma`.
     """
-    z = np.asarray(z, dtype=float)
-    if not np.all(np.isfinite(z)):
-        return 0.0, math.inf
-    mu, sd = _wishart_r_null(int(z.size), round(float(gamma), 12))
+    raw = np.asarray(z) if not isinstance(z, np.ma.MaskedArray) else None
+    if raw is not None and raw.dtype.kind == "f" and np.isposinf(raw).any():
+        return 0.0, math.inf  # the inverse form's censored eigenvalues: far from any MP spectrum
+    z = as_spectrum(z, "z")
+    g = _check_gamma(gamma)
+    mu, sd = _wishart_r_null(int(z.size), round(g, 12))
+    z = z / np.max(np.abs(z))  # R is scale-free; its squares are not, in floating point
     r = float(np.mean(z**2) / np.mean(z) ** 2)
     stat = (r - mu) / sd
     return float(stats.norm.sf(stat)), stat
@@ -780,7 +784,7 @@ def fit_htmp(
 
     prep = _prepare(eigenvalues, gamma, form, floor, rank)
     if prep.fail:
-        return _failed(prep, method, form, prep.fail, prep.message)
+        return _failed(prep, method, form, prep.fail, "")
     spec = prep.spec
     pt, prof = _point_fit(spec, method)
     progress(1, "point estimate")
@@ -872,7 +876,7 @@ def fit_mp(eigenvalues, gamma: float, form: str = "direct", *, floor: float | No
     _check_form(form)
     prep = _prepare(eigenvalues, gamma, form, floor, rank)
     if prep.fail:
-        return _failed(prep, "mle", form, prep.fail, prep.message)
+        return _failed(prep, "mle", form, prep.fail, "")
     spec = prep.spec
     g = spec.gamma
     lo_z, hi_z = (1 - math.sqrt(g)) ** 2, (1 + math.sqrt(g)) ** 2
@@ -945,9 +949,7 @@ def fit_powerlaw(eigenvalues, xmin: float | None = None, max_candidates: int = 1
     A. Clauset, C. R. Shalizi, M. E. J. Newman, "Power-law distributions in empirical data", SIAM Review
     51 (2009) 661.
     """
-    x = np.asarray(eigenvalues, dtype=float).ravel()
-    if np.isnan(x).any() or np.isinf(x).any():
-        raise ValueError("eigenvalues contain NaN or infinite values")
+    x = as_spectrum(eigenvalues)
     if (x <= 0).any():
         raise ValueError(f"eigenvalues must be positive for a power-law fit ({int((x <= 0).sum())} are not)")
     x = np.sort(x)
