@@ -133,7 +133,12 @@ def test_fit_npy_txt_nc_agree(tmp_path, spectrum):
     p = run_cli("fit", str(npy), *common)
     assert p.returncode == 0, p.stderr
     full = json.loads(p.stdout)
-    assert {"preferred", "powerlaw", "mp"} <= set(full["comparison"])
+    # the comparison is htmu.select_law's decision with its evidence and both forms' fits
+    cmp = full["comparison"]
+    assert {"law", "phase", "kappa", "kappa_ci", "n_spikes", "alpha", "evidence", "fits"} <= set(cmp)
+    assert cmp["law"] in ("MP", "MP+spikes", "HTMP-direct", "HTMP-inverse") and cmp["status"] == "ok"
+    assert set(cmp["fits"]) == {"direct", "inverse"}
+    assert [r["candidate"] for r in cmp["evidence"]][:2] == ["MP", "MP+spikes"]
     fits = [full["fit"]]
     fits.append(_main_json("fit", str(txt), *common, "--no-compare")["fit"])
     fits.append(_main_json("fit", str(nc), *common, "--no-compare", "--select", "layer=fc1")["fit"])

@@ -142,10 +142,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     fit = sub.add_parser(
         "fit",
-        help="fit HTMP (kappa, scale, 95%% interval) and compare with MP and a power-law tail",
+        help="fit HTMP (kappa, scale, 95%% interval) and select the spectrum's law and phase",
         description=(
-            "Fit the HTMP law to one spectrum and print JSON with the fit ('fit') and the comparison of "
-            "Marchenko-Pastur, HTMP and a power-law tail ('comparison'). Direct form: x/scale ~ HTMP"
+            "Fit the HTMP law to one spectrum and print JSON with the fit ('fit') and the law selected among "
+            "MP, MP+spikes, HTMP-direct and HTMP-inverse, with its phase and evidence ('comparison', "
+            "htmu.select_law). Direct form: x/scale ~ HTMP"
             "(gamma, kappa); inverse form: scale/lambda ~ HTMP(gamma, kappa). The 95%% interval for kappa "
             "is calibrated by a parametric bootstrap from the high-temperature beta-Laguerre ensemble. "
             'Non-finite numbers are written as the strings "inf" and "nan".'
@@ -163,7 +164,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="estimator (default mle)",
     )
     fit.add_argument("--no-ci", action="store_true", help="skip the bootstrap interval for kappa")
-    fit.add_argument("--no-compare", action="store_true", help="skip the comparison of laws")
+    fit.add_argument("--no-compare", action="store_true", help="skip the law selection")
     fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     fit.add_argument(
         "--select",
@@ -176,17 +177,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _cmd_fit(args: argparse.Namespace) -> dict:
-    from htmu.estimate import compare_laws, fit_htmp
+    from htmu.estimate import fit_htmp
+    from htmu.selection import select_law
 
     x = load_eigenvalues(args.eigenvalues, _parse_select(args.select))
     rng = np.random.default_rng(args.seed)
     kw = {"form": args.form, "method": args.method, "rng": rng, "ci": not args.no_ci}
-    if args.no_compare:
-        return {"file": str(args.eigenvalues), "fit": fit_htmp(x, args.gamma, **kw).to_dict()}
-    cmp = compare_laws(x, args.gamma, **kw)
-    comparison = cmp.to_dict()
-    fit = comparison.pop("htmp")
-    return {"file": str(args.eigenvalues), "fit": fit, "comparison": comparison}
+    out = {"file": str(args.eigenvalues), "fit": fit_htmp(x, args.gamma, **kw).to_dict()}
+    if not args.no_compare:
+        sel = select_law(x, args.gamma, rng=np.random.default_rng(args.seed), ci=not args.no_ci)
+        out["comparison"] = sel.to_dict()
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:
