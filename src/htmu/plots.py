@@ -741,7 +741,7 @@ def fig_kappa_accuracy(
     ax.set_xlabel("test accuracy (fraction correct)")
     ax.set_ylabel("κ of the selected law (dimensionless, log scale)")
     ax.legend(fontsize=6, title="Spearman ρ(κ, accuracy) over runs that learned, 95% bootstrap CI; labels: batch",
-              title_fontsize=6, loc="center left")  # fmt: skip
+              title_fontsize=6, loc="best")  # fmt: skip
     return fig
 
 
