@@ -38,6 +38,9 @@ FIT_DEFAULTS = {
     "n_spikes": 0,
     "alpha": math.inf,
     "law_status": "ok",
+    "law_message": "",
+    "mp_p": math.nan,
+    "spikes_p": math.nan,
     "kappa": math.inf,
     "kappa_lo": math.nan,
     "kappa_hi": math.nan,
@@ -164,6 +167,11 @@ def sweep():
                     "law_scale": 3.0,
                     "phase": "rank-collapse",
                 }
+            extra["mp_p"], extra["spikes_p"] = (0.5, 0.5) if law == "MP" else (0.0, 0.3)
+            if law.startswith("HTMP"):
+                extra["law_message"] = (
+                    f"{bs} outliers, bulk not MP (p = 0.001); the form's likelihood is larger"
+                )
             for form in ("direct", "inverse"):
                 fit_rows.append(
                     {
@@ -220,9 +228,11 @@ def test_fig_phases_panels_descending_with_the_selections_labels(sweep):
     assert visible_titles(fig) == [f"batch size {b}, seed 0" for b in batches]
     axes = [ax for ax in fig.axes if ax.get_visible()]
     expected = {
-        1000: ["law: MP", "κ = ∞ [300, ∞]", "phase: random-like", "test acc 0.700, training ok"],
-        500: ["law: MP+spikes (3 spikes, ticks)", "κ = ∞ [300, ∞]", "phase: bulk+spikes", "test acc 0.600"],
-        250: ["law: HTMP-inverse", "κ = 5.5 [4.4, 6.6], α = 6.5", "phase: bulk-decay", "test acc 0.550"],
+        1000: ["law: MP", "κ = ∞ [300, ∞]", "phase: random-like", "MP test p = 0.5", "test acc 0.700, training ok"],
+        500: ["law: MP+spikes (3 spikes, ticks)", "κ = ∞ [300, ∞]", "phase: bulk+spikes",
+              "MP test of the bulk p = 0.3", "test acc 0.600"],
+        250: ["law: HTMP-inverse", "κ = 5.5 [4.4, 6.6], α = 6.5", "phase: bulk-decay", "test acc 0.550",
+              "why not MP: 250 outliers, bulk not MP (p = 0.001)\n"],
         100: ["law: HTMP-inverse", "κ = 1.9 [1.52, 2.28], α = 2.9", "phase: heavy-tailed", "test acc 0.520"],
         5: ["law: HTMP-direct", "κ ≤ 0.01", "phase: rank-collapse", "training collapsed",
             "20 eigenvalues ≤ 0 not shown", "density not drawn: κ is only bounded above"],
@@ -403,6 +413,29 @@ def test_fig_ntk_grid_with_fits():
     assert t.count("phase: heavy-tailed") == 4 and t.count("test acc 0.600, training ok") == 2
     labels = [line.get_label() for ax in fig.axes for line in ax.lines]
     assert labels.count("inverse-Gamma (lowest 50%)") == 4
+
+
+def test_fig_ntk_init_spectrum_finds_its_fit_without_a_batch_size():
+    """The init store names the first batch size; aggregate_fits blanks it (init is shared by every batch)."""
+    rng = np.random.default_rng(9)
+    meta = {
+        "arch": "lenet",
+        "stage": "init",
+        "matrix": "ntk",
+        "layer": "all",
+        "gamma": 0.5,
+        "batch_size": 1024,
+    }
+    spectra = make_spectra([(meta, stats.invgamma.rvs(3.0, size=200, random_state=rng))])
+    rows = [{**meta, **law_row("HTMP-inverse", 2.0, 0.5), "batch_size": math.nan, "law_scale": 2.0, "form": form,
+             "selected": form == "inverse", "train_status": math.nan} for form in ("direct", "inverse")]  # fmt: skip
+    pdf = RecordingPdf()
+    fig = plots.fig_ntk(spectra, make_fits(rows), stages=("init",), pdf=pdf)
+    assert "law: HTMP-inverse" in texts(fig) and [c["law"] for c in pdf.calls] == ["inverse"]
+    # a final spectrum still needs its own batch size
+    final = make_spectra([({**meta, "stage": "final"}, stats.invgamma.rvs(3.0, size=200, random_state=rng))])
+    fits = make_fits([{**r, "stage": "final", "batch_size": 64} for r in rows])
+    assert "no fit" in texts(plots.fig_ntk(final, fits, stages=("final",), pdf=pdf))
 
 
 def test_fig_ntk_missing_stage_and_empty():
