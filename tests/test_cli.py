@@ -134,7 +134,12 @@ def test_fit_npy_txt_nc_agree(tmp_path, spectrum):
     p = run_cli("fit", str(npy), *common)
     assert p.returncode == 0, p.stderr
     full = json.loads(p.stdout)
-    assert {"preferred", "powerlaw", "mp"} <= set(full["comparison"])
+    # the comparison is htmu.select_law's decision with its evidence and both forms' fits
+    cmp = full["comparison"]
+    assert {"law", "phase", "kappa", "kappa_ci", "n_spikes", "alpha", "evidence", "fits"} <= set(cmp)
+    assert cmp["law"] in ("MP", "MP+spikes", "HTMP-direct", "HTMP-inverse") and cmp["status"] == "ok"
+    assert set(cmp["fits"]) == {"direct", "inverse"}
+    assert [r["candidate"] for r in cmp["evidence"]][:2] == ["MP", "MP+spikes"]
     fits = [full["fit"]]
     fits.append(_main_json("fit", str(txt), *common, "--no-compare")["fit"])
     fits.append(_main_json("fit", str(nc), *common, "--no-compare", "--select", "layer=fc1")["fit"])
@@ -247,20 +252,22 @@ def test_all_equal_spectrum_is_degenerate_not_mp(tmp_path):
     np.savetxt(f, np.full(500, 2.5))
     out = _main_json("fit", str(f), "--gamma", "0.3255", "--form", "direct")
     assert out["fit"]["status"] == "degenerate" and out["fit"]["kappa"] == "nan"
-    assert out["comparison"]["preferred"] == "none"
+    assert out["comparison"]["status"] == "degenerate" and out["comparison"]["law"] == ""
 
 
-def test_comparison_is_compare_laws(tmp_path, spectrum):
-    # htmu fit builds the comparison around its own fit (for the progress bar); it must be compare_laws'.
-    from htmu.estimate import compare_laws
+def test_comparison_is_select_law(tmp_path, spectrum):
+    # htmu fit's comparison is select_law's decision on the same spectrum and seed; its fit is fit_htmp's.
+    from htmu.estimate import fit_htmp
+    from htmu.selection import select_law
 
     f = tmp_path / "x.npy"
     for x, form in ((spectrum, "direct"), (1.0 / spectrum, "inverse")):
         np.save(f, x)
         out = _main_json("fit", str(f), "--gamma", "0.3255", "--form", form, "--seed", "4")
-        ref = compare_laws(x, 0.3255, form=form, rng=np.random.default_rng(4), ci=True).to_dict()
-        assert out["fit"] == _jsonable(ref.pop("htmp"))
-        assert out["comparison"] == _jsonable(ref)
+        fit = fit_htmp(x, 0.3255, form=form, rng=np.random.default_rng(4), ci=True).to_dict()
+        sel = select_law(x, 0.3255, rng=np.random.default_rng(4), ci=True).to_dict()
+        assert out["fit"] == _jsonable(fit)
+        assert out["comparison"] == _jsonable(sel)
 
 
 def _jsonable(d):

@@ -92,21 +92,24 @@ def test_pareto_sample_has_the_requested_exponent():
 
 # ------------------------------------------------------------------------------------------------ join
 def _fits_table() -> pd.DataFrame:
+    """fits.csv rows as pipeline.fit_rows writes them: the selection reports the inverse form's κ, or MP."""
     rows = []
     acc = {16: 0.90, 64: 0.85, 256: 0.80, 1024: 0.70}
     kinv = {16: 1.0, 64: 2.0, 256: 4.0, 1024: math.inf}
     for bs in acc:
-        for form, ll in (("direct", -10.0), ("inverse", -5.0)):
+        law = "MP" if math.isinf(kinv[bs]) else "HTMP-inverse"
+        for form in ("direct", "inverse"):
             k = kinv[bs] if form == "inverse" else 3.0
-            preferred = "MP" if math.isinf(k) else "HTMP"
             rows.append(dict(dataset="digits", arch="lenet", batch_size=bs, seed=0, stage="final", epoch=2,
                              matrix="weight", layer="fc1", gamma=0.3, n_eigs=120, form=form,
                              kappa=1000.0 if math.isinf(k) else k, kappa_lo=np.nan, kappa_hi=np.nan,
-                             loglik=ll, status="ok", preferred=preferred,
+                             status="ok", law=law, phase="random-like" if law == "MP" else "heavy-tailed",
+                             law_kappa=kinv[bs], law_kappa_lo=np.nan, law_kappa_hi=np.nan, n_spikes=0,
+                             law_status="ok", selected=form == ("direct" if law == "MP" else "inverse"),
                              test_acc=acc[bs], train_status="ok"))  # fmt: skip
             # an init-stage row and an NTK row that must not be joined
-            rows.append(dict(rows[-1], stage="init", kappa=99.0))
-            rows.append(dict(rows[-2], matrix="ntk", kappa=77.0))
+            rows.append(dict(rows[-1], stage="init", kappa=99.0, law_kappa=99.0))
+            rows.append(dict(rows[-2], matrix="ntk", kappa=77.0, law_kappa=77.0))
     return pd.DataFrame(rows)
 
 
@@ -125,12 +128,14 @@ def test_join_uses_final_weight_fits_and_the_inverse_form_for_alpha_theory():
     assert list(out.columns) == COMPARE_COLUMNS
     assert len(out) == 4
     out = out.set_index("batch_size")
-    # the inverse form has the larger log-likelihood: it is the preferred form and its kappa is kappa
-    assert (out["form"] == "inverse").all()
+    # kappa, form and law are the selection's: HTMP-inverse, or MP (kappa = inf, the direct row)
+    assert list(out["law"]) == ["HTMP-inverse"] * 3 + ["MP"]
+    assert list(out["form"]) == ["inverse"] * 3 + ["direct"]
     assert out.loc[64, "kappa"] == 2.0 and out.loc[64, "kappa_inverse"] == 2.0
-    assert out.loc[1024, "kappa"] == math.inf  # MP preferred -> inf (scorecard's effective kappa)
+    assert out.loc[1024, "kappa"] == math.inf and out.loc[1024, "kappa_inverse"] == 1000.0
     assert out.loc[64, "alpha_theory"] == pytest.approx(1 + 2.0 * 0.7 / 0.6)
-    assert out.loc[1024, "alpha_theory"] == math.inf
+    # alpha_theory is the inverse form's fit (finite here), whatever law was selected
+    assert out.loc[1024, "alpha_theory"] == pytest.approx(1 + 1000.0 * 0.7 / 0.6)
     assert out.loc[16, "test_acc"] == 0.90 and (out["status"] == "ok").all()
 
 
@@ -156,6 +161,10 @@ def test_rank_correlations_recover_known_orderings():
     assert by.loc["alpha", "n"] == 4 and by.loc["alpha", "status"] == "ok"
     few = rank_correlations(table.head(2), np.random.default_rng(0), n_boot=200)
     assert few["status"].str.startswith("too_few").all()
+    # a network that collapsed is no evidence: only the three that learned are correlated
+    table.loc[table["batch_size"] == 16, "train_status"] = "collapsed"
+    by = rank_correlations(table, np.random.default_rng(0), n_boot=200).set_index("metric")
+    assert by.loc["kappa", "n"] == 3 and by.loc["kappa", "rho"] == pytest.approx(-1.0)
 
 
 # ------------------------------------------------------------------------------------- no-extra path
@@ -246,8 +255,8 @@ def test_weightwatcher_on_a_tiny_model_matches_htmu_conventions(tmp_path):
         for form in ("direct", "inverse"):
             rows.append(dict(arch="lenet", batch_size=16, seed=0, stage="final", matrix="weight", layer=layer,
                              gamma=recs[layer].gamma, n_eigs=recs[layer].eigenvalues.size, form=form, kappa=2.0,
-                             kappa_lo=1.0, kappa_hi=3.0, loglik=0.0 if form == "inverse" else -1.0, status="ok",
-                             preferred="HTMP", test_acc=0.5, train_status="ok"))  # fmt: skip
+                             kappa_lo=1.0, kappa_hi=3.0, status="ok", law="HTMP-inverse", phase="heavy-tailed",
+                             law_kappa=2.0, selected=form == "inverse", test_acc=0.5, train_status="ok"))  # fmt: skip
     # one weightwatcher process (its import dominates the cost): the subprocess glue of run_compare
     ww, meta = compare._run_ww_subprocess([ckpt], ["linear"], 3, sys.executable)
     # the non-clamping proof: both of WeightWatcher's power-law paths recover Pareto alpha = 3.5 and 6

@@ -13,11 +13,11 @@ from htmu.ensembles import sample_htmp_ensemble
 from htmu.estimate import (
     MIN_EIGENVALUES,
     FitResult,
-    compare_laws,
     fit_htmp,
     fit_mp,
     fit_powerlaw,
 )
+from htmu.selection import select_law
 
 # ------------------------------------------------------------------------------------------------
 # input handling (no HTMP density needed: the failures happen before any likelihood evaluation)
@@ -235,17 +235,15 @@ def test_wishart_is_mp_like_and_preferred_mp():
     # Either the optimum sits at the cap (mp_like, kappa = inf) or kappa is large with an interval
     # reaching far up: both say "MP-like".
     assert r.status.startswith("mp_like") or r.kappa_ci[1] > 100
-    c = compare_laws(x, gamma)
-    assert c.preferred == "MP"
+    assert select_law(x, gamma, ci=False).law == "MP"
 
 
-def test_compare_prefers_htmp_for_heavy_tailed_ensemble():
+def test_selection_prefers_htmp_for_heavy_tailed_ensemble():
     gamma = 0.3255
     x = sample_htmp_ensemble(1000, gamma, 1.9, np.random.default_rng(9))
-    c = compare_laws(x, gamma)
-    assert c.preferred == "HTMP" and c.htmp.p_mp < 1e-3
-    d = c.to_dict()
-    assert d["htmp"]["kappa"] == c.htmp.kappa
+    s = select_law(x, gamma, ci=False)
+    assert s.law == "HTMP-direct" and s.fits["direct"].p_mp < 1e-3
+    assert s.to_dict()["fits"]["direct"]["kappa"] == s.kappa
 
 
 @pytest.mark.slow

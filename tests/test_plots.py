@@ -28,6 +28,19 @@ FIT_DEFAULTS = {
     "gamma": 1 / 3,
     "n_eigs": 200,
     "form": "direct",
+    "selected": True,
+    "law": "MP",
+    "phase": "random-like",
+    "law_kappa": math.inf,
+    "law_kappa_lo": 300.0,
+    "law_kappa_hi": math.inf,
+    "law_scale": 1.0,
+    "n_spikes": 0,
+    "alpha": math.inf,
+    "law_status": "ok",
+    "law_message": "",
+    "mp_p": math.nan,
+    "spikes_p": math.nan,
     "kappa": math.inf,
     "kappa_lo": math.nan,
     "kappa_hi": math.nan,
@@ -35,10 +48,6 @@ FIT_DEFAULTS = {
     "loglik": 0.0,
     "ks": 0.02,
     "status": "ok",
-    "preferred": "MP",
-    "alpha_tail": math.nan,
-    "alpha_tail_se": math.nan,
-    "xmin": math.nan,
     "test_acc": 0.6,
     "train_status": "ok",
 }
@@ -112,38 +121,70 @@ def visible_titles(fig) -> list[str]:
     return [ax.get_title() for ax in fig.axes if ax.get_visible()]
 
 
+def law_row(law: str, kappa: float, gamma: float, **kw) -> dict:
+    """The selection columns of a spectrum (phase and alpha from htmu.selection's own rule)."""
+    from htmu.selection import phase_of, tail_exponent
+
+    phase = kw.pop("phase", "random-like" if law == "MP" else ("bulk+spikes" if law == "MP+spikes" else
+                                                               phase_of(kappa, gamma)))  # fmt: skip
+    alpha = (
+        math.inf
+        if law.startswith("MP")
+        else (tail_exponent(kappa, gamma) if math.isfinite(kappa) else math.nan)
+    )
+    return {"law": law, "phase": phase, "law_kappa": kappa, "alpha": alpha, **kw}
+
+
 @pytest.fixture(scope="module")
 def sweep():
-    """MiniAlexNet-like fc1 sweep: MP at large batches, heavy tails then rank collapse at small ones."""
+    """MiniAlexNet-like fc1 sweep: MP, MP+spikes, bulk-decay, heavy-tailed and rank collapse as batches fall."""
     rng = np.random.default_rng(1)
     gamma = 1 / 3
     items, fit_rows = [], []
-    design = {1000: ("MP", math.inf), 250: ("HTMP", 5.5), 100: ("HTMP", 1.9), 5: ("", math.nan)}
-    for bs, (pref, kappa) in design.items():
+    design = {1000: ("MP", math.inf), 500: ("MP+spikes", math.inf), 250: ("HTMP-inverse", 5.5),
+              100: ("HTMP-inverse", 1.9), 5: ("HTMP-direct", math.nan)}  # fmt: skip
+    for bs, (law, kappa) in design.items():
         for seed in (0, 1):
             if bs == 5:
                 ev = np.concatenate([np.zeros(20), rng.pareto(1.0, 180) + 1e-3])
-                status = "rank_collapse"
-            elif pref == "MP":
+            elif law.startswith("MP"):
                 ev = mp_sample(150, gamma, rng, scale=2.0)
-                status = "ok"
+                if law == "MP+spikes":
+                    ev[-3:] = [30.0, 50.0, 80.0]
             else:
                 ev = rng.pareto(kappa, 150) + 0.1
-                status = "ok"
-            meta = {"batch_size": bs, "seed": seed, "status": status}
+            meta = {"batch_size": bs, "seed": seed, "status": "ok"}
             items.append((meta, ev))
-            for form, ll in (("direct", -10.0), ("inverse", -5.0)):
+            chosen = "inverse" if law == "HTMP-inverse" else "direct"
+            extra = {"law_kappa_lo": kappa * 0.8, "law_kappa_hi": kappa * 1.2, "law_scale": 3.0}
+            if law.startswith("MP"):
+                extra = {"law_kappa_lo": 300.0, "law_kappa_hi": math.inf, "law_scale": 2.1,
+                         "n_spikes": 3 if law == "MP+spikes" else 0}  # fmt: skip
+            if bs == 5:
+                extra = {
+                    "law_kappa_lo": 0.0,
+                    "law_kappa_hi": 0.01,
+                    "law_scale": 3.0,
+                    "phase": "rank-collapse",
+                }
+            extra["mp_p"], extra["spikes_p"] = (0.5, 0.5) if law == "MP" else (0.0, 0.3)
+            if law.startswith("HTMP"):
+                extra["law_message"] = (
+                    f"{bs} outliers, bulk not MP (p = 0.001); the form's likelihood is larger"
+                )
+            for form in ("direct", "inverse"):
                 fit_rows.append(
                     {
                         **meta,
+                        **law_row(law, kappa, gamma, **extra),
+                        "n_eigs": ev.size,
+                        "gamma": gamma,
                         "form": form,
+                        "selected": form == chosen,
                         "kappa": kappa if form == "inverse" else kappa * 2,
-                        "kappa_lo": kappa * 0.8,
-                        "kappa_hi": kappa * 1.2,
                         "scale": 3.0 if form == "inverse" else 7.0,
-                        "loglik": ll,
-                        "preferred": pref,
                         "test_acc": 0.5 + bs / 5000 + 0.01 * seed,
+                        "train_status": "collapsed" if bs == 5 else "ok",
                     }
                 )
     return make_spectra(items), make_fits(fit_rows)
@@ -175,33 +216,64 @@ def test_save_figure_rejects_no_format(tmp_path):
 # ------------------------------------------------------------------------------------------ Figure 2
 
 
-def test_fig_phases_panels_descending_with_phase_labels(sweep):
+def panel_text(ax) -> str:
+    return "\n".join(t.get_text() for t in ax.texts)
+
+
+def test_fig_phases_panels_descending_with_the_selections_labels(sweep):
+    """Each panel names its own spectrum's selected law, κ [interval], phase, accuracy and training status."""
+    spectra, fits = sweep
+    fig = plots.fig_phases(spectra, fits, pdf=RecordingPdf())
+    batches = (1000, 500, 250, 100, 5)
+    assert visible_titles(fig) == [f"batch size {b}, seed 0" for b in batches]
+    axes = [ax for ax in fig.axes if ax.get_visible()]
+    expected = {
+        1000: ["law: MP", "κ = ∞ [300, ∞]", "phase: random-like", "MP test p = 0.5", "test acc 0.700, training ok"],
+        500: ["law: MP+spikes (3 spikes, ticks)", "κ = ∞ [300, ∞]", "phase: bulk+spikes",
+              "MP test of the bulk p = 0.3", "test acc 0.600"],
+        250: ["law: HTMP-inverse", "κ = 5.5 [4.4, 6.6], α = 6.5", "phase: bulk-decay", "test acc 0.550",
+              "why not MP: 250 outliers, bulk not MP (p = 0.001)\n"],
+        100: ["law: HTMP-inverse", "κ = 1.9 [1.52, 2.28], α = 2.9", "phase: heavy-tailed", "test acc 0.520"],
+        5: ["law: HTMP-direct", "κ ≤ 0.01", "phase: rank-collapse", "training collapsed",
+            "20 eigenvalues ≤ 0 not shown", "density not drawn: κ is only bounded above"],
+    }  # fmt: skip
+    for ax, b in zip(axes, batches, strict=True):
+        t = panel_text(ax)
+        for line in expected[b]:
+            assert line in t, (b, line, t)
+        other = {p for bb, lines in expected.items() if bb != b for p in lines if p.startswith("phase:")}
+        assert not any(p in t.split("\n") for p in other - set(expected[b])), (b, t)
+
+
+def test_fig_phases_draws_mp_and_the_selected_law(sweep):
     spectra, fits = sweep
     pdf = RecordingPdf()
     fig = plots.fig_phases(spectra, fits, pdf=pdf)
-    assert visible_titles(fig) == [f"batch size {b}, seed 0" for b in (1000, 250, 100, 5)]
-    t = texts(fig)
-    for phase in ("random-like / bulk+spikes (κ=∞)", "bulk-decay", "heavy-tailed", "rank-collapse"):
-        assert f"phase: {phase}" in t
-    assert "κ = 5.5 [4.4, 6.6] (inverse)" in t  # the inverse form has the larger log-likelihood
-    assert "20 eigenvalues ≤ 0 not shown" in t
-
-
-def test_fig_phases_draws_mp_at_mean_eigenvalue_and_best_form(sweep):
-    spectra, fits = sweep
-    pdf = RecordingPdf()
-    plots.fig_phases(spectra, fits, pdf=pdf)
-    mp_calls = [c for c in pdf.calls if c["law"] == "mp"]
-    # one MP curve per panel with a positive spectrum (4 panels), at scale = mean eigenvalue of the seed-0 spectrum
-    assert len(mp_calls) == 4
+    refs = pdf.calls[0::2][:5]
+    # one reference MP(γ) per panel at the mean eigenvalue of the seed-0 spectrum
+    assert all(c["law"] == "mp" for c in refs)
     ev0 = spectra["eigenvalue"].isel(spectrum=0).values
-    assert mp_calls[0]["scale"] == pytest.approx(np.nanmean(ev0))
-    htmp_calls = [c for c in pdf.calls if c["law"] != "mp"]
-    # finite-κ panels (250, 100) draw the inverse form (larger loglik) with its own κ and scale
-    assert [(c["law"], c["kappa"], c["scale"]) for c in htmp_calls] == [
-        ("inverse", 5.5, 3.0),
-        ("inverse", 1.9, 3.0),
+    assert refs[0]["scale"] == pytest.approx(np.nanmean(ev0))
+    selected = [c for i, c in enumerate(pdf.calls) if i % 2 == 1]
+    # MP at its fitted scale; MP+spikes: the bulk's γ = γ (n − k)/n at its scale; HTMP: the selected form at κ, scale;
+    # the rank-collapse panel draws nothing (κ only bounded above)
+    assert [(c["law"], c["gamma"], c["kappa"], c["scale"]) for c in selected] == [
+        ("mp", pytest.approx(1 / 3), math.inf, 2.1),
+        ("mp", pytest.approx(1 / 3 * 147 / 150), math.inf, 2.1),
+        ("inverse", pytest.approx(1 / 3), 5.5, 3.0),
+        ("inverse", pytest.approx(1 / 3), 1.9, 3.0),
     ]
+    ax_spikes = [ax for ax in fig.axes if ax.get_title().startswith("batch size 500")][0]
+    bulk = next(
+        line for line in ax_spikes.lines if line.get_label().startswith("selected: MP bulk + 3 spikes")
+    )
+    x = np.asarray(bulk.get_xdata())
+    # the bulk carries the mass of its 147 eigenvalues: 147/150 of the closed-form MP density of the bulk
+    truth = 147 / 150 * mp_pdf_closed(x, 1 / 3 * 147 / 150, 2.1)
+    ok = truth > 0
+    np.testing.assert_allclose(np.asarray(bulk.get_ydata())[ok], truth[ok], rtol=1e-12)
+    ticks = [line for line in ax_spikes.lines if line.get_marker() == "|"]
+    assert len(ticks) == 1 and sorted(ticks[0].get_xdata()) == [30.0, 50.0, 80.0]
 
 
 def test_fig_phases_histogram_is_density_per_unit_lambda():
@@ -252,7 +324,7 @@ def test_fig_phases_seed_selection(sweep):
 def test_fig_phases_density_failure_is_shown_not_raised(sweep):
     spectra, fits = sweep
     fig = plots.fig_phases(spectra, fits, pdf=RecordingPdf(fail_on="inverse"))
-    assert "HTMP inverse not drawn: ValueError" in texts(fig)
+    assert "selected: HTMP-inverse not drawn: ValueError" in texts(fig)
 
 
 @pytest.mark.parametrize("spectra", [None, make_spectra([])])
@@ -327,24 +399,43 @@ def test_fig_ntk_grid_with_fits():
                 "batch_size": 64,
             }
             items.append((meta, stats.invgamma.rvs(3.0, scale=2.0, size=300, random_state=rng)))
-            rows.append(
-                {
-                    **meta,
-                    "form": "inverse",
-                    "kappa": 2.0,
-                    "kappa_lo": 1.5,
-                    "kappa_hi": 2.5,
-                    "preferred": "HTMP",
-                }
-            )
+            for form in ("direct", "inverse"):
+                rows.append({**meta, **law_row("HTMP-inverse", 2.0, 0.5), "law_kappa_lo": 1.5, "law_kappa_hi": 2.5,
+                             "law_scale": 2.0, "form": form, "selected": form == "inverse",
+                             "train_status": "ok" if stage == "final" else math.nan})  # fmt: skip
     pdf = RecordingPdf()
     fig = plots.fig_ntk(make_spectra(items), make_fits(rows), pdf=pdf)
     assert visible_titles(fig) == ["resnet9, init", "resnet9, final", "vgg11, init", "vgg11, final"]
-    assert [c["law"] for c in pdf.calls] == ["inverse"] * 4
+    # the selected law in each panel: the inverse form at its κ and scale
+    assert [(c["law"], c["kappa"], c["scale"]) for c in pdf.calls] == [("inverse", 2.0, 2.0)] * 4
     t = texts(fig)
-    assert t.count("inv-Gamma shape") == 4 and "κ = 2 [1.5, 2.5], KS 0.020 (ok)" in t
+    assert t.count("inv-Gamma shape") == 4 and t.count("law: HTMP-inverse\nκ = 2 [1.5, 2.5], α = 2") == 4
+    assert t.count("phase: heavy-tailed") == 4 and t.count("test acc 0.600, training ok") == 2
     labels = [line.get_label() for ax in fig.axes for line in ax.lines]
     assert labels.count("inverse-Gamma (lowest 50%)") == 4
+
+
+def test_fig_ntk_init_spectrum_finds_its_fit_without_a_batch_size():
+    """The init store names the first batch size; aggregate_fits blanks it (init is shared by every batch)."""
+    rng = np.random.default_rng(9)
+    meta = {
+        "arch": "lenet",
+        "stage": "init",
+        "matrix": "ntk",
+        "layer": "all",
+        "gamma": 0.5,
+        "batch_size": 1024,
+    }
+    spectra = make_spectra([(meta, stats.invgamma.rvs(3.0, size=200, random_state=rng))])
+    rows = [{**meta, **law_row("HTMP-inverse", 2.0, 0.5), "batch_size": math.nan, "law_scale": 2.0, "form": form,
+             "selected": form == "inverse", "train_status": math.nan} for form in ("direct", "inverse")]  # fmt: skip
+    pdf = RecordingPdf()
+    fig = plots.fig_ntk(spectra, make_fits(rows), stages=("init",), pdf=pdf)
+    assert "law: HTMP-inverse" in texts(fig) and [c["law"] for c in pdf.calls] == ["inverse"]
+    # a final spectrum still needs its own batch size
+    final = make_spectra([({**meta, "stage": "final"}, stats.invgamma.rvs(3.0, size=200, random_state=rng))])
+    fits = make_fits([{**r, "stage": "final", "batch_size": 64} for r in rows])
+    assert "no fit" in texts(plots.fig_ntk(final, fits, stages=("final",), pdf=pdf))
 
 
 def test_fig_ntk_missing_stage_and_empty():
@@ -352,7 +443,7 @@ def test_fig_ntk_missing_stage_and_empty():
     meta = {"arch": "resnet18", "stage": "init", "matrix": "ntk"}
     fig = plots.fig_ntk(make_spectra([(meta, rng.gamma(2.0, size=100))]), None, pdf=RecordingPdf())
     assert "no final NTK spectrum" in texts(fig)
-    assert "no inverse-form fit" in texts(fig)
+    assert "no fit" in texts(fig)
     assert "no data" in texts(plots.fig_ntk(None, None))
     assert "no data" in texts(plots.fig_ntk(make_spectra([]), make_fits([])))
 
@@ -364,20 +455,43 @@ def test_fig_kappa_accuracy_legend_matches_spearman(sweep):
     _, fits = sweep
     fig = plots.fig_kappa_accuracy(fits, seed=0, n_boot=200)
     labels = fig.axes[0].get_legend_handles_labels()[1]
-    assert len(labels) == 1 and labels[0].startswith("minialexnet fc1: ρ = ")
-    best = fits[fits["form"] == "inverse"]  # larger loglik everywhere
-    usable = best[best["status"] == "ok"]
-    kappa = np.where(usable["preferred"] == "MP", np.inf, usable["kappa"])
-    rho, lo, hi, _ = spearman_ci(kappa, usable["test_acc"].to_numpy(), np.random.default_rng(0), n_boot=200)
-    assert labels[0] == f"minialexnet fc1: ρ = {rho:+.2f} [{lo:+.2f}, {hi:+.2f}] (n={len(usable)})"
-    # two MP spectra drawn as triangles on the κ = ∞ line
-    offsets = [c.get_offsets() for c in fig.axes[0].collections]
-    assert sum(len(o) for o in offsets) == len(usable)
+    assert labels[0].startswith("minialexnet fc1: ρ = ")
+    # independent truth: the selected rows of networks that learned; MP laws at +inf (collapsed batch 5 left out)
+    learned = fits[fits["selected"] & (fits["train_status"] == "ok")]
+    kappa = np.where(learned["law"].str.startswith("MP"), np.inf, learned["law_kappa"])
+    rho, lo, hi, _ = spearman_ci(kappa, learned["test_acc"].to_numpy(), np.random.default_rng(0), n_boot=200)
+    assert (
+        labels[0] == f"minialexnet fc1: ρ = {rho:+.2f} [{lo:+.2f}, {hi:+.2f}] (n={len(learned)})"
+        and len(learned) == 8
+    )
+    assert [lab for lab in labels[1:]] == ["law MP", "law MP+spikes", "law HTMP-direct", "law HTMP-inverse",
+                                          "hollow, *: training not ok (not in ρ)"]  # fmt: skip
+    assert "not in ρ: 2 collapsed" in texts(fig)
+    # every spectrum is drawn: 8 that learned, 2 collapsed (hollow, on the rank-collapse line)
+    points = [c for c in fig.axes[0].collections if len(c.get_offsets())]
+    assert sum(len(c.get_offsets()) for c in points) == 10
+    hollow = [c for c in points if len(c.get_facecolors()) == 0 or c.get_facecolors()[0][3] == 0]
+    assert sum(len(c.get_offsets()) for c in hollow) == 2
 
 
 @pytest.mark.parametrize(
     "fits",
-    [None, make_fits([]), make_fits([{"status": "no_convergence", "kappa": math.nan, "preferred": ""}])],
+    [
+        None,
+        make_fits([]),
+        make_fits(
+            [
+                {
+                    "status": "no_convergence",
+                    "kappa": math.nan,
+                    "law": "",
+                    "phase": "",
+                    "law_kappa": math.nan,
+                    "law_status": "no_fit",
+                }
+            ]
+        ),
+    ],
 )
 def test_fig_kappa_accuracy_no_data(fits):
     assert "no data" in texts(plots.fig_kappa_accuracy(fits))
@@ -446,16 +560,25 @@ def test_fig_structure():
             "structure": ["block"] * 3 + ["circulant"] * 2,
             "param": [1, 2, 3, 1, 2],
             "freedom": [0.1, 0.5, 1.0, 0.2, 1.0],
-            "kappa": [0.5, 3.0, math.inf, 1.0, 8.0],
-            "kappa_lo": [0.3, 2.0, math.nan, 0.7, 6.0],
-            "kappa_hi": [0.8, 4.5, math.nan, 1.4, 11.0],
-            "preferred": ["HTMP", "HTMP", "MP", "HTMP", "HTMP"],
-            "alpha_tail": math.nan,
+            "kappa": [math.nan, 3.0, math.inf, 1.0, 8.0],
+            "kappa_lo": [0.0, 2.0, 300.0, 0.7, 6.0],
+            "kappa_hi": [0.01, 4.5, math.inf, 1.4, 11.0],
+            "law": ["HTMP-direct", "HTMP-direct", "MP", "HTMP-inverse", "HTMP-direct"],
+            "phase": ["rank-collapse", "heavy-tailed", "random-like", "heavy-tailed", "bulk-decay"],
+            "form": ["direct", "direct", "direct", "inverse", "direct"],
         }
     )
     fig = plots.fig_structure(rows)
-    assert fig.axes[0].get_legend_handles_labels()[1] == ["block", "circulant"]
+    ax = fig.axes[0]
+    assert ax.get_legend_handles_labels()[1] == ["block", "circulant"]
     assert "no data" not in texts(fig)
+    # MP on the κ = ∞ line above the data, the rank collapse on the line below
+    lo, hi = ax.get_ylim()
+    from matplotlib.collections import PathCollection
+
+    ys = sorted(float(y) for c in ax.collections if isinstance(c, PathCollection) for _, y in c.get_offsets())
+    assert ys == pytest.approx([1.0 / 3.0, 1.0, 3.0, 8.0, 24.0])  # κ → 0 at min/3, ∞ at max·3
+    assert lo < ys[0] and ys[-1] < hi
     assert "no data" in texts(plots.fig_structure(rows.iloc[:0]))
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from html.parser import HTMLParser
 
 import numpy as np
 import pandas as pd
@@ -20,70 +21,72 @@ BASE = {
     "layer": "fc1",
     "gamma": 0.3255,
     "n_eigs": 1000,
-    "kappa_lo": math.nan,
-    "kappa_hi": math.nan,
     "scale": 1.0,
     "ks": 0.02,
-    "alpha_tail": math.nan,
-    "alpha_tail_se": math.nan,
-    "xmin": math.nan,
     "test_acc": 0.6,
     "train_status": "ok",
 }
+GAMMA = BASE["gamma"]
 
 
-def sweep_fits(kappa_of_batch, batches=(1000, 800, 250, 100, 50), seeds=(0, 1, 2), status_of_batch=None):
-    """Two rows (direct, inverse) per spectrum; the inverse form has the larger likelihood and carries κ."""
+def selection(kappa: float) -> dict:
+    """The selection columns a spectrum of this κ gets (κ = ∞: MP; NaN: rank collapse without an estimate)."""
+    from htmu.selection import phase_of, tail_exponent
+
+    if math.isinf(kappa):
+        return {"law": "MP", "phase": "random-like", "law_kappa": math.inf, "alpha": math.inf}
+    if math.isnan(kappa):
+        return {"law": "HTMP-direct", "phase": "rank-collapse", "law_kappa": math.nan, "alpha": math.nan}
+    return {"law": "HTMP-inverse", "phase": phase_of(kappa, GAMMA), "law_kappa": kappa,
+            "alpha": tail_exponent(kappa, GAMMA)}  # fmt: skip
+
+
+def sweep_fits(kappa_of_batch, batches=(1000, 800, 250, 100, 50), seeds=(0, 1, 2), train_of_batch=None,
+               arch="minialexnet", acc_of=None):  # fmt: skip
+    """Two rows (direct, inverse) per spectrum as pipeline.fit_rows writes them; the selection reports κ of the
+    inverse form (the direct row for MP laws and at rank collapse)."""
     rows = []
     for b in batches:
         for s in seeds:
             k = kappa_of_batch(b, s)
-            status = status_of_batch(b) if status_of_batch else "ok"
-            pref = "MP" if math.isinf(k) else ("HTMP" if status == "ok" else "")
-            for form, ll in (("direct", -20.0), ("inverse", -10.0)):
-                rows.append(
-                    {
-                        **BASE,
-                        "batch_size": b,
-                        "seed": s,
-                        "form": form,
-                        "kappa": k if form == "inverse" else 100.0,
-                        "loglik": ll,
-                        "status": status,
-                        "preferred": pref,
-                    }
-                )
+            train = train_of_batch(b) if train_of_batch else "ok"
+            sel = selection(k)
+            chosen = "direct" if sel["law"] in ("MP", "HTMP-direct") else "inverse"
+            for form in ("direct", "inverse"):
+                rows.append({**BASE, **sel, "arch": arch, "batch_size": b, "seed": s, "form": form,
+                             "selected": form == chosen, "law_status": "ok", "train_status": train,
+                             "kappa": k if form == "inverse" else 100.0, "status": "ok",
+                             "test_acc": acc_of(b, s) if acc_of else 0.6})  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def verdict(card: pd.DataFrame, prefix: str) -> str:
+    return row_of(card, prefix)["verdict"]
+
+
+def row_of(card: pd.DataFrame, prefix: str) -> pd.Series:
     rows = card[card["claim"].str.startswith(prefix)]
     assert len(rows) == 1, (prefix, card["claim"].tolist())
-    return rows["verdict"].iloc[0]
+    return rows.iloc[0]
 
 
 # ------------------------------------------------------------------------------------------ helpers
 
 
-@pytest.mark.parametrize(
-    ("args", "expected"),
-    [
-        (("MP", math.inf), "random-like / bulk+spikes (κ=∞)"),
-        (("HTMP", 5.5), "bulk-decay"),  # the paper's Figure 2 bottom row: 5.5, 1.9, 1e-3
-        (("HTMP", 1.9), "heavy-tailed"),
-        (("HTMP", 1e-3), "rank-collapse"),
-        (("HTMP", 4.0), "heavy-tailed"),
-        (("HTMP", 0.1), "rank-collapse"),
-        (("", math.nan, "rank_collapse"), "rank-collapse"),
-        (("HTMP", 2.0, "ok", "diverged"), "diverged"),
-        (("", math.nan, "diverged"), "diverged"),
-        (("power_law", math.nan), "heavy-tailed"),
-        (("", math.nan, "no_convergence"), "unfitted (no_convergence)"),
-        ((None, pd.NA, None), "unfitted (no status)"),
-    ],
-)
-def test_phase_label(args, expected):
-    assert sc.phase_label(*args) == expected
+def test_spectrum_rows_and_kappa_rank():
+    fits = sweep_fits(
+        lambda b, s: {1000: math.inf, 800: 5.5, 250: 1.9, 100: math.nan, 50: 2.0}[b], seeds=(0,)
+    )
+    no_law = fits["batch_size"] == 50
+    fits.loc[no_law, ["law", "phase", "law_status"]] = ["", "", "diverged"]
+    fits.loc[no_law, "selected"] = fits.loc[no_law, "form"] == "direct"
+    rows = sc.spectrum_rows(fits.astype({"selected": str}))  # a CSV round trip with NA leaves strings
+    assert list(rows["batch_size"]) == [1000, 800, 250, 100, 50]
+    assert list(rows["form"]) == ["direct", "inverse", "inverse", "direct", "direct"]
+    # MP → inf; HTMP → its κ; rank-collapse phase → 0; no law → NaN
+    np.testing.assert_array_equal(sc.kappa_rank(rows), [math.inf, 5.5, 1.9, 0.0, math.nan])
+    with pytest.raises(ValueError, match="selected"):
+        sc.spectrum_rows(fits.drop(columns="selected"))
 
 
 def test_spearman_with_ci_matches_scipy_and_ranks_infinity_top():
@@ -111,27 +114,27 @@ def test_spearman_with_ci_statuses_and_errors():
         sc.spearman_with_ci([1, 2, 3], [1, 2], rng=rng)
 
 
-def test_best_fits_prefers_ok_then_likelihood():
-    fits = sweep_fits(lambda b, s: 2.0, batches=(100,), seeds=(0,))
-    fits.loc[fits["form"] == "inverse", "status"] = "no_convergence"
-    best = sc.best_fits(fits)
-    assert len(best) == 1 and best["form"].iloc[0] == "direct"
-    fits["status"] = "ok"
-    assert sc.best_fits(fits)["form"].iloc[0] == "inverse"
-
-
 # ------------------------------------------------------------------------------------------ verdict rules
 
 
 def test_decreasing_kappa_with_batch_size_is_reproduced():
     paper = {1000: math.inf, 800: math.inf, 250: 5.5, 100: 2.3, 50: 0.5}
-    card = sc.build_scorecard(sweep_fits(lambda b, s: paper[b] * (1 + 0.05 * s)), n_boot=500)
+    # the paper's κ, and test accuracy rising as κ falls
+    card = sc.build_scorecard(
+        sweep_fits(lambda b, s: paper[b] * (1 + 0.05 * s), acc_of=lambda b, s: 0.9 - b / 10000 - 0.001 * s),
+        n_boot=500,
+    )
     assert list(card.columns) == list(sc.SCORECARD_COLUMNS)
     assert verdict(card, "κ falls as batch size falls") == "reproduced"
     assert verdict(card, "κ = ∞ (MP) for large batches") == "reproduced"  # 6/6 MP at 1000 and 800
-    assert verdict(card, "small batches give heavy tails") == "reproduced"  # κ = 2.3 and 0.5
-    ours = card.loc[card["claim"].str.startswith("κ falls"), "ours"].iloc[0]
+    assert verdict(card, "small batches give heavy tails") == "reproduced"  # κ = 2.3 and 0.5: heavy-tailed
+    assert verdict(card, "lower κ goes with better test accuracy") == "reproduced"
+    ours = row_of(card, "κ falls")["ours"]
     assert "1000: ∞" in ours and "250: 5.78" in ours
+    assert (
+        "law MP or MP+spikes in 6/6 runs that learned at batch 1000, 800 (MP ×6)"
+        in row_of(card, "κ = ∞")["ours"]
+    )
 
 
 def test_increasing_kappa_with_batch_size_is_not_reproduced():
@@ -145,26 +148,66 @@ def test_noise_is_inconclusive():
     # κ ranks 4, 1, 3, 5, 2 over batches 1000..50: Σd² = 20, so Spearman's ρ = 0 exactly at seed level
     scrambled = {1000: 4.0, 800: 1.0, 250: 3.0, 100: 5.0, 50: 2.0}
     card = sc.build_scorecard(sweep_fits(lambda b, s: scrambled[b] + 0.01 * s), n_boot=500)
-    row = card[card["claim"].str.startswith("κ falls")].iloc[0]
+    row = row_of(card, "κ falls")
     assert row["verdict"] == "inconclusive" and "ρ = +0.00" in row["ours"]
 
 
 def test_rank_collapse_counts_at_the_heavy_end():
-    """Small batches that collapse (no κ) still support the trend and the small-batch claim."""
+    """Small batches in the rank-collapse phase (no κ estimate) support the trend and the small-batch claim."""
     card = sc.build_scorecard(
-        sweep_fits(
-            lambda b, s: math.inf if b >= 800 else (5.5 if b == 250 else math.nan),
-            status_of_batch=lambda b: "rank_collapse" if b <= 100 else "ok",
-        ),
-        n_boot=500,
+        sweep_fits(lambda b, s: math.inf if b >= 800 else (5.5 if b == 250 else math.nan)), n_boot=500
     )
     assert verdict(card, "κ falls as batch size falls") == "reproduced"
     assert verdict(card, "small batches give heavy tails") == "reproduced"
+    assert "rank-collapse ×6" in row_of(card, "small batches")["ours"]
+
+
+def test_collapsed_runs_are_the_rank_collapse_end_never_heavy_tailed_evidence():
+    """Networks at chance whose fc1 looks heavy-tailed: only the rank-collapse end, never evidence of a tail."""
+    kappa = {1000: math.inf, 800: math.inf, 250: 5.5, 100: 1.9, 50: 1.9}
+    collapsed = sweep_fits(kappa.get, seeds=(0, 1, 2), train_of_batch=lambda b: "collapsed" if b <= 100 else "ok",
+                           acc_of=lambda b, s: 0.1 if b <= 100 else 0.9 + 0.01 * s)  # fmt: skip
+    card = sc.build_scorecard(collapsed, n_boot=500)
+    small = row_of(card, "small batches")
+    assert (
+        "training collapsed (rank-collapse end) ×6" in small["ours"] and "heavy-tailed" not in small["ours"]
+    )
+    # the κ–accuracy claim sees only the 9 networks that learned: the collapsed runs' κ = 1.9 at accuracy 0.1 would
+    # otherwise make it "reproduced" on networks at chance
+    acc = row_of(card, "lower κ")
+    assert "(n=9)" in acc["ours"] and "training collapsed ×6" in acc["details"]
+    # the batch-size trend counts them at κ = 0, not at their κ = 1.9
+    trend = row_of(card, "κ falls")
+    assert "100: 0, 50: 0" in trend["ours"] and "6 collapsed or diverged runs" in trend["details"]
+
+
+def test_undertrained_runs_count_for_nothing():
+    kappa = {1000: math.inf, 800: math.inf, 250: 5.5, 100: 1.9, 50: 1.9}
+    fits = sweep_fits(kappa.get, train_of_batch=lambda b: "undertrained" if b >= 800 else "ok")
+    card = sc.build_scorecard(fits, n_boot=500)
+    large = row_of(card, "κ = ∞")
+    # the MP spectra of undertrained networks are no evidence for κ = ∞ at large batches
+    assert large["verdict"] == "inconclusive" and "in 0/0 runs" in large["ours"]
+    assert "left out at these batches: 6 run(s) (training undertrained ×6)" in large["details"]
+    trend = row_of(card, "κ falls")
+    assert "(n=9)" in trend["ours"] and "training undertrained ×6" in trend["details"]
+
+
+def test_one_row_per_architecture():
+    paper = {1000: math.inf, 800: math.inf, 250: 5.5, 100: 2.3, 50: 0.5}
+    fits = pd.concat(
+        [sweep_fits(lambda b, s: paper[b] * (1 + 0.05 * s), arch=a) for a in ("lenet", "minialexnet")]
+    )
+    card = sc.build_scorecard(fits, n_boot=200)
+    for claim in ("κ falls as batch size falls", "κ = ∞ (MP) for large batches", "small batches give heavy",
+                  "lower κ goes with better test accuracy"):  # fmt: skip
+        rows = card[card["claim"].str.startswith(claim)]
+        assert [c.split("(")[-1] for c in rows["claim"]] == ["lenet fc1)", "minialexnet fc1)"]
 
 
 def test_largest_batch_used_when_none_reaches_800():
     card = sc.build_scorecard(sweep_fits(lambda b, s: math.inf if b == 64 else 3.0, batches=(64, 16, 4)))
-    row = card[card["claim"].str.startswith("κ = ∞")].iloc[0]
+    row = row_of(card, "κ = ∞")
     assert "at batch 64" in row["ours"] and row["verdict"] == "inconclusive"  # 3/3: Wilson lo 0.44
 
 
@@ -180,20 +223,24 @@ def test_all_missing_is_not_run():
 
 def test_ntk_claim():
     rows = []
-    for arch in ("vgg11", "resnet9", "resnet18"):
-        for stage in ("init", "final"):
-            for form, ll in (("direct", -50.0), ("inverse", -10.0)):
-                rows.append(
-                    {**BASE, "arch": arch, "stage": stage, "matrix": "ntk", "layer": "all", "batch_size": 64,
-                     "seed": 0, "form": form, "kappa": 3.0, "loglik": ll, "status": "ok", "preferred": "HTMP"}
-                )  # fmt: skip
+    for arch in ("vgg11", "resnet9"):
+        for stage, train in (("init", math.nan), ("final", "ok"), ("final", "collapsed")):
+            for form in ("direct", "inverse"):
+                rows.append({**BASE, "arch": arch, "stage": stage, "matrix": "ntk", "layer": "all", "batch_size": 64,
+                             "seed": 0 if train == "ok" else 1, "form": form, "kappa": 3.0, "status": "ok",
+                             "law": "HTMP-inverse", "phase": "heavy-tailed", "law_kappa": 3.0,
+                             "selected": form == "inverse", "train_status": train})  # fmt: skip
     fits = pd.DataFrame(rows)
-    assert verdict(sc.build_scorecard(fits), "NTK near zero") == "reproduced"  # 6/6
-    fits.loc[fits["form"] == "inverse", "loglik"] = -100.0
-    assert verdict(sc.build_scorecard(fits), "NTK near zero") == "not reproduced"
+    card = sc.build_scorecard(fits)
+    # one row per architecture; init and the network that learned count, the collapsed one does not
+    assert verdict(card, "NTK near zero is inverse-Gamma (resnet9)") == "inconclusive"  # 2/2: Wilson lo 0.34
+    assert "2/2" in row_of(card, "NTK near zero is inverse-Gamma (vgg11)")["ours"]
+    assert "training collapsed ×1" in row_of(card, "NTK near zero is inverse-Gamma (vgg11)")["details"]
+    fits.loc[fits["arch"] == "vgg11", "law"] = "HTMP-direct"
+    assert "0/2" in row_of(sc.build_scorecard(fits), "NTK near zero is inverse-Gamma (vgg11)")["ours"]
     no_ntk = sc.build_scorecard(sweep_fits(lambda b, s: 2.0))
     assert verdict(no_ntk, "NTK near zero") == "not run"
-    assert "no NTK rows" in no_ntk.loc[no_ntk["claim"].str.startswith("NTK"), "details"].iloc[0]
+    assert "no NTK rows" in row_of(no_ntk, "NTK")["details"]
 
 
 def test_ensemble_claim():
@@ -230,11 +277,17 @@ def test_structure_claim():
     free = np.tile(np.linspace(0.1, 1.0, 5), 2)
     rows = pd.DataFrame(
         {"structure": ["block"] * 5 + ["toeplitz"] * 5, "param": range(10), "freedom": free,
-         "kappa": 10 * free**2, "preferred": "HTMP", "status": "ok"}
+         "kappa": 10 * free**2, "law": "HTMP-direct", "phase": "heavy-tailed", "status": "ok"}
     )  # fmt: skip
     assert verdict(sc.build_scorecard(None, structure=rows), "structure lowers κ") == "reproduced"
     flipped = rows.assign(kappa=10 / free)
     assert verdict(sc.build_scorecard(None, structure=flipped), "structure lowers κ") == "not reproduced"
+    # the most free matrices read MP (κ = ∞) and the least free rank collapse (κ = 0): still the claimed order
+    ends = flipped.copy()
+    ends.loc[free == 1.0, "law"] = "MP"
+    ends.loc[free == 0.1, "phase"] = "rank-collapse"
+    ends = ends.assign(kappa=np.where(free == 0.1, np.nan, 2.0))
+    assert verdict(sc.build_scorecard(None, structure=ends), "structure lowers κ") == "reproduced"
 
 
 def test_correlation_claim():
@@ -280,78 +333,103 @@ def test_scorecard_is_deterministic_given_seed():
     pd.testing.assert_frame_equal(a, b)
 
 
-# ------------------------------------------------------------------------------------------ RST
+# ------------------------------------------------------------------------------------------ report
 
 
 NASTY = [
-    "*bold* and **strong**",
-    "`code` and ``literal``",
-    "ref_ and |sub| and [1]_",
+    "*bold* and **strong** and `code`",
     "- looks like a bullet",
-    "1. looks enumerated",
-    "#. auto enumerated",
-    "iv) roman",
-    "(a) parenthesised",
     ".. comment",
     "κ = 5.5 [4.4, 6.6]",
     "two\nlines",
-    "back\\slash",
-    ":field: value",
+    "<script>alert(1)</script> & <b>not bold</b>",
+    "{{ snakemake.config }} and {% raw %} and {# comment #}",
     "",
-    "a <http://x> link",
 ]
 
 
-def test_scorecard_rst_round_trips_through_docutils():
+class _Cells(HTMLParser):
+    """Text of each table cell, plus the inline style of each <span> and the <details> seen."""
+
+    def __init__(self):
+        super().__init__()
+        self.rows, self.spans, self.details, self._cell = [], [], 0, None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "tr":
+            self.rows.append([])
+        elif tag in ("td", "th"):
+            self._cell = ""
+        elif tag == "span":
+            self.spans.append(dict(attrs).get("style", ""))
+        elif tag == "details":
+            self.details += 1
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th"):
+            self.rows[-1].append(self._cell)
+            self._cell = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell += data
+
+
+def _render(rst: str) -> _Cells:
+    """As Snakemake's report renders its text: a Jinja pass, then docutils to HTML."""
     docutils_core = pytest.importorskip("docutils.core")
-    from docutils import nodes
-
-    df = pd.DataFrame(
-        {"claim": NASTY, "verdict": ["reproduced"] * len(NASTY), "ours": [math.nan] * len(NASTY)}
-    )
-    rst = sc.scorecard_rst(df)
-    doc = docutils_core.publish_doctree(rst, settings_overrides={"report_level": 5, "halt_level": 5})
-    assert not list(doc.findall(nodes.system_message))
-    tables = list(doc.findall(nodes.table))
-    assert len(tables) == 1
-    rows = list(tables[0].findall(nodes.row))
-    assert len(rows) == len(NASTY) + 1
-    cells = [[entry.astext() for entry in row.findall(nodes.entry)] for row in rows]
-    assert cells[0] == ["claim", "verdict", "ours"]
-    for text, row in zip(NASTY, cells[1:], strict=True):
-        assert row[0] == " ".join(text.split())
-        assert row[1] == "reproduced" and row[2] == ""
-    # no inline markup survived as markup (a bare URL may become a link: its text is unchanged)
-    assert [r.astext() for r in doc.findall(nodes.reference)] == ["http://x"]
-    for kind in (
-        nodes.emphasis,
-        nodes.strong,
-        nodes.literal,
-        nodes.bullet_list,
-        nodes.enumerated_list,
-        nodes.field_list,
-        nodes.substitution_reference,
-        nodes.footnote_reference,
-    ):
-        assert not list(doc.findall(kind)), kind  # fmt: skip
+    jinja2 = pytest.importorskip("jinja2")
+    text = jinja2.Environment().from_string(rst).render(snakemake=None)
+    parts = docutils_core.publish_parts(text, writer="html", settings_overrides={"report_level": 5})
+    parser = _Cells()
+    parser.feed(parts["html_body"])
+    return parser
 
 
-def test_scorecard_rst_of_real_scorecard():
-    docutils_core = pytest.importorskip("docutils.core")
-    from docutils import nodes
+def card_of(texts: list[str], verdicts: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({"claim": texts, "source": "src", "paper_value": texts, "ours": texts, "verdict": verdicts,
+                         "details": texts})  # fmt: skip
 
+
+def test_scorecard_html_reads_back_as_the_literal_text():
+    card = card_of(NASTY, ["reproduced"] * len(NASTY))
+    cells = _render(sc.scorecard_rst(card))
+    assert cells.rows[0] == ["Claim", "Paper", "Ours", "Verdict"]
+    assert len(cells.rows) == len(NASTY) + 1
+    for text, row in zip(NASTY, cells.rows[1:], strict=True):
+        flat = " ".join(text.split())
+        claim, paper, ours, verdict_cell = row
+        assert claim == flat + "src" and paper == flat and ours == flat
+        assert verdict_cell == "reproducedhow decided" + flat  # the label, then the folded details
+    assert cells.details == len(NASTY)  # every row's details are folded
+
+
+def test_scorecard_html_colours_each_verdict():
+    verdicts = list(sc.VERDICT_COLOURS)
+    cells = _render(sc.scorecard_rst(card_of(["c"] * len(verdicts), verdicts)))
+    for v, style in zip(verdicts, cells.spans, strict=True):
+        fg, bg = sc.VERDICT_COLOURS[v]
+        assert f"color:{fg}" in style and f"background:{bg}" in style
+    assert len({sc.VERDICT_COLOURS[v] for v in verdicts}) == len(verdicts)
+
+
+def test_scorecard_html_folds_long_ours():
+    long = "word " * 60
+    cells = _render(sc.scorecard_rst(card_of([long], ["inconclusive"])))
+    assert cells.details == 2  # the long "ours" and the details
+    assert cells.rows[1][2].startswith("word word") and cells.rows[1][2].count("word") > 60
+
+
+def test_scorecard_html_of_real_scorecard():
     card = sc.build_scorecard(
         sweep_fits(lambda b, s: {1000: math.inf, 800: math.inf}.get(b, 1000 / b)), n_boot=200
     )
-    doc = docutils_core.publish_doctree(sc.scorecard_rst(card), settings_overrides={"report_level": 5})
-    assert not list(doc.findall(nodes.system_message))
-    rows = list(doc.findall(nodes.row))
-    assert len(rows) == len(card) + 1
-    assert [e.astext() for e in rows[1].findall(nodes.entry)] == [
-        " ".join(str(v).split()) for v in card.iloc[0]
-    ]
+    cells = _render(sc.scorecard_rst(card))
+    assert len(cells.rows) == len(card) + 1
+    assert [r[0] for r in cells.rows[1:]] == [" ".join(c.split()) + s for c, s in zip(card["claim"], card["source"],
+                                                                                          strict=True)]  # fmt: skip
 
 
-def test_scorecard_rst_rejects_no_columns():
-    with pytest.raises(ValueError, match="column"):
-        sc.scorecard_rst(pd.DataFrame())
+def test_scorecard_rst_rejects_missing_columns():
+    with pytest.raises(ValueError, match="columns"):
+        sc.scorecard_rst(pd.DataFrame({"claim": ["x"]}))

@@ -40,10 +40,15 @@ class _PowerLaw:
 
 
 @dataclass
-class _Compare:
-    preferred: str
-    htmp: _Fit
-    powerlaw: _PowerLaw
+class _Selection:
+    law: str
+    phase: str
+    kappa: float
+    kappa_ci: tuple[float, float]
+    form: str = "direct"
+    n_spikes: int = 0
+    alpha: float = float("nan")
+    status: str = "ok"
 
 
 def _moment_fit(eigs, gamma, form="direct", rng=None, ci=True):
@@ -68,8 +73,12 @@ def _hill(eigs, xmin=None):
     return _PowerLaw(alpha=float(alpha), xmin=float(lo), alpha_se=float((alpha - 1) / math.sqrt(k)), n_tail=k)
 
 
-def _compare(eigs, gamma, form="direct", rng=None, ci=True):
-    return _Compare("HTMP", _moment_fit(eigs, gamma, form, rng, ci), _hill(eigs))
+def _select(eigs, gamma, rng=None, ci=True):
+    """A selection from the direct-form moment fit: MP when its excess variance is not positive."""
+    f = _moment_fit(eigs, gamma, "direct", rng, ci)
+    if math.isinf(f.kappa):
+        return _Selection("MP", "random-like", math.inf, (math.nan, math.inf))
+    return _Selection("HTMP-direct", "heavy-tailed", f.kappa, f.kappa_ci or (math.nan, math.nan))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -297,7 +306,7 @@ def test_eigenvector_freedom_closed_forms():
 
 
 def test_structure_experiment_layout_and_trend_with_moment_fit():
-    kw = dict(block_counts=(2, 6), compare=_compare)
+    kw = dict(block_counts=(2, 6), select=_select, tail=_hill)
     df = theory.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
     assert list(df["label"].unique()) == [
         "haar",
@@ -316,7 +325,10 @@ def test_structure_experiment_layout_and_trend_with_moment_fit():
         "kappa_lo",
         "kappa_hi",
         "status",
-        "preferred",
+        "law",
+        "phase",
+        "n_spikes",
+        "alpha",
         "tail_alpha",
         "tail_alpha_se",
         "tail_xmin",
@@ -324,6 +336,9 @@ def test_structure_experiment_layout_and_trend_with_moment_fit():
     ]:
         assert col in df.columns
     assert (df["form"] == "direct").all()
+    # the selection's κ: the moment fit's, or ∞ where it says MP
+    for _, r in df.iterrows():
+        assert r["kappa"] == (math.inf if r["law"] == "MP" else pytest.approx(r["kappa_moments"]))
     per = df.groupby("label", sort=False)["freedom"].first()
     assert per.is_monotonic_decreasing
     assert per["block_diagonal(k=6)"] == pytest.approx(
@@ -365,7 +380,9 @@ def test_structure_trend_drops_failed_fits_and_ranks_infinity():
 
 
 def test_correlation_experiment_layout_and_power_law_in_power_law_out():
-    df = theory.correlation_experiment(200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), compare=_compare)
+    df = theory.correlation_experiment(
+        200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), select=_select, tail=_hill
+    )
     assert len(df) == 4
     for col in [
         "alpha_in",
@@ -378,10 +395,11 @@ def test_correlation_experiment_layout_and_power_law_in_power_law_out():
         "kappa_lo",
         "kappa_hi",
         "form",
+        "law",
+        "law_in",
         "status",
     ]:
         assert col in df.columns
-    assert (df["form"] == "inverse").all()
     assert np.isinf(df.loc[df["alpha_in"] == 0, "tail_alpha_in_theory"]).all()
     assert df.loc[df["alpha_in"] == 1.5, "tail_alpha_in_theory"].iloc[0] == pytest.approx(1 + 1 / 1.5)
     assert (df["tail_alpha_out_lo"] < df["tail_alpha_out"]).all()
@@ -389,7 +407,9 @@ def test_correlation_experiment_layout_and_power_law_in_power_law_out():
     heavy = df.loc[df["alpha_in"] == 1.5, "tail_alpha_out"].max()
     light = df.loc[df["alpha_in"] == 0.0, "tail_alpha_out"].min()
     assert heavy < 0.5 * light
-    df2 = theory.correlation_experiment(200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), compare=_compare)
+    df2 = theory.correlation_experiment(
+        200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), select=_select, tail=_hill
+    )
     pd.testing.assert_frame_equal(df, df2)
     with pytest.raises(ValueError, match="activation"):
         theory.correlation_experiment(20, 0.5, (0.0,), 1, np.random.default_rng(0), activation="tanh")
@@ -426,10 +446,10 @@ def test_ensemble_check_real_law_and_estimator():
 @pytest.mark.slow
 def test_structure_and_correlation_real_small():
     df = theory.structure_experiment(60, 0.5, 1, np.random.default_rng(0), block_counts=(6,))
-    assert len(df) == 4 and df["preferred"].isin(["MP", "HTMP", "power_law", "none"]).all()
-    # the fixed-eigenvector spectrum is iid Gamma: far heavier than MP, so kappa is finite
+    assert len(df) == 4 and df["law"].isin(["MP", "MP+spikes", "HTMP-direct", "HTMP-inverse"]).all()
+    # the fixed-eigenvector spectrum is iid Gamma: far heavier than MP, so an HTMP law with finite kappa
     fixed = df.loc[df["structure"] == "fixed_eigenvectors"].iloc[0]
-    assert fixed["status"].startswith("ok") and np.isfinite(fixed["kappa"])
+    assert fixed["status"] == "ok" and fixed["law"].startswith("HTMP") and np.isfinite(fixed["kappa"])
     cor = theory.correlation_experiment(60, 0.5, (1.0,), 1, np.random.default_rng(0))
-    assert len(cor) == 1 and (cor["form"] == "inverse").all()
-    assert cor["status"].str.startswith("ok").all() and cor["tail_alpha_out"].notna().all()
+    assert len(cor) == 1 and cor["law"].isin(["MP", "MP+spikes", "HTMP-direct", "HTMP-inverse"]).all()
+    assert (cor["status"] == "ok").all() and cor["tail_alpha_out"].notna().all()

@@ -19,7 +19,9 @@ BIN = Path(sys.executable).parent
 pytestmark = [pytest.mark.workflow, pytest.mark.slow]
 
 FIT_COLUMNS = {"dataset", "arch", "batch_size", "seed", "stage", "matrix", "layer", "gamma", "form", "kappa",
-               "kappa_lo", "kappa_hi", "scale", "status", "test_acc"}  # fmt: skip
+               "kappa_lo", "kappa_hi", "scale", "status", "test_acc", "train_status", "law", "phase", "law_kappa",
+               "n_spikes", "alpha", "selected"}  # fmt: skip
+SPECTRUM = ["arch", "batch_size", "seed", "stage", "matrix", "layer"]
 
 
 def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
@@ -71,15 +73,43 @@ def test_fits_table_has_the_contract_columns_and_statuses(study):
     assert len(fc1) and all(math.isclose(g, 1000 / 3072, rel_tol=1e-9) for g in fc1["gamma"])
     ds = xr.load_dataset(study / "fits.nc", engine="netcdf4")
     assert ds.sizes["fit"] == len(fits)
+    assert "long_name" in ds["law"].attrs and ds["law_kappa"].attrs["units"] == "1"
+    assert {"config_hash", "git_commit"} <= set(ds.attrs)
+
+
+def test_one_law_per_spectrum_on_both_rows(study):
+    from htmu.selection import LAWS, PHASES
+
+    fits = pd.read_csv(study / "fits.csv", keep_default_na=False, na_values=[""])
+    groups = fits.groupby(SPECTRUM, dropna=False)
+    assert (groups.size() == 2).all() and (groups["selected"].sum() == 1).all()
+    for col in ("law", "phase", "law_kappa", "n_spikes", "alpha", "law_status"):
+        assert (groups[col].nunique(dropna=False) == 1).all(), col  # the spectrum's, on both rows
+    sel = fits[fits["selected"]]
+    has_law = sel["law"].notna()
+    assert has_law.any() and (has_law == (sel["law_status"] == "ok")).all()
+    assert sel.loc[has_law, "law"].isin(LAWS).all() and sel.loc[has_law, "phase"].isin(PHASES).all()
+    mp = sel["law"].isin(["MP", "MP+spikes"])
+    assert (sel.loc[mp, "law_kappa"] == math.inf).all() and (sel.loc[mp, "form"] == "direct").all()
+    htmp = sel["law"].str.startswith("HTMP", na=False) & sel["law_kappa"].notna()
+    assert (sel.loc[htmp, "kappa"] == sel.loc[htmp, "law_kappa"]).all()
+    assert (sel.loc[htmp, "form"] == sel.loc[htmp, "law"].str.removeprefix("HTMP-")).all()
 
 
 def test_diverged_run_flows_through_as_a_status(study):
     fits = pd.read_csv(study / "fits.csv")
     diverged = fits[(fits["train_status"] == "diverged") & (fits["stage"] == "final")]
     assert set(diverged["batch_size"]) == {2}  # lr = 20 diverges; lr = 40/200 does not
-    assert (diverged["status"] == "diverged").all()
-    assert diverged["kappa"].isna().all()
-    assert (fits.loc[fits["batch_size"] == 200, "train_status"] == "ok").all()
+    assert (diverged["status"] == "diverged").all() and (diverged["law_status"] == "diverged").all()
+    assert diverged["kappa"].isna().all() and diverged["law"].isna().all()
+    assert (fits.loc[fits["batch_size"] == 200, "train_status"] != "diverged").all()
+    # runs that did not diverge are fitted whatever their outcome (2 epochs: collapsed or undertrained here),
+    # with the outcome carried on every row
+    trained = fits[
+        (fits["stage"] == "final") & (fits["train_status"] != "diverged") & (fits["layer"] == "fc1")
+    ]
+    assert len(trained) and trained["law"].notna().all()
+    assert set(trained["train_status"]) <= {"ok", "collapsed", "undertrained"}
 
 
 def test_figures_scorecard_and_report(study):
@@ -101,6 +131,13 @@ def test_figures_scorecard_and_report(study):
     assert set(card["verdict"]) <= verdicts
     # tiny.yaml's (κ, γ, ℓ) = (2, 0.5, 0.5): the claimed exponent is beyond the ridge bound (docs/scaling.md)
     assert card.loc[card["claim"].str.startswith("scaling"), "verdict"].item() == "not testable as stated"
+    # one row per architecture for each training claim
+    trend = card[card["claim"].str.startswith("κ falls as batch size falls")]
+    assert sorted(trend["claim"]) == ["κ falls as batch size falls (lenet fc1)",
+                                      "κ falls as batch size falls (minialexnet fc1)"]  # fmt: skip
+    html = (study / "report.html").read_text()
+    # the scorecard's raw HTML survives into the report: coloured verdicts, folded details
+    assert html.count("how decided</summary>") == len(card)
     assert (study / "report.html").stat().st_size > 10_000
 
 

@@ -24,10 +24,10 @@ _LAZY = {
     "sample_structured": "htmu.ensembles",
     "fit_htmp": "htmu.estimate",
     "FitResult": "htmu.estimate",
-    "LawComparison": "htmu.estimate",
     "fit_mp": "htmu.estimate",
     "fit_powerlaw": "htmu.estimate",
-    "compare_laws": "htmu.estimate",
+    "select_law": "htmu.selection",
+    "LawSelection": "htmu.selection",
     "analyze": "htmu.analysis",
 }
 

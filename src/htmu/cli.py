@@ -479,10 +479,11 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     fit = sub.add_parser(
         "fit",
-        help="fit HTMP (kappa, scale, 95%% interval) and compare with MP and a power-law tail",
+        help="fit HTMP (kappa, scale, 95%% interval) and select the spectrum's law and phase",
         description=_paragraphs(
-            "Fit the HTMP law to one spectrum and print JSON with the fit ('fit') and the comparison of "
-            "Marchenko-Pastur, HTMP and a power-law tail ('comparison'). Direct form: x/scale ~ HTMP"
+            "Fit the HTMP law to one spectrum and print JSON with the fit ('fit') and the law selected among "
+            "MP, MP+spikes, HTMP-direct and HTMP-inverse, with its phase and evidence ('comparison', "
+            "htmu.select_law). Direct form: x/scale ~ HTMP"
             "(gamma, kappa); inverse form: scale/lambda ~ HTMP(gamma, kappa). The 95% interval for kappa "
             "is calibrated by a parametric bootstrap from the high-temperature beta-Laguerre ensemble. "
             'Non-finite numbers are written as the strings "inf" and "nan".',
@@ -515,7 +516,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="B",
         help=f"bootstrap replicates of the interval (default 20, at least {MIN_BOOT})",
     )
-    fit.add_argument("--no-compare", action="store_true", help="skip the comparison of laws")
+    fit.add_argument("--no-compare", action="store_true", help="skip the law selection")
     fit.add_argument("--seed", type=int, default=0, help="seed of the bootstrap (default 0)")
     fit.add_argument(
         "--select",
@@ -569,32 +570,9 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _comparison(x: np.ndarray, h, args: argparse.Namespace) -> dict:
-    """:func:`htmu.estimate.compare_laws` around the HTMP fit ``h`` already made (with progress).
-
-    The same steps and rule as compare_laws, which takes no ``progress`` or ``n_boot``; tests/test_cli.py
-    checks that both give the same comparison.
-    """
-    from htmu.estimate import MIN_TAIL, MP_LEVEL, LawComparison, PowerLawResult, fit_mp, fit_powerlaw
-
-    m = fit_mp(x, args.gamma, form=args.form)
-    above = x[x > h.floor]
-    pl = (
-        fit_powerlaw(above)
-        if above.size > MIN_TAIL
-        else PowerLawResult(*[math.nan] * 5, 0, above.size, "too_few")
-    )
-    if h.status not in ("ok", "mp_like", "rank_collapse"):
-        cmp = LawComparison(h, m, pl, "none", [f"HTMP fit: {h.status}"])
-    else:
-        cmp = LawComparison(h, m, pl, "MP" if h.status == "mp_like" or h.p_mp >= MP_LEVEL else "HTMP", [])
-    out = cmp.to_dict()
-    out.pop("htmp")
-    return out
-
-
 def _cmd_fit(args: argparse.Namespace) -> dict:
     from htmu.estimate import fit_htmp
+    from htmu.selection import select_law
 
     if args.boot < MIN_BOOT:
         raise CLIError(f"--boot {args.boot}: the interval needs at least {MIN_BOOT} bootstrap replicates")
@@ -613,7 +591,8 @@ def _cmd_fit(args: argparse.Namespace) -> dict:
         if not args.no_compare:
             if bar:
                 bar.stage("comparison of laws")
-            out["comparison"] = _comparison(x, fit, args)
+            sel = select_law(x, args.gamma, rng=np.random.default_rng(args.seed), ci=not args.no_ci)
+            out["comparison"] = sel.to_dict()
         done = True
     finally:
         if bar:

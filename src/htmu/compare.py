@@ -117,10 +117,9 @@ WW_COLUMNS: list[str] = [
 #: Columns of results/compare/weightwatcher.csv.
 COMPARE_COLUMNS: list[str] = [
     *_KEYS, "layer_type", "comparable", "gamma", "n_eigs", "ww_num_evals", *WW_METRICS, "ww_xmin",
-    "ww_num_pl_spikes", "ww_status", "esd_rel_diff", "kappa", "kappa_lo", "kappa_hi", "form", "preferred",
-    "fit_status", "kappa_inverse", "kappa_inverse_lo", "kappa_inverse_hi", "preferred_inverse",
-    "fit_status_inverse", "alpha_theory", "test_acc", "train_status", "ww_version", "powerlaw_version",
-    "status",
+    "ww_num_pl_spikes", "ww_status", "esd_rel_diff", "law", "phase", "kappa", "kappa_lo", "kappa_hi", "form",
+    "n_spikes", "law_status", "kappa_inverse", "kappa_inverse_lo", "kappa_inverse_hi", "fit_status_inverse",
+    "alpha_theory", "test_acc", "train_status", "ww_version", "powerlaw_version", "status",
 ]  # fmt: skip
 CORRELATION_COLUMNS: list[str] = ["arch", "layer", "metric", "n", "rho", "lo", "hi", "p", "status"]
 
@@ -251,31 +250,27 @@ def _final_weight_fits(fits: pd.DataFrame) -> pd.DataFrame:
 
 
 def _htmu_side(fits: pd.DataFrame) -> pd.DataFrame:
-    """One row per (arch, batch_size, seed, layer): best form's κ plus the inverse form's κ."""
-    from htmu.scorecard import best_fits, effective_kappa
+    """One row per (arch, batch_size, seed, layer): the selected law and its κ, plus the inverse form's fit."""
+    from htmu.scorecard import kappa_rank, spectrum_rows
 
+    cols = [*_KEYS, "gamma", "n_eigs", "law", "phase", "kappa", "kappa_lo", "kappa_hi", "form", "n_spikes",
+            "law_status", "test_acc", "train_status"]  # fmt: skip
+    inv_cols = [*_KEYS, "kappa_inverse", "kappa_inverse_lo", "kappa_inverse_hi", "fit_status_inverse"]
     fw = _final_weight_fits(fits)
     if fw.empty:
-        return pd.DataFrame(columns=[*_KEYS, "gamma", "n_eigs", "kappa", "kappa_lo", "kappa_hi", "form",
-                                     "preferred", "fit_status", "test_acc", "train_status"])  # fmt: skip
-    best = best_fits(fw)
-    best = best.assign(kappa=[effective_kappa(r) for _, r in best.iterrows()])
-    best = best.rename(columns={"status": "fit_status"})
-    cols = [*_KEYS, "gamma", "n_eigs", "kappa", "kappa_lo", "kappa_hi", "form", "preferred", "fit_status",
-            "test_acc", "train_status"]  # fmt: skip
-    best = best.reindex(columns=cols)
-    inv = fw[fw["form"].astype(str) == "inverse"] if "form" in fw else fw.iloc[:0]
-    inv = inv.assign(kappa=[effective_kappa(r) for _, r in inv.iterrows()] if len(inv) else [])
-    inv = inv.reindex(columns=[*_KEYS, "kappa", "kappa_lo", "kappa_hi", "preferred", "status"]).rename(
-        columns={
-            "kappa": "kappa_inverse",
-            "kappa_lo": "kappa_inverse_lo",
-            "kappa_hi": "kappa_inverse_hi",
-            "preferred": "preferred_inverse",
-            "status": "fit_status_inverse",
-        }  # fmt: skip
+        return pd.DataFrame(columns=cols + inv_cols[len(_KEYS) :])
+    sel = spectrum_rows(fw)
+    # the selected law's κ on the rank scale: inf for MP laws, 0 at rank collapse
+    sel = sel.assign(
+        kappa=kappa_rank(sel),
+        kappa_lo=sel.get("law_kappa_lo", np.nan),
+        kappa_hi=sel.get("law_kappa_hi", np.nan),
     )
-    return best.merge(inv, on=_KEYS, how="left", validate="one_to_one")
+    sel = sel.reindex(columns=cols)
+    inv = fw[fw["form"].astype(str) == "inverse"]
+    inv = inv.rename(columns={"kappa": "kappa_inverse", "kappa_lo": "kappa_inverse_lo",
+                              "kappa_hi": "kappa_inverse_hi", "status": "fit_status_inverse"})  # fmt: skip
+    return sel.merge(inv.reindex(columns=inv_cols), on=_KEYS, how="left", validate="one_to_one")
 
 
 def _alpha_theory(kappa: pd.Series, gamma: pd.Series) -> np.ndarray:
@@ -291,9 +286,10 @@ def join_fits(ww: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
     r"""Put htmu's fits next to WeightWatcher's rows, one row per (arch, batch_size, seed, layer).
 
     From ``fits`` (the ``results/fits.csv`` table) only ``stage == "final"`` weight spectra are used.
-    ``kappa``/``form`` are the likelihood-preferred form's (:func:`htmu.scorecard.best_fits`, with
-    :func:`htmu.scorecard.effective_kappa`: ``inf`` when MP is preferred); ``kappa_inverse*`` are the
-    inverse form's, whose tail gives ``alpha_theory`` :math:`= 1 + \kappa_{inv}(1-\gamma)/(2\gamma)`.
+    ``law``, ``phase``, ``kappa`` and ``form`` are the law selected for the spectrum
+    (:func:`htmu.selection.select_law`; ``kappa`` on the rank scale of :func:`htmu.scorecard.kappa_rank`:
+    ``inf`` for MP and MP+spikes, 0 at rank collapse); ``kappa_inverse*`` are the inverse form's fit, whose
+    tail gives ``alpha_theory`` :math:`= 1 + \kappa_{inv}(1-\gamma)/(2\gamma)`.
     A WeightWatcher row without a matching fit keeps its metrics and gets ``status="no_fit: ..."``.
 
     Parameters
@@ -311,7 +307,8 @@ def join_fits(ww: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
     missing = [k for k in _KEYS if k not in ww.columns]
     if missing:
         raise ValueError(f"ww: missing key columns {missing}")
-    missing = [k for k in [*_KEYS, "form", "kappa", "loglik", "status"] if k not in fits.columns]
+    missing = [k for k in [*_KEYS, "form", "kappa", "selected", "law", "phase", "law_kappa", "status"]
+               if k not in fits.columns]  # fmt: skip
     if missing:
         raise ValueError(f"fits: missing columns {missing}")
     side = _htmu_side(fits)
@@ -346,8 +343,8 @@ def rank_correlations(
     r"""Spearman's :math:`\rho` of each metric with test accuracy, per (arch, layer), across runs.
 
     The runs of one architecture (batch sizes × seeds) are the observations. Only rows with
-    ``status == "ok"`` and ``train_status == "ok"`` (diverged runs have no meaningful accuracy) and a
-    non-NaN metric enter; ``kappa = inf`` (MP-like) ranks above every finite κ. :math:`\rho`, its
+    ``status == "ok"`` and ``train_status == "ok"`` (networks that learned: a diverged, collapsed or undertrained
+    run is no evidence) and a non-NaN metric enter; ``kappa = inf`` (MP laws) ranks above every finite κ. :math:`\rho`, its
     percentile-bootstrap 95% interval and p-value come from :func:`htmu.theory.spearman_ci`.
 
     Parameters
@@ -395,13 +392,18 @@ def rank_correlations(
 
 
 # ------------------------------------------------------------------------------------------- figure
-def fig_kappa_alpha(table: pd.DataFrame, reason: str = ""):
-    r"""WeightWatcher's α against htmu's inverse-form κ, one panel per architecture.
+#: Marker of each selected law in the κ–α figure.
+_LAW_MARKERS = {"HTMP-inverse": "s", "HTMP-direct": "o", "MP": "^", "MP+spikes": "P"}
 
-    Each layer has its colour; the line of that colour is the theoretical relation
-    :math:`\alpha = 1 + \kappa(1-\gamma)/(2\gamma)` at the layer's :math:`\gamma`. Filled markers: the
-    inverse form is htmu's likelihood-preferred form; open: the direct form is. MP-like spectra
-    (:math:`\kappa = \infty`) are drawn at the right edge, marked ∞.
+
+def fig_kappa_alpha(table: pd.DataFrame, reason: str = ""):
+    r"""WeightWatcher's α against the κ of htmu's selected law, one panel per architecture.
+
+    Each layer has its colour; the line of that colour is the relation :math:`\alpha = 1 + \kappa(1-\gamma)/
+    (2\gamma)` of the inverse HTMP form's tail at the layer's :math:`\gamma`. The marker is the law
+    :func:`htmu.selection.select_law` selected (:data:`_LAW_MARKERS`); the line applies to the HTMP-inverse
+    points. Laws MP and MP+spikes (:math:`\kappa = \infty`) are drawn at the right edge, the rank-collapse phase
+    (:math:`\kappa \to 0`) at the left edge. Hollow markers: runs whose training is not ``ok``.
 
     Parameters
     ----------
@@ -419,7 +421,7 @@ def fig_kappa_alpha(table: pd.DataFrame, reason: str = ""):
     ok = table[(table["status"].astype(str) == "ok")] if not table.empty else table
     ok = ok[pd.to_numeric(ok["alpha"], errors="coerce").notna()] if not ok.empty else ok
     if not ok.empty:
-        ok = ok[pd.to_numeric(ok["kappa_inverse"], errors="coerce").notna()]
+        ok = ok[pd.to_numeric(ok["kappa"], errors="coerce").notna()]
     archs = sorted(ok["arch"].astype(str).unique()) if not ok.empty else []
     fig = Figure(figsize=(4.6 * max(1, len(archs)), 3.8), layout="constrained")
     axes = fig.subplots(1, max(1, len(archs)), squeeze=False)[0]
@@ -428,40 +430,53 @@ def fig_kappa_alpha(table: pd.DataFrame, reason: str = ""):
         statuses = sorted(set(table["status"].astype(str))) if not table.empty else []
         text = reason or ("; ".join(statuses) if statuses else "no rows")
         ax.text(0.5, 0.5, "no data\n" + text, ha="center", va="center", wrap=True, transform=ax.transAxes)
-        ax.set_xlabel(r"htmu $\kappa$ (inverse form)")
+        ax.set_xlabel(r"htmu $\kappa$ of the selected law")
         ax.set_ylabel(r"WeightWatcher $\alpha$")
         return fig
     for ax, arch in zip(axes, archs, strict=True):
         sub = ok[ok["arch"].astype(str) == arch]
-        k = pd.to_numeric(sub["kappa_inverse"], errors="coerce").to_numpy(float)
-        finite = k[np.isfinite(k)]
+        k = pd.to_numeric(sub["kappa"], errors="coerce").to_numpy(float)
+        finite = k[np.isfinite(k) & (k > 0)]
         lo = max(min(finite.min() / 3, 0.05), 1e-3) if finite.size else 0.05
         hi = max(finite.max() * 3, 50.0) if finite.size else 50.0
-        x_inf = hi * 2
+        x_inf, x_zero = hi * 2, lo / 2
         grid = np.geomspace(lo, hi, 200)
         for i, (layer, lsub) in enumerate(sub.groupby("layer", sort=True)):
             color = f"C{i % 10}"
             gam = pd.to_numeric(lsub["gamma"], errors="coerce").dropna()
             if not gam.empty and 0 < gam.iloc[0] < 1:
                 ax.plot(grid, alpha_from_kappa(grid, gam.iloc[0]), color=color, lw=1, alpha=0.7)
-            kx = pd.to_numeric(lsub["kappa_inverse"], errors="coerce").to_numpy(float)
-            kx = np.where(np.isinf(kx), x_inf, kx)
+            kx = pd.to_numeric(lsub["kappa"], errors="coerce").to_numpy(float)
+            kx = np.where(np.isinf(kx), x_inf, np.where(kx == 0, x_zero, kx))
             ay = pd.to_numeric(lsub["alpha"], errors="coerce").to_numpy(float)
-            inv_best = (lsub["form"].astype(str) == "inverse").to_numpy()
+            laws = lsub["law"].astype(str).to_numpy()
+            learned = (lsub["train_status"].astype(str) == "ok").to_numpy()
             label = f"{layer} (γ={gam.iloc[0]:.3g})" if not gam.empty else str(layer)
-            ax.scatter(kx[inv_best], ay[inv_best], color=color, s=28, label=label, zorder=3)
-            ax.scatter(kx[~inv_best], ay[~inv_best], facecolors="none", edgecolors=color, s=28, zorder=3,
-                       label=None if inv_best.any() else label)  # fmt: skip
+            for law, marker in _LAW_MARKERS.items():
+                for filled in (True, False):
+                    m = (laws == law) & (learned == filled)
+                    if m.any():
+                        ax.scatter(kx[m], ay[m], marker=marker, s=28, zorder=3, edgecolors=color,
+                                   color=color if filled else "none", label=label)  # fmt: skip
+                        label = None
+        for law, marker in _LAW_MARKERS.items():
+            ax.scatter([], [], marker=marker, color="0.3", s=28, label=f"law {law}")
         ax.axvline(x_inf / 1.4, color="0.6", lw=0.8, ls=":")
+        ax.axvline(x_zero * 1.4, color="0.6", lw=0.8, ls=":")
         ax.set_xscale("log")
         ax.set_yscale("log")
-        ax.set_xlim(lo, x_inf * 1.6)
+        ax.set_xlim(x_zero / 1.6, x_inf * 1.6)
         ax.annotate("∞ (MP)", (x_inf, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom",
                     fontsize=8)  # fmt: skip
-        ax.set_xlabel(r"htmu $\kappa$ (inverse form)")
+        ax.annotate(
+            "→0", (x_zero, 1), xycoords=("data", "axes fraction"), ha="center", va="bottom", fontsize=8
+        )
+        ax.set_xlabel(r"htmu $\kappa$ of the selected law (hollow: training not ok)")
         ax.set_ylabel(r"WeightWatcher $\alpha$")
-        ax.set_title(f"{arch}: lines $\\alpha = 1 + \\kappa(1-\\gamma)/(2\\gamma)$", fontsize=9)
-        ax.legend(fontsize=7)
+        ax.set_title(
+            f"{arch}: lines $\\alpha = 1 + \\kappa(1-\\gamma)/(2\\gamma)$ (inverse form)", fontsize=9
+        )
+        ax.legend(fontsize=6)
     return fig
 
 

@@ -79,7 +79,7 @@ import os
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 
 import numpy as np
 from scipy import optimize, stats
@@ -90,12 +90,10 @@ from htmu.ensembles import eigensolver_floor, sample_htmp_ensemble
 __all__ = [
     "FitResult",
     "PowerLawResult",
-    "LawComparison",
     "fit_htmp",
     "fit_mp",
     "fit_powerlaw",
     "fit_units",
-    "compare_laws",
     "mp_test",
     "MIN_EIGENVALUES",
     "MIN_OBSERVED",
@@ -1009,50 +1007,3 @@ def fit_powerlaw(eigenvalues, xmin: float | None = None, max_candidates: int = 1
         n=int(n),
         status="ok",
     )
-
-
-@dataclass(frozen=True)
-class LawComparison:
-    """MP vs HTMP vs power law (tail) for one spectrum; see :func:`compare_laws`."""
-
-    htmp: FitResult
-    mp: FitResult
-    powerlaw: PowerLawResult
-    preferred: str
-    notes: list[str] = field(default_factory=list)
-
-    def to_row(self) -> dict:
-        """One flat row: the HTMP fit, the MP test and the power-law tail (for CSV tables)."""
-        h, p = self.htmp, self.powerlaw
-        return {
-            "kappa": h.kappa, "kappa_lo": h.kappa_ci[0], "kappa_hi": h.kappa_ci[1],
-            "kappa_debiased": h.kappa_debiased, "scale": h.scale, "loglik": h.loglik, "ks": h.ks,
-            "status": h.status, "message": h.message, "preferred": self.preferred,
-            "loglik_mp_exact": self.mp.loglik, "p_htmp_vs_mp": h.p_mp, "alpha_tail": p.alpha,
-            "alpha_tail_se": p.alpha_se, "xmin": p.xmin, "n_tail": p.n_tail, "method": h.method,
-            "n_dropped": h.n_structural_zeros,
-        }  # fmt: skip
-
-    def to_dict(self) -> dict:
-        """Nested plain-Python dictionary."""
-        d = asdict(self)
-        d["htmp"] = self.htmp.to_dict()
-        d["mp"] = self.mp.to_dict()
-        d["powerlaw"] = self.powerlaw.to_dict()
-        return d
-
-
-def compare_laws(eigenvalues, gamma: float, form: str = "direct", method: str = "mle",
-                 rng: np.random.Generator | int | None = None, ci: bool = False,
-                 alpha_level: float = 0.05) -> LawComparison:  # fmt: skip
-    """MP vs HTMP (calibrated MP test) and a power-law tail for one spectrum."""
-    _check_form(form)
-    h = fit_htmp(eigenvalues, gamma, form=form, method=method, rng=rng, ci=ci)
-    m = fit_mp(eigenvalues, gamma, form=form)
-    x = as_spectrum(eigenvalues)
-    x = x[x > h.floor]
-    pl = fit_powerlaw(x) if x.size > MIN_TAIL else PowerLawResult(*[math.nan] * 5, 0, x.size, "too_few")
-    if h.status not in ("ok", "mp_like", "rank_collapse"):
-        return LawComparison(h, m, pl, "none", [f"HTMP fit: {h.status}"])
-    preferred = "MP" if h.status == "mp_like" or h.p_mp >= alpha_level else "HTMP"
-    return LawComparison(h, m, pl, preferred, [])

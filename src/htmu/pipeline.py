@@ -26,14 +26,25 @@ from htmu.provenance import provenance_attrs
 
 log = logging.getLogger("htmu")
 
-#: Columns of results/fits.csv, in order (the outputs contract of the README).
+#: Columns of results/fits.csv, in order (the outputs contract of the README). One row per (spectrum, form):
+#: the spectrum's keys; the law selected for the spectrum (:func:`htmu.selection.select_law`, the same on both
+#: rows: ``law``, ``phase``, ``law_kappa`` with its interval, ``law_scale``, ``n_spikes``, ``alpha``,
+#: ``law_status``, ``law_message``) and its evidence (``mp_*``: the MP test of the whole spectrum, log-likelihood,
+#: statistic z of m2/m1^2 and p-value; ``spikes_*``: the MP fit of the bulk without the outliers, the largest
+#: eigenvalue's Tracy-Widom statistic and the MP test of the bulk); then this form's HTMP fit
+#: (:class:`htmu.estimate.FitResult`); ``selected`` is true on the row of the form whose kappa the selection
+#: reports (the direct row for MP laws, and for spectra without a law, so that the selected rows list every
+#: spectrum once); the run's outcome.
 FIT_COLUMNS = [
-    "dataset", "arch", "batch_size", "seed", "stage", "epoch", "matrix", "layer", "gamma", "n_eigs", "form",
-    "kappa", "kappa_lo", "kappa_hi", "kappa_debiased", "scale", "loglik", "ks", "status", "message",
-    "preferred", "loglik_mp", "loglik_mp_exact", "loglik_htmp", "lr_htmp_vs_mp", "p_htmp_vs_mp",
-    "p_htmp_vs_powerlaw", "alpha_tail", "alpha_tail_se", "xmin", "n_tail", "method", "n_dropped",
+    "dataset", "arch", "batch_size", "seed", "stage", "epoch", "matrix", "layer", "gamma", "n_eigs",
+    "law", "phase", "law_kappa", "law_kappa_lo", "law_kappa_hi", "law_scale", "n_spikes", "alpha", "law_status",
+    "law_message", "mp_loglik", "mp_stat", "mp_p", "spikes_loglik", "spikes_stat", "spikes_p",
+    "form", "selected", "kappa", "kappa_lo", "kappa_hi", "kappa_debiased", "scale", "loglik", "ks", "status",
+    "message", "p_mp", "n_censored", "floor", "n_structural_zeros", "n_boot", "method",
     "test_acc", "train_acc", "train_status",
 ]  # fmt: skip
+#: The HTMP forms fitted to every spectrum (both, by :func:`htmu.selection.select_law`).
+FORMS = ("direct", "inverse")
 
 
 # --------------------------------------------------------------------------------------------- logging
@@ -213,42 +224,69 @@ def run_combine_spectra(paths: Sequence[str | os.PathLike], out: str | os.PathLi
 
 # ------------------------------------------------------------------------------------------------ fits
 def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[str, Any], rng) -> list[dict]:
-    """Fit one spectrum in every configured form; one row per form (see :data:`FIT_COLUMNS`)."""
-    from htmu.estimate import compare_laws
+    """Select the law of one spectrum and report both HTMP forms: two rows (see :data:`FIT_COLUMNS`).
+
+    :func:`htmu.selection.select_law` is called once per spectrum (it fits both forms itself). A spectrum that
+    cannot be fitted keeps both rows, with ``status`` and ``law_status`` saying why: ``diverged`` (every stage
+    after the initialisation of a diverged run: its weights may be finite yet meaningless), the store's own
+    status, ``too_few`` (fewer than ``fit["min_eigenvalues"]``), ``degenerate`` (no positive eigenvalue: the
+    estimator divides by the mean), ``no_aspect_ratio`` (e.g. a Hessian block:
+    no Gram structure) or ``gamma_out_of_range``. Runs that collapsed or are undertrained are fitted; their
+    ``train_status`` travels with the rows.
+    """
+    from htmu.selection import select_law
 
     base = {k: coords.get(k) for k in ("dataset", "arch", "batch_size", "seed", "stage", "epoch", "matrix",
                                        "layer", "gamma", "train_status")}  # fmt: skip
     base["n_eigs"] = int(eigenvalues.size)
+    status = coords.get("status", "ok")
+    diverged_run = coords.get("train_status") == "diverged" and coords.get("stage") != "init"
+    gamma = float(coords.get("gamma", np.nan))
+    reason = None
+    if diverged_run or status in ("diverged", "nonfinite_weights"):
+        reason = "diverged"
+    elif status != "ok":
+        reason = status
+    elif eigenvalues.size < fit["min_eigenvalues"]:
+        reason = "too_few"
+    elif not np.any(eigenvalues > 0):
+        # e.g. the conjugate kernel of a collapsed network whose ReLUs all died: no law has this spectrum
+        reason = "degenerate"
+    elif not np.isfinite(gamma):
+        reason = "no_aspect_ratio"
+    elif not 0 < gamma < 1:
+        reason = "gamma_out_of_range"
+    if reason is not None:
+        return [dict(base, form=form, selected=form == "direct", status=reason, law="", phase="",
+                     law_status=reason, n_spikes=0) for form in FORMS]  # fmt: skip
+    sel = select_law(eigenvalues, gamma, rng=rng, ci=fit["ci"])
+    spectrum = {
+        "law": sel.law, "phase": sel.phase, "law_kappa": sel.kappa, "law_kappa_lo": sel.kappa_ci[0],
+        "law_kappa_hi": sel.kappa_ci[1], "law_scale": sel.scale, "n_spikes": sel.n_spikes, "alpha": sel.alpha,
+        "law_status": sel.status, "law_message": sel.message,
+    }  # fmt: skip
+    ev = sel.evidence.set_index("candidate") if len(sel.evidence) else None
+    for prefix, candidate in (("mp", "MP"), ("spikes", "MP+spikes")):
+        for col, field in (("loglik", "loglik"), ("stat", "statistic"), ("p", "p_value")):
+            found = ev is not None and candidate in ev.index
+            spectrum[f"{prefix}_{col}"] = float(ev.loc[candidate, field]) if found else np.nan
+    chosen = sel.form if sel.law else "direct"
     rows = []
-    for form in fit["forms"]:
-        row = dict(base, form=form, method=fit["method"])
-        status = coords.get("status", "ok")
-        # After divergence the weights may be finite yet meaningless: every later stage of a diverged run
-        # is "diverged". Its init checkpoint is a healthy network and gets fitted.
-        diverged_run = coords.get("train_status") == "diverged" and coords.get("stage") != "init"
-        if diverged_run or status in ("diverged", "nonfinite_weights"):
-            row["status"] = "diverged"
-        elif status != "ok":
-            row["status"] = status
-        elif eigenvalues.size < fit["min_eigenvalues"]:
-            row["status"] = "too_few"
-        elif not np.isfinite(float(coords.get("gamma", np.nan))):
-            # e.g. a Hessian block: no Gram structure, hence no aspect ratio for the HTMP law
-            row["status"] = "no_aspect_ratio"
-        elif not 0 < float(coords["gamma"]) < 1:
-            row["status"] = "gamma_out_of_range"
-        else:
-            cmp = compare_laws(eigenvalues, float(coords["gamma"]), form=form, method=fit["method"],
-                               ci=fit["ci"], rng=rng)  # fmt: skip
-            row.update(cmp.to_row())
-        rows.append(row)
+    for form in FORMS:
+        f = sel.fits[form]
+        rows.append(dict(
+            base, **spectrum, form=form, selected=form == chosen, kappa=f.kappa, kappa_lo=f.kappa_ci[0],
+            kappa_hi=f.kappa_ci[1], kappa_debiased=f.kappa_debiased, scale=f.scale, loglik=f.loglik, ks=f.ks,
+            status=f.status, message=f.message, p_mp=f.p_mp, n_censored=f.n_censored, floor=f.floor,
+            n_structural_zeros=f.n_structural_zeros, n_boot=f.n_boot, method=f.method,
+        ))  # fmt: skip
     return rows
 
 
 def run_fit(
     spectra_path: str | os.PathLike, out: str | os.PathLike, fit: Mapping[str, Any], seed: int
 ) -> None:
-    """Fit every spectrum of one store; write one CSV row per (spectrum, form)."""
+    """Select the law of every spectrum of one store; write one CSV row per (spectrum, form)."""
     from htmu.stores import iter_spectra, read_spectra
 
     rng = np.random.default_rng(seed)
@@ -258,10 +296,12 @@ def run_fit(
         new = fit_rows(coords, eigs, fit, rng)
         rows += new
         log.info(
-            "fit %s/%s (%d eigenvalues): %s in %.2f s",
+            "fit %s/%s (%d eigenvalues): %s %s, %s in %.2f s",
             coords.get("matrix"),
             coords.get("layer"),
             eigs.size,
+            new[0]["law"] or new[0]["law_status"],
+            new[0]["phase"],
             [(r["form"], r.get("kappa"), r["status"]) for r in new],
             time.perf_counter() - t0,
         )
@@ -302,11 +342,25 @@ def aggregate_fits(
     # netCDF has no missing integers: batch_size becomes float with NaN for the init rows
     ds = xr.Dataset.from_dataframe(fits.astype({"batch_size": "float64"}).rename_axis("fit"))
     ds["batch_size"].attrs["comment"] = "NaN for stage init, which every batch size of a seed shares"
-    units = {"kappa": "1", "kappa_lo": "1", "kappa_hi": "1", "gamma": "1", "scale": "eigenvalue units",
-             "test_acc": "1", "train_acc": "1", "loglik": "nat"}  # fmt: skip
+    units = {"kappa": "1", "kappa_lo": "1", "kappa_hi": "1", "kappa_debiased": "1", "law_kappa": "1",
+             "law_kappa_lo": "1", "law_kappa_hi": "1", "alpha": "1", "gamma": "1", "scale": "eigenvalue units",
+             "law_scale": "eigenvalue units", "floor": "eigenvalue units", "test_acc": "1", "train_acc": "1",
+             "loglik": "nat", "mp_loglik": "nat", "spikes_loglik": "nat"}  # fmt: skip
     for name, unit in units.items():
         ds[name].attrs["units"] = unit
-    ds["kappa"].attrs["long_name"] = "HTMP eigenvalue repulsion kappa (inf: Marchenko-Pastur)"
+    long_names = {
+        "kappa": "HTMP eigenvalue repulsion kappa of this form's fit (inf: Marchenko-Pastur)",
+        "law": "law selected for the spectrum (htmu.selection.select_law): MP, MP+spikes, HTMP-direct, HTMP-inverse",
+        "phase": "phase of the spectrum (Martin & Mahoney's 5+1 phases, htmu's thresholds on alpha)",
+        "law_kappa": "kappa of the selected law (inf for MP and MP+spikes)",
+        "law_scale": "scale of the selected law (MP laws: mean of the bulk)",
+        "n_spikes": "outliers of the MP+spikes law (0 for the other laws)",
+        "alpha": "tail exponent 1 + kappa (1 - gamma)/(2 gamma) of the selected law",
+        "selected": "this row's form is the one whose kappa the selection reports (direct for MP laws)",
+        "train_status": "training outcome of the run: ok, diverged, collapsed or undertrained",
+    }  # fmt: skip
+    for name, text in long_names.items():
+        ds[name].attrs["long_name"] = text
     ds.attrs.update(provenance_attrs(config, None, rule="aggregate_fits"))
     ds.attrs["title"] = "htmu fits of every stored spectrum"
     write_netcdf(ds, out_nc)

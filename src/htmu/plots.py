@@ -4,8 +4,9 @@ Every function tolerates missing data: a panel with nothing to draw says "no dat
 raising. Densities are drawn through an injectable ``pdf`` argument (see :data:`PdfFn`), defaulting to the
 package laws :data:`htmu.laws.marchenko_pastur`, :data:`htmu.laws.htmp` and :data:`htmu.laws.invhtmp`.
 
-Phase labels follow :func:`htmu.scorecard.phase_label`, whose thresholds (κ > 4 bulk-decay,
-0.1 < κ ≤ 4 heavy-tailed, κ ≤ 0.1 rank-collapse) are a convention of htmu, not of the paper.
+Every figure of a fitted spectrum draws the law :func:`htmu.selection.select_law` selected for it (the
+``selected`` rows of ``results/fits.csv``) and labels it with that law, κ with its interval, and the phase (the
+thresholds of :mod:`htmu.selection`, a convention of htmu, not of the paper).
 
 References
 ----------
@@ -35,11 +36,10 @@ from scipy import optimize, stats  # noqa: E402
 
 from htmu.scorecard import (  # noqa: E402
     SPECTRUM_KEYS,
-    best_fits,
-    effective_kappa,
-    phase_label,
+    kappa_rank,
     scaling_verdict,
     spearman_with_ci,
+    spectrum_rows,
 )
 
 __all__ = [
@@ -195,10 +195,15 @@ def _same(a: object, b: object) -> bool:
 def _matching(
     fits: pd.DataFrame | None, meta_row: pd.Series, keys: Sequence[str] = SPECTRUM_KEYS
 ) -> pd.DataFrame:
-    """Rows of ``fits`` describing the spectrum whose coordinates are ``meta_row``."""
+    """Rows of ``fits`` describing the spectrum whose coordinates are ``meta_row``.
+
+    The initialisation is shared by every batch size of a seed: its store names the first batch size, its fit
+    rows none (:func:`htmu.pipeline.aggregate_fits`), so batch size is not matched at stage ``init``.
+    """
     if fits is None or len(fits) == 0:
         return pd.DataFrame()
-    common = [k for k in keys if k in fits.columns and k in meta_row.index and k != "epoch"]
+    skip = {"epoch"} | ({"batch_size"} if str(meta_row.get("stage", "")) == "init" else set())
+    common = [k for k in keys if k in fits.columns and k in meta_row.index and k not in skip]
     mask = np.ones(len(fits), dtype=bool)
     for k in common:
         target = meta_row[k]
@@ -235,10 +240,19 @@ def _log_hist(
     return np.geomspace(lo, hi, 200)  # density curves: smooth enough on log axes, and HTMP costs per point
 
 
-def _draw_pdf(ax: Axes, pdf: PdfFn, law: str, x: np.ndarray, label: str, style: dict, **params: float) -> str:
-    """Draw a density; a numerical failure is shown in the panel (returned as a note), not raised."""
+def _draw_pdf(
+    ax: Axes,
+    pdf: PdfFn,
+    law: str,
+    x: np.ndarray,
+    label: str,
+    style: dict,
+    weight: float = 1.0,
+    **params: float,
+) -> str:
+    """Draw ``weight`` times a density; a numerical failure is shown in the panel (returned as a note), not raised."""
     try:
-        y = np.asarray(pdf(law, x, **params), dtype=float)
+        y = weight * np.asarray(pdf(law, x, **params), dtype=float)
     except (ValueError, ArithmeticError, RuntimeError) as err:
         return f"{label} not drawn: {type(err).__name__}: {err}"
     y = np.where(y > 0, y, np.nan)
@@ -254,11 +268,92 @@ def _fmt_kappa(k: float) -> str:
     return "∞" if math.isinf(k) else f"{k:.3g}"
 
 
-def _kappa_ci(row: pd.Series) -> str:
-    k = float(row.get("kappa", math.nan))
-    lo, hi = float(row.get("kappa_lo", math.nan)), float(row.get("kappa_hi", math.nan))
-    ci = f" [{_fmt_kappa(lo)}, {_fmt_kappa(hi)}]" if not (math.isnan(lo) and math.isnan(hi)) else ""
+def _kappa_text(k: float, lo: float, hi: float) -> str:
+    """'κ = 5.5 [4.4, 6.6]' (no interval unless both ends are known); 'κ ≤ 0.01' when only an upper bound is."""
+    if math.isnan(k) and math.isfinite(hi):
+        return f"κ ≤ {_fmt_kappa(hi)}"
+    ci = f" [{_fmt_kappa(lo)}, {_fmt_kappa(hi)}]" if not (math.isnan(lo) or math.isnan(hi)) else ""
     return f"κ = {_fmt_kappa(k)}{ci}"
+
+
+def _num(row: pd.Series, key: str) -> float:
+    try:
+        return float(row.get(key, math.nan))
+    except (TypeError, ValueError):
+        return math.nan
+
+
+def _selected(fits: pd.DataFrame | None, meta_row: pd.Series) -> pd.Series | None:
+    """The selected row (law, phase, κ, scale) of the spectrum whose coordinates are ``meta_row``, if fitted."""
+    if fits is None or len(fits) == 0 or "selected" not in fits.columns:
+        return None
+    rows = spectrum_rows(_matching(fits, meta_row))
+    return rows.iloc[0] if len(rows) else None
+
+
+def _draw_selected(ax: Axes, pdf: PdfFn, sel: pd.Series | None, x: np.ndarray, ev: np.ndarray) -> list[str]:
+    """Draw the selected law's density over the histogram of ``ev``; return the panel's text lines.
+
+    MP: MP(γ) at the fitted scale. MP+spikes: the MP bulk (γ and mass of the bulk's n − k eigenvalues, its
+    scale) and the k largest eigenvalues marked as ticks along the bottom. HTMP: the selected form at its κ and
+    scale (not drawable when only an upper bound on κ is known: rank collapse). The text gives the law, κ with
+    its interval and α, the phase, and the evidence: the MP test's p-value (of the bulk for MP+spikes), or the
+    selection's reason for rejecting the MP laws.
+    """
+    if sel is None:
+        return ["no fit"]
+    law, phase = str(sel.get("law", "")), str(sel.get("phase", ""))
+    if not law:
+        return [f"no law ({sel.get('law_status', '') or sel.get('status', '') or 'not fitted'})"]
+    gamma, scale = _num(sel, "gamma"), _num(sel, "law_scale")
+    kappa = _num(sel, "law_kappa")
+    style = {"color": "C3", "lw": 1.8}
+    lines = [f"law: {law}"]
+    note = ""
+    if law == "MP":
+        note = _draw_pdf(ax, pdf, "mp", x, "selected: MP", style, gamma=gamma, scale=scale)
+    elif law == "MP+spikes":
+        n, k = int(_num(sel, "n_eigs")), int(_num(sel, "n_spikes"))
+        note = _draw_pdf(ax, pdf, "mp", x, f"selected: MP bulk + {k} spike{'s' * (k != 1)}", style,
+                         weight=(n - k) / n, gamma=gamma * (n - k) / n, scale=scale)  # fmt: skip
+        spikes = np.sort(ev)[-k:] if k else np.empty(0)
+        from matplotlib.transforms import blended_transform_factory
+
+        ax.plot(spikes, np.full(spikes.size, 0.06), ls="none", marker="|", ms=14, mew=2, color="C3",
+                transform=blended_transform_factory(ax.transData, ax.transAxes))  # fmt: skip
+        lines[0] += f" ({k} spike{'s' * (k != 1)}, ticks)"
+    else:
+        form = str(sel.get("form", "direct"))
+        if math.isnan(kappa):
+            note = "density not drawn: κ is only bounded above"
+        else:
+            note = _draw_pdf(
+                ax, pdf, form, x, f"selected: {law}", style, gamma=gamma, kappa=kappa, scale=scale
+            )
+    lines.append(_kappa_text(kappa, _num(sel, "law_kappa_lo"), _num(sel, "law_kappa_hi")))
+    alpha = _num(sel, "alpha")
+    if math.isfinite(alpha):
+        lines[-1] += f", α = {alpha:.3g}"
+    lines.append(f"phase: {phase}")
+    # why: the calibrated MP tests behind MP laws, the selection's own reason for an HTMP law
+    if law == "MP" and math.isfinite(_num(sel, "mp_p")):
+        lines.append(f"MP test p = {_num(sel, 'mp_p'):.2g}")
+    elif law == "MP+spikes" and math.isfinite(_num(sel, "spikes_p")):
+        lines.append(f"MP test of the bulk p = {_num(sel, 'spikes_p'):.2g}")
+    elif law.startswith("HTMP") and isinstance(sel.get("law_message"), str):
+        lines.append(f"why not MP: {sel['law_message'].split(';')[0]}")
+    return lines + ([note] if note else [])
+
+
+def _outcome_text(sel: pd.Series | None) -> str:
+    """'test acc 0.971, training ok' for a trained network (empty for the initialisation)."""
+    if sel is None:
+        return ""
+    train = sel.get("train_status", "")
+    if train is None or (isinstance(train, float) and math.isnan(train)) or train == "":
+        return ""
+    acc = _num(sel, "test_acc")
+    return (f"test acc {acc:.3f}, " if math.isfinite(acc) else "") + f"training {train}"
 
 
 def _finite(series: pd.Series) -> np.ndarray:
@@ -283,9 +378,10 @@ def fig_phases(
     """The "5+1 phases" of training (the paper's Figure 2): one panel per batch size, descending.
 
     Each panel shows the layer's eigenvalue histogram (log-spaced bins, density per unit λ), the
-    Marchenko–Pastur density MP(γ) at scale = mean eigenvalue (MP has mean ``scale``), and the HTMP density of
-    the form (direct or inverse) with the larger log-likelihood at its fitted κ and scale, with κ [CI], the
-    preferred law and the phase of :func:`htmu.scorecard.phase_label`.
+    Marchenko–Pastur density MP(γ) at scale = mean eigenvalue (MP has mean ``scale``; dashed) and the density of
+    the law selected for the spectrum (solid; see :func:`_draw_selected`: MP at its fitted scale, MP+spikes as
+    its bulk with the spikes marked, HTMP in the selected form at its κ and scale), with the law, κ with its
+    interval and α, the phase, and the run's test accuracy and training status.
 
     Parameters
     ----------
@@ -359,43 +455,17 @@ def fig_phases(
                     pdf,
                     "mp",
                     x,
-                    f"MP(γ={gamma:.3g})",
-                    {"color": "k", "ls": "--"},
+                    f"MP(γ={gamma:.3g}) at the mean",
+                    {"color": "k", "ls": "--", "lw": 1},
                     gamma=gamma,
                     scale=float(np.average(ev, weights=w)),
                 )
             )
-        rows = _matching(fits, row_meta)
-        best = best_fits(rows) if len(rows) else pd.DataFrame()
-        lines = []
-        if len(best):
-            b = best.iloc[0]
-            form = str(b.get("form", "direct"))
-            kappa = float(b.get("kappa", math.nan))
-            if str(b.get("status", "")) == "ok" and math.isfinite(kappa):
-                notes.append(
-                    _draw_pdf(
-                        ax,
-                        pdf,
-                        form,
-                        x,
-                        f"HTMP {form}",
-                        {"color": "C3"},
-                        gamma=float(b.get("gamma", gamma)),
-                        kappa=kappa,
-                        scale=float(b.get("scale", 1.0)),
-                    )
-                )
-            lines.append(f"{_kappa_ci(b)} ({form})")
-            lines.append(f"preferred: {b.get('preferred', '') or 'none'}")
-            lines.append(
-                "phase: "
-                + phase_label(
-                    b.get("preferred", ""), kappa, b.get("status", "ok"), b.get("train_status", "ok")
-                )
-            )
-        else:
-            lines.append("no fit")
+        sel = _selected(fits, row_meta)
+        lines = _draw_selected(ax, pdf, sel, x, ev)
+        outcome = _outcome_text(sel)
+        if outcome:
+            lines.append(outcome)
         if n_nonpos:
             lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
         lines += [n for n in notes if n]
@@ -497,8 +567,8 @@ def fig_ntk(
 
     Rows are architectures, columns ``stages``. Each panel: histogram of the NTK eigenvalues (log-spaced
     bins; first dataset, batch size and seed), the inverse-Gamma law fitted to the eigenvalues below the
-    ``quantile`` by :func:`fit_invgamma_lower` (drawn below that threshold), and the fitted inverse-form HTMP
-    density from ``fits`` (form ``"inverse"``, status ``ok``).
+    ``quantile`` by :func:`fit_invgamma_lower` (drawn below that threshold), and the law selected for the
+    spectrum (from ``fits``, drawn as in :func:`fig_phases`) with its κ, phase and the run's outcome.
 
     Parameters
     ----------
@@ -558,32 +628,11 @@ def fig_ntk(
                 lines.append(f"inv-Gamma shape {ig.shape:.3g}, scale {ig.scale:.3g}")
             else:
                 lines.append(f"inverse-Gamma fit: {ig.status}")
-            rows = _matching(fits, sub.loc[i])
-            inv = (
-                rows[(rows["form"].astype(str) == "inverse")]
-                if len(rows) and "form" in rows
-                else pd.DataFrame()
-            )
-            if len(inv):
-                b = inv.iloc[0]
-                kappa = float(b.get("kappa", math.nan))
-                if str(b.get("status", "")) == "ok" and math.isfinite(kappa):
-                    note = _draw_pdf(
-                        ax,
-                        pdf,
-                        "inverse",
-                        x,
-                        "HTMP inverse form",
-                        {"color": "C3"},
-                        gamma=float(b.get("gamma", math.nan)),
-                        kappa=kappa,
-                        scale=float(b.get("scale", 1.0)),
-                    )
-                    if note:
-                        lines.append(note)
-                lines.append(f"{_kappa_ci(b)}, KS {float(b.get('ks', math.nan)):.3f} ({b.get('status', '')})")
-            else:
-                lines.append("no inverse-form fit")
+            sel = _selected(fits, sub.loc[i])
+            lines += _draw_selected(ax, pdf, sel, x, ev)
+            outcome = _outcome_text(sel)
+            if outcome:
+                lines.append(outcome)
             if n_nonpos:
                 lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
             ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, bbox=_TEXT_BOX)
@@ -597,6 +646,10 @@ def fig_ntk(
 # ----------------------------------------------------------------------------------------------- κ vs accuracy
 
 
+#: Marker of each law in the κ-accuracy figure.
+_LAW_MARKERS = {"MP": "^", "MP+spikes": "P", "HTMP-direct": "o", "HTMP-inverse": "s"}
+
+
 def fig_kappa_accuracy(
     fits: pd.DataFrame | None,
     matrix: str = "weight",
@@ -606,12 +659,14 @@ def fig_kappa_accuracy(
     seed: int = 0,
     n_boot: int = 2000,
 ) -> Figure:
-    """κ against test accuracy across batch sizes and seeds, one colour per architecture.
+    """κ of the selected law against test accuracy across batch sizes and seeds, one colour per architecture.
 
-    One point per spectrum (the form with the larger likelihood). Finite κ on a log axis; MP-preferred
-    spectra (κ = ∞) drawn as triangles on a line above the data. The legend gives Spearman's ρ between κ and
-    test accuracy with a percentile-bootstrap 95% interval (:func:`htmu.scorecard.spearman_with_ci`, i.e. :func:`htmu.theory.spearman_ci`),
-    ranking κ = ∞ above every finite κ.
+    One point per spectrum, its marker the selected law (:data:`_LAW_MARKERS`). Finite κ on a log axis; laws MP
+    and MP+spikes (κ = ∞) on a line above the data, the rank-collapse phase (κ → 0) on a line below
+    (:func:`htmu.scorecard.kappa_rank`). Filled markers: networks that learned (training status ``ok``); only
+    they enter Spearman's ρ between κ and test accuracy in the legend (percentile-bootstrap 95% interval,
+    :func:`htmu.scorecard.spearman_with_ci`), as in the scorecard. Hollow markers: runs that collapsed or are
+    undertrained, drawn but not counted; diverged runs have no fitted spectrum and are only counted.
 
     Parameters
     ----------
@@ -632,52 +687,76 @@ def fig_kappa_accuracy(
     -------
     Figure
     """
-    fig, axes = _new_figure(1, 1, width=6.0, height=4.5)
+    fig, axes = _new_figure(1, 1, width=6.5, height=4.8)
     ax = axes[0, 0]
-    ax.set_title(f"HTMP κ against test accuracy ({matrix}, stage {stage})")
-    need = {"arch", "kappa", "test_acc", "status"}
+    ax.set_title(f"κ of the selected law against test accuracy ({matrix}, stage {stage})")
+    need = {"arch", "selected", "law", "phase", "law_kappa", "test_acc", "train_status"}
     if _is_empty(fits) or not need <= set(fits.columns):
         _no_data(ax, "fits empty" if _is_empty(fits) else f"fits lacks {sorted(need - set(fits.columns))}")
         return fig
-    df = _filter(fits, matrix=matrix, stage=stage)
+    df = _filter(spectrum_rows(fits), matrix=matrix, stage=stage)
     rng = np.random.default_rng(seed)
     series = []
     for arch, g in df.groupby("arch", sort=True):
         layers = sorted(g["layer"].astype(str).unique()) if "layer" in g else [""]
         lay = layer if layer is not None else ("fc1" if "fc1" in layers else layers[0])
-        g = _filter(g, layer=lay) if "layer" in g else g
-        best = best_fits(g)
-        kap = np.array([effective_kappa(r) for _, r in best.iterrows()], dtype=float)
-        acc = _finite(best["test_acc"])
-        keep = ~np.isnan(kap) & ~np.isnan(acc)
-        if keep.any():
-            series.append((f"{arch} {lay}".strip(), best[keep], kap[keep], acc[keep]))
-    if not series:
+        g = (_filter(g, layer=lay) if "layer" in g else g).reset_index(drop=True)
+        series.append((f"{arch} {lay}".strip(), g, kappa_rank(g), _finite(g["test_acc"])))
+    drawable = [(k, a) for _, _, k, a in series if np.any(~np.isnan(k) & ~np.isnan(a))]
+    if not drawable:
         _no_data(ax, f"no fitted {matrix} spectra with test accuracy")
         return fig
-    finite_all = np.concatenate([k[np.isfinite(k)] for *_, k, _ in series])
+    finite_all = np.concatenate([k[np.isfinite(k) & (k > 0)] for k, _ in drawable])
     kmax = float(finite_all.max()) if finite_all.size else 10.0
     kmin = float(finite_all.min()) if finite_all.size else 1.0
-    y_inf = kmax * 3.0
-    for j, (name, best, kap, acc) in enumerate(series):
-        res = spearman_with_ci(kap, acc, rng=rng, n_boot=n_boot)
+    y_inf, y_zero = kmax * 3.0, kmin / 3.0
+    left_out: dict[str, int] = {}
+    for j, (name, g, kap, acc) in enumerate(series):
         color = f"C{j % 10}"
-        fin = np.isfinite(kap)
-        ax.scatter(acc[fin], kap[fin], color=color, label=f"{name}: {res.text()}")
-        ax.scatter(acc[~fin], np.full((~fin).sum(), y_inf), color=color, marker="^")
-        bs = best["batch_size"].to_numpy() if "batch_size" in best else [None] * len(kap)
-        for a, k, b in zip(acc, np.where(fin, kap, y_inf), bs, strict=True):
-            if b is not None:
-                ax.annotate(f"{int(b)}", (a, k), textcoords="offset points", xytext=(3, 3), fontsize=6)
-    ax.axhline(y_inf, color="0.5", ls=":", lw=1)
-    ax.text(0.01, y_inf, " κ = ∞ (MP preferred)", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
-    ax.set_yscale("log")
-    ax.set_ylim(max(kmin / 3.0, 1e-6), y_inf * 3.0)
-    ax.set_xlabel("test accuracy (fraction correct)")
-    ax.set_ylabel("fitted κ (dimensionless, log scale)")
-    ax.legend(
-        fontsize=7, title="Spearman ρ(κ, accuracy), 95% bootstrap CI; labels: batch size", title_fontsize=7
+        train = g["train_status"].to_numpy(str)
+        learned = train == "ok"
+        for t in train[~learned]:
+            left_out[t] = left_out.get(t, 0) + 1
+        drawn = ~np.isnan(kap) & ~np.isnan(acc)
+        use = drawn & learned
+        res = spearman_with_ci(kap[use], acc[use], rng=rng, n_boot=n_boot)
+        y = np.where(np.isinf(kap), y_inf, np.where(kap == 0, y_zero, kap))
+        first = True
+        for law, marker in _LAW_MARKERS.items():
+            m = g["law"].to_numpy(str) == law
+            for filled in (True, False):
+                sel = drawn & m & (learned == filled)
+                if not sel.any():
+                    continue
+                ax.scatter(acc[sel], y[sel], marker=marker, s=36, color=color if filled else "none",
+                           edgecolors=color, label=f"{name}: {res.text()}" if first else None)  # fmt: skip
+                first = False
+        bs = g["batch_size"].to_numpy() if "batch_size" in g else [None] * len(g)
+        for a, k, b, ok in zip(acc[drawn], y[drawn], np.asarray(bs)[drawn], learned[drawn], strict=True):
+            if b is not None and not (isinstance(b, float) and math.isnan(b)):
+                ax.annotate(f"{int(b)}" + ("" if ok else "*"), (a, k), textcoords="offset points", xytext=(3, 3),
+                            fontsize=6)  # fmt: skip
+    for law, marker in _LAW_MARKERS.items():
+        ax.scatter([], [], marker=marker, color="0.3", label=f"law {law}")
+    ax.scatter(
+        [], [], marker="o", color="none", edgecolors="0.3", label="hollow, *: training not ok (not in ρ)"
     )
+    ax.axhline(y_inf, color="0.5", ls=":", lw=1)
+    ax.axhline(y_zero, color="0.5", ls=":", lw=1)
+    # named in the right margin, where no point can hide them
+    ax.text(1.01, y_inf, "κ = ∞\n(MP laws)", transform=ax.get_yaxis_transform(), va="center", ha="left",
+            fontsize=7)  # fmt: skip
+    ax.text(1.01, y_zero, "κ → 0\n(rank\ncollapse)", transform=ax.get_yaxis_transform(), va="center",
+            ha="left", fontsize=7)  # fmt: skip
+    if left_out:
+        ax.text(0.99, 0.02, "not in ρ: " + ", ".join(f"{v} {k}" for k, v in sorted(left_out.items())),
+                transform=ax.transAxes, ha="right", fontsize=7)  # fmt: skip
+    ax.set_yscale("log")
+    ax.set_ylim(max(y_zero / 3.0, 1e-6), y_inf * 3.0)
+    ax.set_xlabel("test accuracy (fraction correct)")
+    ax.set_ylabel("κ of the selected law (dimensionless, log scale)")
+    ax.legend(fontsize=6, title="Spearman ρ(κ, accuracy) over runs that learned, 95% bootstrap CI; labels: batch",
+              title_fontsize=6, loc="best")  # fmt: skip
     return fig
 
 
@@ -849,14 +928,17 @@ def fig_estimator(summary: pd.DataFrame | None) -> Figure:
 
 
 def fig_structure(rows: pd.DataFrame | None) -> Figure:
-    """κ against eigenvector freedom for each structure (points with κ intervals).
+    """κ of the selected law against eigenvector freedom for each structure (points with κ intervals).
 
-    κ = ∞ (MP preferred) is drawn as a triangle on a line above the finite values.
+    Laws MP and MP+spikes (κ = ∞) are drawn as triangles on a line above the finite values, the rank-collapse
+    phase (κ → 0) as down-triangles on a line below (:func:`htmu.scorecard.kappa_rank`). Filled circles: HTMP
+    direct form; open circles: inverse form.
 
     Parameters
     ----------
     rows : DataFrame or None
-        Structure rows (``structure, param, freedom, kappa, kappa_lo, kappa_hi, preferred, alpha_tail``).
+        :func:`htmu.theory.structure_experiment`'s table (``structure, freedom, law, phase, kappa, kappa_lo,
+        kappa_hi, form``).
 
     Returns
     -------
@@ -865,37 +947,45 @@ def fig_structure(rows: pd.DataFrame | None) -> Figure:
     fig, axes = _new_figure(1, 1, width=6.0, height=4.2)
     ax = axes[0, 0]
     ax.set_title("Eigenvector structure lowers κ (reduced eigenvector entropy)")
-    if _is_empty(rows) or not {"structure", "freedom", "kappa"} <= set(rows.columns):
+    if _is_empty(rows) or not {"structure", "freedom", "law", "phase", "kappa"} <= set(rows.columns):
         _no_data(ax, "no structure rows")
         return fig
-    kap = np.array([effective_kappa(r) for _, r in rows.iterrows()], dtype=float)
-    fin = np.isfinite(kap)
+    kap = kappa_rank(rows, "kappa")
+    fin = np.isfinite(kap) & (kap > 0)
     if not np.any(~np.isnan(kap)):
-        _no_data(ax, "no fitted κ")
+        _no_data(ax, "no law selected")
         return fig
     kmax = float(kap[fin].max()) if fin.any() else 10.0
     kmin = float(kap[fin].min()) if fin.any() else 1.0
-    y_inf = kmax * 3.0
+    y_inf, y_zero = kmax * 3.0, kmin / 3.0
     for j, (name, g) in enumerate(rows.assign(_k=kap).groupby("structure", sort=True)):
         g = g.sort_values("freedom")
         color = f"C{j % 10}"
         free, k = _finite(g["freedom"]), g["_k"].to_numpy(float)
-        f = np.isfinite(k)
+        f = np.isfinite(k) & (k > 0)
+        inverse = g["form"].astype(str).eq("inverse").to_numpy() if "form" in g else np.zeros(len(g), bool)
         if {"kappa_lo", "kappa_hi"} <= set(g.columns) and f.any():
             lo, hi = _finite(g["kappa_lo"])[f], _finite(g["kappa_hi"])[f]
             err = np.vstack([k[f] - lo, hi - k[f]])
             err = np.where(np.isfinite(err), np.clip(err, 0, None), 0.0)
-            ax.errorbar(free[f], k[f], yerr=err, fmt="o", alpha=0.8, capsize=3, color=color, label=str(name))
-        else:
-            ax.plot(free[f], k[f], "o", alpha=0.8, color=color, label=str(name))
+            ax.errorbar(free[f], k[f], yerr=err, fmt="none", alpha=0.8, capsize=3, color=color)
+        ax.scatter(free[f & ~inverse], k[f & ~inverse], marker="o", color=color, label=str(name))
+        ax.scatter(free[f & inverse], k[f & inverse], marker="o", color="none", edgecolors=color)
         ax.scatter(free[np.isinf(k)], np.full(np.isinf(k).sum(), y_inf), marker="^", color=color)
+        ax.scatter(free[k == 0], np.full((k == 0).sum(), y_zero), marker="v", color=color)
     ax.axhline(y_inf, color="0.5", ls=":", lw=1)
-    ax.text(0.01, y_inf, " κ = ∞ (MP preferred)", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7)
+    ax.axhline(y_zero, color="0.5", ls=":", lw=1)
+    ax.text(
+        0.01, y_inf, " κ = ∞ (MP, MP+spikes)", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7
+    )
+    ax.text(
+        0.01, y_zero, " κ → 0 (rank collapse)", transform=ax.get_yaxis_transform(), va="bottom", fontsize=7
+    )
     ax.set_yscale("log")
-    ax.set_ylim(max(kmin / 3.0, 1e-6), y_inf * 3.0)
+    ax.set_ylim(max(y_zero / 3.0, 1e-6), y_inf * 3.0)
     ax.set_xlabel("eigenvector freedom dim G / dim O(n) (0 fixed, 1 Haar)")
-    ax.set_ylabel("fitted κ (dimensionless, log scale)")
-    ax.legend(fontsize=7, title="structure", title_fontsize=7)
+    ax.set_ylabel("κ of the selected law (dimensionless, log scale)")
+    ax.legend(fontsize=7, title="structure (open: inverse form)", title_fontsize=7)
     return fig
 
 
@@ -1132,7 +1222,9 @@ def fig_layer_esd(
     if law.startswith("MP"):
         lines.append("κ = ∞ (Marchenko–Pastur)")
     elif law:
-        lines.append(f"{_kappa_ci(pd.Series(row))} ({row.get('form', '')} form)")
+        lines.append(
+            f"{_kappa_text(float(row.get('kappa', math.nan)), float(row.get('kappa_lo', math.nan)), float(row.get('kappa_hi', math.nan)))} ({row.get('form', '')} form)"
+        )
         alpha = float(row.get("alpha", math.nan))
         lines.append(f"α = {_fmt_kappa(alpha)}, spikes: {row.get('n_spikes', 0)}")
     lines.append(f"γ = {gamma:.3g}, {ev.size + n_nonpos} eigenvalues")

@@ -116,10 +116,33 @@ def _default_cdf() -> Callable[[np.ndarray, float, float], np.ndarray]:
     return lambda x, gamma, kappa: htmp.cdf(x, gamma, kappa)
 
 
-def _default_compare() -> FitFn:
-    from htmu.estimate import compare_laws
+def _default_select() -> FitFn:
+    from htmu.selection import select_law
 
-    return compare_laws
+    return select_law
+
+
+def _default_tail() -> FitFn:
+    from htmu.estimate import fit_powerlaw
+
+    return fit_powerlaw
+
+
+def _selection_fields(sel: Any) -> dict[str, Any]:
+    """The decision of a :class:`htmu.selection.LawSelection` (or any object with those attributes)."""
+    return {
+        "law": str(sel.law), "phase": str(sel.phase), "kappa": float(sel.kappa), "kappa_lo": float(sel.kappa_ci[0]),
+        "kappa_hi": float(sel.kappa_ci[1]), "form": str(sel.form), "n_spikes": int(sel.n_spikes),
+        "alpha": float(sel.alpha), "status": str(sel.status),
+    }  # fmt: skip
+
+
+def _tail_fit(eigenvalues: np.ndarray, tail: FitFn) -> Any:
+    """Power-law tail of the eigenvalues above the eigensolver's floor (below it they carry no digits)."""
+    from htmu.ensembles import eigensolver_floor
+
+    x = np.asarray(eigenvalues, dtype=float)
+    return tail(x[x > eigensolver_floor(x)])
 
 
 def _fit_fields(result: Any) -> dict[str, Any]:
@@ -604,9 +627,10 @@ def structure_experiment(
     *,
     block_counts: Sequence[int] = (2, 5, 10, 25, 50),
     sampler: Sampler | None = None,
-    compare: FitFn | None = None,
+    select: FitFn | None = None,
+    tail: FitFn | None = None,
 ) -> pd.DataFrame:
-    r"""Fit kappa to Wishart-like spectra whose eigenvector freedom is reduced step by step.
+    r"""Select the law of Wishart-like spectra whose eigenvector freedom is reduced step by step.
 
     The paper's claim: less eigenvector entropy gives heavier tails and a smaller fitted :math:`\kappa`
     (Haar eigenvectors give Marchenko--Pastur, :math:`\kappa = \infty`; fixed eigenvectors give
@@ -616,14 +640,12 @@ def structure_experiment(
     ``block_counts`` (block size :math:`\lfloor n/k \rfloor`, more blocks = less freedom); Kronecker
     :math:`W_1 \otimes W_2` with the most balanced factorisation of ``n``; fixed eigenvectors.
 
-    **Form.** These are Gram (covariance-like) matrices of Gaussian weights, the analogue of
-    :math:`W W^\top` for a weight matrix: their spectra are fitted in the **direct** form (the form the
-    high-temperature ensemble produces, whose :math:`\kappa \to \infty` limit is MP(:math:`\gamma`) and
-    :math:`\kappa \to 0` limit is a Gamma law, exactly the fixed-eigenvector spectrum), with
-    :math:`\gamma` known. One call of :func:`htmu.estimate.compare_laws` per spectrum gives the HTMP fit
-    with its bootstrap interval, ``preferred`` (the likelihood's choice among MP, HTMP and a power law)
-    and ``tail_alpha``, the Clauset--Shalizi--Newman exponent of the upper tail (a larger alpha is a
-    lighter tail).
+    **Law.** These are Gram (covariance-like) matrices of Gaussian weights, the analogue of :math:`W W^\top`
+    for a weight matrix, with :math:`\gamma` known. One call of :func:`htmu.selection.select_law` per spectrum
+    gives the law (MP, MP+spikes, or HTMP in the form with the larger likelihood), its :math:`\kappa` with the
+    bootstrap interval (:math:`\infty` for the MP laws) and the phase; ``tail_alpha`` is the
+    Clauset--Shalizi--Newman exponent of the upper tail (:func:`htmu.estimate.fit_powerlaw`; a larger alpha
+    is a lighter tail).
 
     Parameters
     ----------
@@ -639,10 +661,14 @@ def structure_experiment(
         Numbers of diagonal blocks, each in [2, n].
     sampler : callable, optional
         ``sampler(n, gamma, structure, rng, **kw)``; default :func:`htmu.ensembles.sample_structured`.
-    compare : callable, optional
-        ``compare(eigenvalues, gamma, form=..., rng=rng, ci=True)`` returning an object with
-        ``preferred``, ``htmp`` (``kappa``, ``kappa_ci``, ``status``) and ``powerlaw`` (``alpha``,
-        ``alpha_se``, ``xmin``, ``n_tail``, ``status``); default :func:`htmu.estimate.compare_laws`.
+    select : callable, optional
+        ``select(eigenvalues, gamma, rng=rng, ci=True)`` returning an object with ``law``, ``phase``,
+        ``kappa``, ``kappa_ci``, ``form``, ``n_spikes``, ``alpha`` and ``status``; default
+        :func:`htmu.selection.select_law`.
+    tail : callable, optional
+        ``tail(eigenvalues)`` returning an object with ``alpha``, ``alpha_se``, ``xmin``, ``n_tail`` and
+        ``status``; default :func:`htmu.estimate.fit_powerlaw` (on the eigenvalues above the eigensolver's
+        floor).
 
     Returns
     -------
@@ -650,9 +676,9 @@ def structure_experiment(
         One row per (structure setting, draw): ``structure``, ``label``, ``block_size`` and
         ``n_blocks`` (Haar: one block of n; fixed eigenvectors: n blocks of 1; missing for Kronecker),
         ``factor`` (Kronecker :math:`n_1`, else missing), ``freedom`` (:func:`eigenvector_freedom`), ``n``, ``gamma``,
-        ``draw``, ``form`` ("direct"), ``kappa``, ``kappa_lo``, ``kappa_hi``, ``status`` (the HTMP
-        fit's), ``kappa_moments`` (:func:`kappa_moments`: never fails, ``inf`` for MP-like spectra, so
-        it keeps the Haar rows that a failed likelihood fit leaves NaN), ``preferred``, ``tail_alpha``, ``tail_alpha_se``, ``tail_xmin``, ``tail_n``,
+        ``draw``, the selection's ``law``, ``phase``, ``kappa``, ``kappa_lo``, ``kappa_hi``, ``form``,
+        ``n_spikes``, ``alpha`` and ``status``, ``kappa_moments`` (:func:`kappa_moments`: never fails,
+        ``inf`` for MP-like spectra), ``tail_alpha``, ``tail_alpha_se``, ``tail_xmin``, ``tail_n``,
         ``tail_status``.
     """
     if rng is None:
@@ -666,7 +692,8 @@ def structure_experiment(
         raise ValueError(f"block_counts must be at most n={n}, got {list(block_counts)}")
     if sampler is None:
         from htmu.ensembles import sample_structured as sampler
-    compare = compare or _default_compare()
+    select = select or _default_select()
+    tail = tail or _default_tail()
 
     factor = _kronecker_factor(n)
     settings: list[tuple[str, str, dict[str, int]]] = [("haar", "haar", {})]
@@ -689,9 +716,8 @@ def structure_experiment(
             n_blocks = len(_block_sizes(n, block_size))
         for d in range(draws):
             eigs = np.sort(np.asarray(sampler(n, gamma, structure, rng, **kw), dtype=float))
-            cmp = compare(eigs, gamma, form="direct", rng=rng, ci=True)
-            f = _fit_fields(cmp.htmp)
-            pl = cmp.powerlaw
+            sel = _selection_fields(select(eigs, gamma, rng=rng, ci=True))
+            pl = _tail_fit(eigs, tail)
             rows.append(
                 {
                     "structure": structure,
@@ -703,13 +729,8 @@ def structure_experiment(
                     "n": n,
                     "gamma": gamma,
                     "draw": d,
-                    "form": "direct",
-                    "kappa": f["kappa_hat"],
-                    "kappa_lo": f["kappa_lo"],
-                    "kappa_hi": f["kappa_hi"],
-                    "status": f["status"],
+                    **sel,
                     "kappa_moments": kappa_moments(eigs, gamma),
-                    "preferred": str(cmp.preferred),
                     "tail_alpha": float(pl.alpha),
                     "tail_alpha_se": float(getattr(pl, "alpha_se", np.nan)),
                     "tail_xmin": float(pl.xmin),
@@ -794,7 +815,8 @@ def correlation_experiment(
     rng: np.random.Generator | None = None,
     *,
     activation: str = "linear",
-    compare: FitFn | None = None,
+    select: FitFn | None = None,
+    tail: FitFn | None = None,
 ) -> pd.DataFrame:
     r"""Propagate a power-law input covariance through a random layer and fit the output spectrum.
 
@@ -814,10 +836,11 @@ def correlation_experiment(
     The input's eigenvalue density has the upper tail :math:`\sigma^{-(1 + 1/\alpha)}` (the
     :math:`k^{-\alpha}` sequence has :math:`\#\{\sigma_k > t\} \propto t^{-1/\alpha}`), so
     ``tail_alpha_in_theory`` is :math:`1 + 1/\alpha` (infinite for :math:`\alpha = 0`: no power law). The
-    input's sample covariance :math:`X X^\top/m` and the output are fitted the same way, by
-    :func:`htmu.estimate.compare_laws`: power-law tail (interval
-    :math:`\hat\alpha \pm 1.96\,\mathrm{se}`), HTMP :math:`\kappa` in the **inverse** form (the form
-    with a power-law upper tail; :math:`\gamma` known) with its bootstrap interval, and the preferred law.
+    input's sample covariance :math:`X X^\top/m` and the output are treated the same way: the power-law tail
+    above the eigensolver's floor (:func:`htmu.estimate.fit_powerlaw`, interval
+    :math:`\hat\alpha \pm 1.96\,\mathrm{se}`) and the law selected by :func:`htmu.selection.select_law`
+    (with the bootstrap interval of :math:`\kappa` for the output only: the input's :math:`\kappa` is reported
+    without one).
 
     Parameters
     ----------
@@ -832,17 +855,18 @@ def correlation_experiment(
     rng : numpy.random.Generator
         Source of randomness (required).
     activation : {"linear", "relu"}
-    compare : callable, optional
-        As in :func:`structure_experiment`; default :func:`htmu.estimate.compare_laws`.
+    select, tail : callable, optional
+        As in :func:`structure_experiment`.
 
     Returns
     -------
     pandas.DataFrame
         One row per (alpha, draw): ``alpha_in``, ``draw``, ``n``, ``d``, ``m``, ``gamma``, ``activation``,
         ``tail_alpha_in_theory``, ``tail_alpha_in`` (fitted on :math:`X X^\top/m`), ``tail_alpha_out``,
-        ``tail_alpha_out_lo``, ``tail_alpha_out_hi``, ``tail_n_out``, ``kappa_in`` (fitted with the
-        input's aspect ratio :math:`d/m`), ``kappa``, ``kappa_lo``, ``kappa_hi``, ``form`` ("inverse"), ``preferred_in``, ``preferred``,
-        ``status_in``, ``status`` (HTMP fits), ``tail_status``.
+        ``tail_alpha_out_lo``, ``tail_alpha_out_hi``, ``tail_n_out``, ``law_in`` and ``kappa_in`` (the
+        input's selection, aspect ratio :math:`d/m`), the output's ``law``, ``phase``, ``kappa``,
+        ``kappa_lo``, ``kappa_hi``, ``form``, ``n_spikes``, ``alpha`` and ``status``, and ``tail_status``
+        (the output's power-law fit).
     """
     if rng is None:
         raise ValueError("rng must be a numpy.random.Generator, got None")
@@ -855,7 +879,8 @@ def correlation_experiment(
         raise ValueError(f"alphas must be finite numbers >= 0, got {list(alphas)!r}")
     if activation not in ("linear", "relu"):
         raise ValueError(f"activation must be 'linear' or 'relu', got {activation!r}")
-    compare = compare or _default_compare()
+    select = select or _default_select()
+    tail = tail or _default_tail()
 
     m = int(round(n / gamma))
     d = int(round(n / math.sqrt(gamma)))
@@ -875,10 +900,9 @@ def correlation_experiment(
             eig_in = np.sort(eig_in / eig_in.mean())
             eig_out = np.sort(eig_out / eig_out.mean())
             # the input Gram X X^T/m is d x d with aspect ratio d/m, the output's is n/m = gamma
-            cmp_in = compare(eig_in, d / m, form="inverse", rng=rng, ci=True)
-            cmp_out = compare(eig_out, gamma, form="inverse", rng=rng, ci=True)
-            pl_in, pl_out = cmp_in.powerlaw, cmp_out.powerlaw
-            f_in, f_out = _fit_fields(cmp_in.htmp), _fit_fields(cmp_out.htmp)
+            sel_in = select(eig_in, d / m, rng=rng, ci=False)
+            sel_out = _selection_fields(select(eig_out, gamma, rng=rng, ci=True))
+            pl_in, pl_out = _tail_fit(eig_in, tail), _tail_fit(eig_out, tail)
             se = float(getattr(pl_out, "alpha_se", np.nan))
             rows.append(
                 {
@@ -895,15 +919,9 @@ def correlation_experiment(
                     "tail_alpha_out_lo": float(pl_out.alpha) - _Z95 * se,
                     "tail_alpha_out_hi": float(pl_out.alpha) + _Z95 * se,
                     "tail_n_out": int(pl_out.n_tail),
-                    "kappa_in": f_in["kappa_hat"],
-                    "kappa": f_out["kappa_hat"],
-                    "kappa_lo": f_out["kappa_lo"],
-                    "kappa_hi": f_out["kappa_hi"],
-                    "form": "inverse",
-                    "preferred_in": str(cmp_in.preferred),
-                    "preferred": str(cmp_out.preferred),
-                    "status_in": f_in["status"],
-                    "status": f_out["status"],
+                    "law_in": str(sel_in.law),
+                    "kappa_in": float(sel_in.kappa),
+                    **sel_out,
                     "tail_status": str(pl_out.status),
                 }
             )
