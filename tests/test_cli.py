@@ -337,7 +337,7 @@ def test_select_any_store_coordinate_picks_one_spectrum(tmp_path, store):
 
 def test_select_refusals_name_what_varies(store):
     path, _ = store
-    every = "gamma, matrix, layer, method, status, convention, n_rows, n_cols, n_eigs, arch, stage, seed, spectrum"
+    every = "gamma, matrix, layer, method, status, convention, n_rows, n_cols, n_eigs, rank, arch, stage, seed, spectrum"
     cases = {
         (
             "k=3",
@@ -362,7 +362,7 @@ def test_select_refusals_name_what_varies(store):
             "matrix=hessian",
         ): f"{path}: the selection matrix=hessian leaves 2 spectra; choose one with --select "
         "NAME=VALUE on what still varies: method (lanczos, slq); n_rows (30, 40); n_cols (30, 40); "
-        "n_eigs (30, 40); spectrum (3, 4) (or --flatten to pool them)",
+        "n_eigs (30, 40); rank (30, 40); spectrum (3, 4) (or --flatten to pool them)",
         (
             "method=slq",
         ): f"{path} [spectrum=4]: has quadrature weights: its values are Lanczos quadrature nodes "

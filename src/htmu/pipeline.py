@@ -229,10 +229,10 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
     :func:`htmu.selection.select_law` is called once per spectrum (it fits both forms itself). A spectrum that
     cannot be fitted keeps both rows, with ``status`` and ``law_status`` saying why: ``diverged`` (every stage
     after the initialisation of a diverged run: its weights may be finite yet meaningless), the store's own
-    status, ``too_few`` (fewer than ``fit["min_eigenvalues"]``), ``degenerate`` (no positive eigenvalue: the
-    estimator divides by the mean), ``no_aspect_ratio`` (e.g. a Hessian block:
+    status, ``too_few`` (fewer than ``fit["min_eigenvalues"]``), ``no_aspect_ratio`` (e.g. a Hessian block:
     no Gram structure) or ``gamma_out_of_range``. Runs that collapsed or are undertrained are fitted; their
-    ``train_status`` travels with the rows.
+    ``train_status`` travels with the rows. The store's ``rank`` (exactly-zero rows or columns of the factor,
+    e.g. dead ReLU units in the conjugate kernel) marks structural zeros, which the fits drop.
     """
     from htmu.selection import select_law
 
@@ -249,9 +249,6 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
         reason = status
     elif eigenvalues.size < fit["min_eigenvalues"]:
         reason = "too_few"
-    elif not np.any(eigenvalues > 0):
-        # e.g. the conjugate kernel of a collapsed network whose ReLUs all died: no law has this spectrum
-        reason = "degenerate"
     elif not np.isfinite(gamma):
         reason = "no_aspect_ratio"
     elif not 0 < gamma < 1:
@@ -259,7 +256,9 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
     if reason is not None:
         return [dict(base, form=form, selected=form == "direct", status=reason, law="", phase="",
                      law_status=reason, n_spikes=0) for form in FORMS]  # fmt: skip
-    sel = select_law(eigenvalues, gamma, rng=rng, ci=fit["ci"])
+    rank = coords.get("rank")
+    rank = int(rank) if rank is not None and 0 < int(rank) < eigenvalues.size else None
+    sel = select_law(eigenvalues, gamma, rng=rng, ci=fit["ci"], rank=rank)
     spectrum = {
         "law": sel.law, "phase": sel.phase, "law_kappa": sel.kappa, "law_kappa_lo": sel.kappa_ci[0],
         "law_kappa_hi": sel.kappa_ci[1], "law_scale": sel.scale, "n_spikes": sel.n_spikes, "alpha": sel.alpha,

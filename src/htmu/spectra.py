@@ -100,6 +100,10 @@ class SpectrumRecord:
         ``"ok"`` or the reason the spectrum is empty or unreliable (``"nonfinite_weights"``, ...).
     weights : numpy.ndarray or None
         Quadrature weights (summing to one) aligned with ``eigenvalues``, for ``method == "slq"``.
+    rank : int or None
+        The rank the factor's structure allows, when below ``n_rows``: ``A``'s exactly-zero rows or columns
+        (dead ReLU units, pruned weights) make exact zero eigenvalues, which fits drop as structural zeros
+        (:func:`htmu.estimate.fit_htmp`'s ``rank``) instead of reading them as the law's lower tail. None: full.
     """
 
     matrix: str
@@ -112,6 +116,7 @@ class SpectrumRecord:
     method: str = "exact"
     status: str = "ok"
     weights: np.ndarray | None = field(default=None)
+    rank: int | None = None
 
     def __post_init__(self) -> None:
         if self.matrix not in MATRICES:
@@ -134,6 +139,13 @@ class SpectrumRecord:
 
 def _aspect(n_rows: int, n_cols: int) -> float:
     return min(n_rows, n_cols) / max(n_rows, n_cols)
+
+
+def _structural_rank(a: torch.Tensor) -> int | None:
+    """min(nonzero rows, nonzero columns) of ``a`` when that is below its smaller side, else None (full)."""
+    nz = a != 0
+    r = min(int(nz.any(dim=1).sum()), int(nz.any(dim=0).sum()))
+    return r if r < min(a.shape) else None
 
 
 @contextlib.contextmanager
@@ -430,7 +442,10 @@ def weight_spectrum(wm: WeightMatrix, conv: str = "reshape") -> SpectrumRecord:
         )
     # pooled slices come back one sorted row per position: sort them together
     eig = np.sort(_gram_eigenvalues(a if out <= cols else a.mT).reshape(-1))
-    return SpectrumRecord("weight", wm.layer, eig, small / large, n_rows, n_cols, convention, method="exact")
+    rank = _structural_rank(a) if n_pos == 1 else None
+    return SpectrumRecord(
+        "weight", wm.layer, eig, small / large, n_rows, n_cols, convention, method="exact", rank=rank
+    )
 
 
 def weight_spectra(
@@ -1048,7 +1063,8 @@ def ck_spectrum(
     if n > d:
         f64 = f64.T
     eig = _eigvalsh64(f64 @ f64.T)
-    return SpectrumRecord("ck", "features", eig, n_rows / n_cols, n_rows, n_cols, convention)
+    rank = _structural_rank(f64)  # dead ReLU units are exactly-zero feature rows
+    return SpectrumRecord("ck", "features", eig, n_rows / n_cols, n_rows, n_cols, convention, rank=rank)
 
 
 # ---------------------------------------------------------------------------------------------------

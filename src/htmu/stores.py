@@ -10,7 +10,7 @@ of the longest spectrum (at least 1, so that a file of empty spectra is still a 
 * ``weight(spectrum, k)`` (only when some record has quadrature weights, i.e. SLQ densities): float64,
   NaN where a spectrum has no weights.
 * Per-spectrum coordinates on ``spectrum``: ``matrix``, ``layer``, ``method``, ``status``,
-  ``convention`` (variable-length strings), ``gamma`` (float64), ``n_rows``, ``n_cols``, ``n_eigs``
+  ``convention`` (variable-length strings), ``gamma`` (float64), ``n_rows``, ``n_cols``, ``n_eigs``, ``rank``
   (int64), plus every key of the caller's ``coords`` (dataset, arch, batch_size, seed, stage, ...).
 * Dataset attributes: the caller's provenance attributes (``htmu.provenance.provenance_attrs``: config
   hash, seed, version, git commit), ``Conventions = "CF-1.10"`` and ``title``.
@@ -45,7 +45,7 @@ __all__ = ["combine_spectra", "iter_spectra", "read_spectra", "spectra_to_datase
 
 ENGINE = "netcdf4"
 _RECORD_STR = ("matrix", "layer", "method", "status", "convention")
-_RECORD_INT = ("n_rows", "n_cols", "n_eigs")
+_RECORD_INT = ("n_rows", "n_cols", "n_eigs", "rank")
 _RESERVED = ("spectrum", "k", "eigenvalue", "weight", "gamma", *_RECORD_STR, *_RECORD_INT)
 _SOURCE = ("source", "source_config_hash", "source_git_commit")
 TITLE = "Eigenvalue spectra of neural-network matrices (htmu)"
@@ -163,6 +163,7 @@ def spectra_to_dataset(
         ("n_rows", [r.n_rows for r in records]),
         ("n_cols", [r.n_cols for r in records]),
         ("n_eigs", [r.eigenvalues.size for r in records]),
+        ("rank", [r.n_rows if r.rank is None else r.rank for r in records]),
     ):
         coord_vars[name] = ("spectrum", np.asarray(values, dtype=np.int64))
     coord_vars["n_rows"] += (
@@ -170,6 +171,9 @@ def spectra_to_dataset(
     )
     coord_vars["n_cols"] += ({"long_name": "columns of the factor A of the Gram A A^T"},)
     coord_vars["n_eigs"] += ({"long_name": "number of eigenvalues stored (the rest of k is NaN)"},)
+    coord_vars["rank"] += (
+        {"long_name": "rank the factor's exactly-zero rows and columns allow (n_rows: no structural zeros)"},
+    )
     for name, value in coords.items():
         coord_vars[name] = ("spectrum", _coord_values(name, value, n))
     ds_attrs = {"Conventions": "CF-1.10", "title": TITLE, **attrs}
