@@ -407,7 +407,7 @@ def _analyze_one(wm: WeightMatrix, conv: str, ci: bool, seed: int) -> LayerAnaly
         elif not rec.gamma < 1:
             row["status"] = _SQUARE
         else:
-            sel = select_law(eig, rec.gamma, rng=_layer_rng(seed, wm.layer), ci=ci)
+            sel = select_law(eig, rec.gamma, rng=_layer_rng(seed, wm.layer), ci=ci, rank=rec.rank)
             row["status"] = sel.status
             if sel.status == "ok":
                 lo, hi = sel.kappa_ci
