@@ -151,3 +151,18 @@ def test_htmp_kappa_5_5_is_not_called_mp():
         for _ in range(20)
     )
     assert mp <= 2
+
+
+def test_square_matrices_read_mp_or_no_law():
+    # gamma = 1: MP and MP+spikes only (HTMP needs gamma < 1): a Wishart square matrix reads MP, one with a strong
+    # rank-one signal MP+spikes, and a Cauchy-tailed spectrum no law, with a status that says why
+    rng = np.random.default_rng(8)
+    w = rng.standard_normal((200, 200))
+    s = select_law(np.linalg.eigvalsh(w @ w.T / 200), 1.0, ci=False)
+    assert (s.law, s.phase, s.gamma) == ("MP", "random-like", 1.0)
+    q, _ = np.linalg.qr(rng.standard_normal((200, 2)))
+    w2 = w + 40.0 * np.outer(q[:, 0], q[:, 1])
+    s = select_law(np.linalg.eigvalsh(w2 @ w2.T / 200), 1.0, ci=False)
+    assert s.law == "MP+spikes" and s.n_spikes == 1 and s.n_outliers == 1
+    s = select_law(np.abs(rng.standard_cauchy(200)), 1.0, ci=False)
+    assert s.status == "htmp_needs_gamma_below_1" and s.law == ""

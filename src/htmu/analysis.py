@@ -38,8 +38,8 @@ Columns (:data:`COLUMNS`)
       (its ``conv2d_norm`` halves conv eigenvalues; htmu does not rescale).
 
     ``status`` is ``"ok"`` or why a row has no law: the spectrum's status (``"nonfinite_weights"``,
-    ...), ``select_law``'s (``"too_few"``, ...), ``"gamma_out_of_range: ..."`` for a square matrix
-    (:math:`\gamma = 1`: HTMP needs :math:`\gamma < 1`), or ``"zero_weights: ..."`` for ``W = 0``; such
+    ...), ``select_law``'s (``"too_few"``, ``"htmp_needs_gamma_below_1"`` for a square matrix that is not MP:
+    a square one reads MP or MP+spikes at most), or ``"zero_weights: ..."`` for ``W = 0``; such
     rows keep the norms they have. A matrix never raises.
 
 Speed
@@ -121,7 +121,6 @@ COLUMNS: tuple[str, ...] = (
 TORCH_SUFFIXES: tuple[str, ...] = (".pt", ".pth", ".bin", ".ckpt")
 SAFETENSORS_SUFFIX = ".safetensors"
 
-_SQUARE = "gamma_out_of_range: square matrix (HTMP needs gamma < 1)"
 _ZERO = "zero_weights: W = 0, every eigenvalue is 0"
 
 
@@ -404,8 +403,6 @@ def _analyze_one(wm: WeightMatrix, conv: str, ci: bool, seed: int) -> LayerAnaly
         row.update(_norm_metrics(eig, rec.gamma))
         if not eig[-1] > 0:  # W = 0 (e.g. a zero-initialised layer): no spectrum to fit
             row["status"] = _ZERO
-        elif not rec.gamma < 1:
-            row["status"] = _SQUARE
         else:
             sel = select_law(eig, rec.gamma, rng=_layer_rng(seed, wm.layer), ci=ci, rank=rec.rank)
             row["status"] = sel.status

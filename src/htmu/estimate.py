@@ -395,7 +395,7 @@ def mp_test(z, gamma: float) -> tuple[float, float]:
     z : array_like
         The direct-form variable: eigenvalues (direct form) or their reciprocals (inverse form).
     gamma : float
-        Aspect ratio in (0, 1).
+        Aspect ratio in (0, 1] (1: a square matrix).
 
     Returns
     -------
@@ -406,7 +406,9 @@ def mp_test(z, gamma: float) -> tuple[float, float]:
     if raw is not None and raw.dtype.kind == "f" and np.isposinf(raw).any():
         return 0.0, math.inf  # the inverse form's censored eigenvalues: far from any MP spectrum
     z = as_spectrum(z, "z")
-    g = _check_gamma(gamma)
+    g = float(gamma)
+    if not (math.isfinite(g) and 0.0 < g <= 1.0):  # gamma = 1 (square) is fine for MP
+        raise ValueError(f"gamma must lie in (0, 1], got {gamma!r}")
     mu, sd = _wishart_r_null(int(z.size), round(g, 12))
     z = z / np.max(np.abs(z))  # R is scale-free; its squares are not, in floating point
     r = float(np.mean(z**2) / np.mean(z) ** 2)

@@ -212,6 +212,9 @@ class LawSelection:
         ``"direct"`` or ``"inverse"``: the form of the reported kappa (``"direct"`` for MP laws).
     n_spikes : int
         Outliers of the MP+spikes law (0 for the other laws).
+    n_outliers : int
+        Eigenvalues beyond the Tracy--Widom edge of the MP bulk, whatever the law (0 when some are censored at
+        the floor: no MP bulk is possible then). More than :func:`max_spikes` rules MP+spikes out.
     alpha : float
         Tail exponent ``1 + kappa (1 - gamma)/(2 gamma)`` (inf for MP laws).
     evidence : pandas.DataFrame
@@ -242,12 +245,14 @@ class LawSelection:
     n: int
     fits: dict[str, FitResult] = field(default_factory=dict)
     message: str = ""
+    n_outliers: int = 0
 
     def to_dict(self) -> dict:
         """Plain-Python dictionary: the decision, the evidence as a list of rows, the two fits."""
         return {
             "law": self.law, "phase": self.phase, "kappa": self.kappa, "kappa_ci": list(self.kappa_ci),
-            "scale": self.scale, "form": self.form, "n_spikes": self.n_spikes, "alpha": self.alpha,
+            "scale": self.scale, "form": self.form, "n_spikes": self.n_spikes, "n_outliers": self.n_outliers,
+            "alpha": self.alpha,
             "status": self.status, "gamma": self.gamma, "n": self.n, "message": self.message,
             "evidence": self.evidence.to_dict(orient="records"),
             "fits": {k: v.to_dict() for k, v in self.fits.items()},
@@ -280,7 +285,9 @@ def select_law(
     eigenvalues : array_like
         Eigenvalues of one matrix (1-D, any order, any units).
     gamma : float
-        Aspect ratio in (0, 1) of the matrix.
+        Aspect ratio in (0, 1] of the matrix. A square matrix (gamma = 1) can only read MP or MP+spikes: the
+        HTMP law needs gamma < 1 (its density is not integrable at 0 otherwise), so a square spectrum that is
+        not MP gets status ``"htmp_needs_gamma_below_1"``.
     rng : numpy.random.Generator, int or None
         Randomness of the HTMP fits' bootstrap; ``None`` is the fixed seed 0.
     floor, rank : optional
@@ -293,6 +300,18 @@ def select_law(
     LawSelection
     """
     lam = as_spectrum(eigenvalues)
+    try:
+        square = float(gamma) == 1.0 and (rank is None or rank >= lam.size)
+    except (TypeError, ValueError):
+        square = False  # fit_htmp names the bad gamma below
+    if square:
+        return _select_square(lam, floor)
+    if rank is not None and float(gamma) == 1.0:
+        gamma = (
+            rank / lam.size
+        )  # the nonzero eigenvalues of a rank-r square Gram are those of an r x n matrix
+        rank = None
+        lam = np.sort(lam)[lam.size - int(gamma * lam.size + 0.5) :]
     kw = {"floor": floor, "rank": rank}
     # the decision needs only the point fits; the interval is then computed for the reported law alone
     fits = {form: fit_htmp(lam, gamma, form=form, ci=False, **kw) for form in ("direct", "inverse")}
@@ -337,7 +356,8 @@ def select_law(
         """The fit of the reported law again, now with its interval (the same point estimate: it is deterministic)."""
         return fit_htmp(x, gamma_, form=form, rng=rng, ci=ci, **(kw if x is lam else {}))
 
-    common = {"evidence": evidence, "status": "ok", "gamma": g, "n": n, "fits": fits}
+    n_out = spikes.k if spikes is not None else 0
+    common = {"evidence": evidence, "status": "ok", "gamma": g, "n": n, "fits": fits, "n_outliers": n_out}
     if spikes is not None and spikes.k == 0 and p_full >= MP_LEVEL:
         lo = with_interval(lam, gamma, "direct").kappa_ci[0] if ci else math.nan
         return LawSelection("MP", "random-like", math.inf, (lo, math.inf), spikes.scale, "direct", 0, math.inf,
@@ -372,7 +392,11 @@ def select_law(
         why = f"{d.n_censored} eigenvalue(s) at the floor rule MP out"
     if ci:
         best = fits[best.form] = with_interval(lam, gamma, best.form)
-    form_note = f"{best.form} form preferred (log-likelihood {best.loglik - other.loglik:+.4g} over the {other.form} form)"
+    form_note = (
+        f"{best.form} form preferred (log-likelihood {best.loglik - other.loglik:+.4g} over the {other.form} form)"
+        if np.isfinite(other.loglik)
+        else f"{best.form} form (the {other.form} form: {other.status})"
+    )
     if best.status == "mp_like":
         # no finite kappa fits better than the top of the range: MP in that form, although the exact Wishart
         # test rejected it (at level MP_LEVEL it does so for 4% of Wishart spectra)
@@ -380,12 +404,57 @@ def select_law(
                             best.kappa_ci, best.scale, best.form, 0, math.inf,
                             message=f"{why}, but no finite kappa fits better; {form_note}", **common)  # fmt: skip
     phase = "rank-collapse" if best.status == "rank_collapse" else phase_of(best.kappa, best.gamma)
-    kappa_for_alpha = best.kappa_ci[1] if math.isnan(best.kappa) else best.kappa
+    alpha = math.nan if math.isnan(best.kappa) else tail_exponent(best.kappa, best.gamma)
     return LawSelection(
-        f"HTMP-{best.form}", phase, best.kappa, best.kappa_ci, best.scale, best.form, 0,
-        tail_exponent(kappa_for_alpha, best.gamma) if not math.isnan(kappa_for_alpha) else math.nan,
+        f"HTMP-{best.form}", phase, best.kappa, best.kappa_ci, best.scale, best.form, 0, alpha,
         message=f"{why}; {form_note}", **common,
     )  # fmt: skip
+
+
+def _select_square(lam: np.ndarray, floor: float | None) -> LawSelection:
+    """select_law for a square matrix (gamma = 1): MP, MP+spikes, or no law (HTMP needs gamma < 1)."""
+    from htmu.ensembles import eigensolver_floor
+
+    n = lam.size
+    cols = ["candidate", "loglik", "statistic", "p_value", "note"]
+    if n < MIN_EIGENVALUES:
+        return _no_law("too_few", f"{n} eigenvalues < {MIN_EIGENVALUES}", 1.0, n, {})
+    t = eigensolver_floor(lam) if floor is None else float(floor)
+    lam = np.sort(lam)
+    if lam[-1] <= t or np.any(lam < -t):
+        why = "no eigenvalue above the floor" if lam[-1] <= t else "negative eigenvalues below -floor"
+        return _no_law("degenerate", why, 1.0, n, {})
+    spikes = _spikes(np.maximum(lam, 0.0), 1.0)
+    p_full, z_full = mp_test(np.maximum(lam, 0.0), 1.0)
+    k = spikes.k
+    p_bulk = mp_test(np.maximum(lam[: n - k], 0.0), (n - k) / n)[0] if k else p_full
+    evidence = pd.DataFrame(
+        [
+            _row(
+                "MP",
+                math.nan,
+                z_full,
+                p_full,
+                "MP test of the whole spectrum (m2/m1^2 vs Wishart), gamma = 1",
+            ),
+            _row(
+                "MP+spikes", math.nan, spikes.tw_max, p_bulk, f"{k} outlier(s) beyond the 1% Tracy-Widom edge"
+            ),
+        ],
+        columns=cols,
+    )
+    common = {"evidence": evidence, "status": "ok", "gamma": 1.0, "n": n, "n_outliers": k}
+    nan2 = (math.nan, math.inf)
+    if k == 0 and p_full >= MP_LEVEL:
+        return LawSelection("MP", "random-like", math.inf, nan2, spikes.scale, "direct", 0, math.inf,
+                            message=f"square matrix; MP not rejected (p = {p_full:.3g})", **common)  # fmt: skip
+    if 1 <= k <= max_spikes(n) and p_bulk >= MP_LEVEL:
+        phase = "bulk+spikes" if spikes.tw.min() >= SEPARATED_TW else "bleeding-out"
+        return LawSelection("MP+spikes", phase, math.inf, nan2, spikes.scale, "direct", k, math.inf,
+                            message=f"square matrix; {k} outlier(s), the bulk is MP (p = {p_bulk:.3g})",
+                            **common)  # fmt: skip
+    return _no_law("htmp_needs_gamma_below_1", f"square matrix, not MP (p = {p_full:.3g}, {k} outliers): the "
+                   "HTMP law needs gamma < 1", 1.0, n, {}, evidence)  # fmt: skip
 
 
 def _tail_row(x: np.ndarray, best: FitResult | None) -> dict:
@@ -400,9 +469,13 @@ def _tail_row(x: np.ndarray, best: FitResult | None) -> dict:
     pl = fit_powerlaw(x)
     if pl.status != "ok":
         return _row("power-law tail", math.nan, math.nan, math.nan, f"power law: {pl.status}")
-    note = f"alpha_tail = {pl.alpha:.3g} +- {pl.alpha_se:.2g} above xmin = {pl.xmin:.4g} ({pl.n_tail} eigenvalues)"
+    note = (
+        f"statistic: alpha_tail (+- {pl.alpha_se:.2g}) above xmin = {pl.xmin:.4g} ({pl.n_tail} eigenvalues)"
+    )
     if best is None or not math.isfinite(best.kappa):
-        return _row("power-law tail", pl.loglik, pl.alpha, math.nan, note + "; tail describes the tail only")
+        return _row(
+            "power-law tail", pl.loglik, pl.alpha, math.nan, note + "; a tail law only, never the spectrum's"
+        )
     tail = x[x >= pl.xmin]
     # the selected law's density of lambda, conditioned on lambda >= xmin
     s_, g, k = best.scale, best.gamma, best.kappa
@@ -416,8 +489,9 @@ def _tail_row(x: np.ndarray, best: FitResult | None) -> dict:
     sd = float(np.std(diff, ddof=1))
     zv = float(np.sum(diff) / (sd * math.sqrt(diff.size))) if sd > 0 else math.nan
     p = float(2 * stats.norm.sf(abs(zv))) if math.isfinite(zv) else math.nan
-    return _row("power-law tail", pl.loglik, zv, p, note + "; statistic: Vuong z of HTMP over the power law on "
-                "that tail (iid asymptotics, indicative)")  # fmt: skip
+    return _row("power-law tail", pl.loglik, pl.alpha, p, note + f"; p: Vuong's test of the HTMP-{best.form} law "
+                f"against the power law on that tail, z = {zv:+.3g} (> 0 favours HTMP; iid asymptotics, "
+                "indicative)")  # fmt: skip
 
 
 def _no_law(status: str, message: str, gamma: float, n: int, fits: dict, evidence=None) -> LawSelection:
