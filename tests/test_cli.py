@@ -337,7 +337,7 @@ def test_select_any_store_coordinate_picks_one_spectrum(tmp_path, store):
 
 def test_select_refusals_name_what_varies(store):
     path, _ = store
-    every = "gamma, matrix, layer, method, status, convention, n_rows, n_cols, n_eigs, rank, arch, stage, seed, spectrum"
+    every = "gamma, floor, matrix, layer, method, status, convention, n_rows, n_cols, n_eigs, rank, arch, stage, seed, spectrum"
     cases = {
         (
             "k=3",
@@ -488,3 +488,26 @@ def test_help_documents_inputs_and_cost():
                    "at most 2000 eigenvalues", "layer=fc1", "still vary",
                    "masked array", "trailing NaN"):  # fmt: skip
         assert phrase in h.stdout, phrase
+
+
+def test_store_floor_and_rank_reach_the_fit(tmp_path):
+    # An NTK accumulated in float32 is known to n eps32 max only, and a Gram with dead rows has structural zeros:
+    # the store says so, and `htmu fit` on that record uses both (censoring at the floor, dropping the zeros).
+    from htmu.spectra import SpectrumRecord
+    from htmu.stores import spectra_to_dataset, write_netcdf
+
+    rng = np.random.default_rng(5)
+    eig = np.sort(np.r_[np.zeros(10), 2.0 * sample_htmp_ensemble(190, 0.3, 2.0, rng)])
+    eig[:10] = rng.uniform(-1e-6, 1e-6, 10)  # float32-level noise where the zeros are
+    rec = SpectrumRecord("ntk", "all", np.sort(eig), 0.3, 200, 667, "eig(J J^T)", rank=190, floor=1e-5)
+    path = tmp_path / "s.nc"
+    write_netcdf(spectra_to_dataset([rec], {"arch": "lenet"}, {}), path)
+    out = _main_json("fit", str(path), "--gamma", "0.3", "--form", "direct", "--no-ci")
+    assert (
+        out["fit"]["floor"] == 1e-5
+        and out["fit"]["n_structural_zeros"] == 10
+        and out["fit"]["status"] == "ok"
+    )
+    # without the store's floor the noise below -n eps64 max would be refused
+    out = _main_json("fit", str(path), "--gamma", "0.3", "--form", "direct", "--no-ci", "--floor", "2e-5")
+    assert out["fit"]["floor"] == 2e-5

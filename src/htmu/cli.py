@@ -534,6 +534,20 @@ def build_parser() -> argparse.ArgumentParser:
         "one spectrum (refused otherwise)",
     )
     fit.add_argument(
+        "--floor",
+        type=float,
+        default=None,
+        help="absolute accuracy of the eigenvalues: those at or below it are left-censored (default: a float64 "
+        "eigensolver's n eps max|lambda|, or the store's own floor, e.g. an NTK accumulated in float32)",
+    )
+    fit.add_argument(
+        "--rank",
+        type=int,
+        default=None,
+        help="rank implied by the matrix's structure, when below the number of eigenvalues: the smallest "
+        "n - rank are structural zeros and dropped (default: the store's rank, else none)",
+    )
+    fit.add_argument(
         "--progress",
         action=argparse.BooleanOptionalAction,
         default=None,
@@ -570,6 +584,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _store_floor_rank(args: argparse.Namespace) -> tuple[float | None, int | None]:
+    """--floor and --rank, defaulting to the selected store record's own (one spectrum of an htmu store)."""
+    floor, rank = args.floor, args.rank
+    if floor is not None and not (math.isfinite(floor) and floor >= 0):
+        raise CLIError(f"--floor {floor}: the floor is a number >= 0")
+    if Path(args.eigenvalues).suffix == ".nc" and not args.flatten and (floor is None or rank is None):
+        from htmu.stores import read_spectra
+
+        ds = read_spectra(args.eigenvalues)
+        rows = _spectrum_rows(ds["eigenvalue"], tuple(ds["eigenvalue"].dims[:-1]), _parse_select(args.select),
+                              str(args.eigenvalues), False)  # fmt: skip
+        one = ds["eigenvalue"].isel(dict(zip(ds["eigenvalue"].dims[:-1], rows[0], strict=True)))
+        if floor is None and "floor" in one.coords and np.isfinite(float(one.coords["floor"])):
+            floor = float(one.coords["floor"])
+        if rank is None and "rank" in one.coords and int(one.coords["rank"]) < int(one.coords["n_eigs"]):
+            rank = int(one.coords["rank"])
+    return floor, rank
+
+
 def _cmd_fit(args: argparse.Namespace) -> dict:
     from htmu.estimate import fit_htmp
     from htmu.selection import select_law
@@ -579,19 +612,21 @@ def _cmd_fit(args: argparse.Namespace) -> dict:
     if args.seed < 0:
         raise CLIError(f"--seed {args.seed}: a seed is an integer >= 0")
     x = load_eigenvalues(args.eigenvalues, _parse_select(args.select), flatten=args.flatten)
+    floor, rank = _store_floor_rank(args)
     show = args.progress if args.progress is not None else x.size > PROGRESS_MIN_EIGENVALUES
     bar = _Progress(x.size, not args.no_ci, args.boot, not args.no_compare) if show else None
     done = False
     try:
         fit = fit_htmp(
             x, args.gamma, form=args.form, method=args.method, rng=np.random.default_rng(args.seed),
-            ci=not args.no_ci, n_boot=args.boot, progress=bar.update if bar else None,
+            ci=not args.no_ci, n_boot=args.boot, progress=bar.update if bar else None, floor=floor, rank=rank,
         )  # fmt: skip
         out = {"file": str(args.eigenvalues), "fit": fit.to_dict()}
         if not args.no_compare:
             if bar:
                 bar.stage("comparison of laws")
-            sel = select_law(x, args.gamma, rng=np.random.default_rng(args.seed), ci=not args.no_ci)
+            sel = select_law(x, args.gamma, rng=np.random.default_rng(args.seed), ci=not args.no_ci, floor=floor,
+                             rank=rank)  # fmt: skip
             out["comparison"] = sel.to_dict()
         done = True
     finally:

@@ -232,7 +232,9 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
     status, ``too_few`` (fewer than ``fit["min_eigenvalues"]``), ``no_aspect_ratio`` (e.g. a Hessian block:
     no Gram structure) or ``gamma_out_of_range``. Runs that collapsed or are undertrained are fitted; their
     ``train_status`` travels with the rows. The store's ``rank`` (exactly-zero rows or columns of the factor,
-    e.g. dead ReLU units in the conjugate kernel) marks structural zeros, which the fits drop.
+    e.g. dead ReLU units in the conjugate kernel) marks structural zeros, which the fits drop, and its ``floor``
+    the eigenvalues' accuracy when coarser than float64's (the NTK's float32 products). A spectrum that
+    select_law refuses gets status ``invalid`` with the reason; the store's other spectra are still fitted.
     """
     from htmu.selection import select_law
 
@@ -258,7 +260,13 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
                      law_status=reason, n_spikes=0) for form in FORMS]  # fmt: skip
     rank = coords.get("rank")
     rank = int(rank) if rank is not None and 0 < int(rank) < eigenvalues.size else None
-    sel = select_law(eigenvalues, gamma, rng=rng, ci=fit["ci"], rank=rank)
+    floor = coords.get("floor")
+    floor = float(floor) if floor is not None and np.isfinite(floor) else None
+    try:
+        sel = select_law(eigenvalues, gamma, rng=rng, ci=fit["ci"], rank=rank, floor=floor)
+    except ValueError as err:  # a spectrum no law can take (say, negative beyond its noise): the others go on
+        return [dict(base, form=form, selected=form == "direct", status="invalid", message=str(err), law="",
+                     phase="", law_status="invalid", law_message=str(err), n_spikes=0) for form in FORMS]  # fmt: skip
     spectrum = {
         "law": sel.law, "phase": sel.phase, "law_kappa": sel.kappa, "law_kappa_lo": sel.kappa_ci[0],
         "law_kappa_hi": sel.kappa_ci[1], "law_scale": sel.scale, "n_spikes": sel.n_spikes, "alpha": sel.alpha,

@@ -104,6 +104,11 @@ class SpectrumRecord:
         The rank the factor's structure allows, when below ``n_rows``: ``A``'s exactly-zero rows or columns
         (dead ReLU units, pruned weights) make exact zero eigenvalues, which fits drop as structural zeros
         (:func:`htmu.estimate.fit_htmp`'s ``rank``) instead of reading them as the law's lower tail. None: full.
+    floor : float or None
+        Absolute accuracy of the eigenvalues when it is coarser than a float64 eigensolver's
+        (``n eps64 max|lambda|``): a matrix whose entries were accumulated in float32 (the NTK's block
+        products, float32 Hessian-vector products) is known only to ``n eps32 max|lambda|``; eigenvalues at or
+        below that are left-censored by the fits (their ``floor``). None: the float64 default.
     """
 
     matrix: str
@@ -117,6 +122,7 @@ class SpectrumRecord:
     status: str = "ok"
     weights: np.ndarray | None = field(default=None)
     rank: int | None = None
+    floor: float | None = None
 
     def __post_init__(self) -> None:
         if self.matrix not in MATRICES:
@@ -139,6 +145,13 @@ class SpectrumRecord:
 
 def _aspect(n_rows: int, n_cols: int) -> float:
     return min(n_rows, n_cols) / max(n_rows, n_cols)
+
+
+def _floor_of(eig: np.ndarray, dtype: torch.dtype) -> float | None:
+    """``n eps max|lambda|`` for a matrix whose entries were computed in ``dtype``; None for float64 (the default)."""
+    if dtype == torch.float64 or eig.size == 0:
+        return None
+    return float(eig.size * torch.finfo(dtype).eps * np.max(np.abs(eig)))
 
 
 def _structural_rank(a: torch.Tensor) -> int | None:
@@ -986,7 +999,11 @@ def ntk_spectrum(
             "ntk", "all", _EMPTY, _aspect(rows, n_params), rows, n_params, convention, status="nonfinite_ntk"
         )
     eig = _eigvalsh64(gram)
-    return SpectrumRecord("ntk", "all", eig, _aspect(rows, n_params), rows, n_params, convention)
+    # the block products J_p J_p^T are formed in the model's dtype: G is known to that precision only
+    dtype = next(model.parameters()).dtype
+    return SpectrumRecord(
+        "ntk", "all", eig, _aspect(rows, n_params), rows, n_params, convention, floor=_floor_of(eig, dtype)
+    )
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -10,8 +10,8 @@ of the longest spectrum (at least 1, so that a file of empty spectra is still a 
 * ``weight(spectrum, k)`` (only when some record has quadrature weights, i.e. SLQ densities): float64,
   NaN where a spectrum has no weights.
 * Per-spectrum coordinates on ``spectrum``: ``matrix``, ``layer``, ``method``, ``status``,
-  ``convention`` (variable-length strings), ``gamma`` (float64), ``n_rows``, ``n_cols``, ``n_eigs``, ``rank``
-  (int64), plus every key of the caller's ``coords`` (dataset, arch, batch_size, seed, stage, ...).
+  ``convention`` (variable-length strings), ``gamma`` and ``floor`` (float64), ``n_rows``, ``n_cols``,
+  ``n_eigs``, ``rank`` (int64), plus every key of the caller's ``coords`` (dataset, arch, batch_size, seed, stage, ...).
 * Dataset attributes: the caller's provenance attributes (``htmu.provenance.provenance_attrs``: config
   hash, seed, version, git commit), ``Conventions = "CF-1.10"`` and ``title``.
 
@@ -46,7 +46,7 @@ __all__ = ["combine_spectra", "iter_spectra", "read_spectra", "spectra_to_datase
 ENGINE = "netcdf4"
 _RECORD_STR = ("matrix", "layer", "method", "status", "convention")
 _RECORD_INT = ("n_rows", "n_cols", "n_eigs", "rank")
-_RESERVED = ("spectrum", "k", "eigenvalue", "weight", "gamma", *_RECORD_STR, *_RECORD_INT)
+_RESERVED = ("spectrum", "k", "eigenvalue", "weight", "gamma", "floor", *_RECORD_STR, *_RECORD_INT)
 _SOURCE = ("source", "source_config_hash", "source_git_commit")
 TITLE = "Eigenvalue spectra of neural-network matrices (htmu)"
 
@@ -157,6 +157,13 @@ def spectra_to_dataset(
             },
         ),
     }
+    coord_vars["floor"] = (
+        "spectrum",
+        np.array([np.nan if r.floor is None else r.floor for r in records], dtype=np.float64),
+        {
+            "long_name": "absolute accuracy of the eigenvalues when coarser than float64's n eps max (NaN: that)"
+        },
+    )
     for name in _RECORD_STR:
         coord_vars[name] = ("spectrum", _string_array([getattr(r, name) for r in records]))
     for name, values in (
