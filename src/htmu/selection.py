@@ -373,11 +373,8 @@ def select_law(
                    f"the bulk is MP to the eye: the HTMP law fitted to it (kappa {bulk_fit.kappa:.3g}) puts "
                    f"{margin:.2%} of its mass outside MP's support (the exact Wishart test rejects it, p = "
                    f"{p_bulk:.2g})")  # fmt: skip
-            lo = (
-                with_interval(bulk_lam, g_bulk, "direct").kappa_ci[0]
-                if ci and p_bulk >= MP_LEVEL
-                else math.nan
-            )
+            # kappa >= the bulk fit's lower bound; the upper end is inf whatever that fit says (MP to the eye)
+            lo = with_interval(bulk_lam, g_bulk, "direct").kappa_ci[0] if ci else math.nan
             return LawSelection("MP+spikes", phase, math.inf, (lo, math.inf), spikes.scale, "direct", spikes.k,
                                 math.inf, message=f"{spikes.k} outlier(s) beyond the Tracy-Widom edge (smallest "
                                 f"statistic {spikes.tw.min():.3g}); {how}", **common)  # fmt: skip
