@@ -30,10 +30,10 @@ Initial value: one point where h is computed independently.
 * ``c ≤ C_FROBENIUS``: at the mean, y = s (inside the bulk, where the saddle of the Laplace
   integral is complex), by the trapezoidal rule on the ray through that saddle in a sinh-map of
   u = log t (double-exponential decay at both ends; nested halving until two rules agree).
-* ``C_FROBENIUS < c < 1`` (small κ): at a small y₀ (at most the smallest point, so the march goes
-  one way) from the connection formula through two Kummer series,
-  ``U = Γ(1−c)/Γ(s) M(b, c, z) + Γ(c−1)/Γ(b) z^(1−c) M(s, 2−c, z)`` (well conditioned there: c is
-  away from the integers 0 and 1).
+* ``C_FROBENIUS < c < 1`` (small κ): at a small y₀ from the connection formula through two Kummer
+  series, ``U = Γ(1−c)/Γ(s) M(b, c, z) + Γ(c−1)/Γ(b) z^(1−c) M(s, 2−c, z)`` (well conditioned
+  there: c is away from the integers 0 and 1).  y₀ is fixed by (s, b), never by the points: the
+  march must leave it outward (below).
 
 In both cases ℓ at that point comes from the Wronskian identity, not from Im h, so it is exact
 whatever the size of Im h.  In the bulk the linearised system oscillates at ω = 2 e^ℓ ~ κ;
@@ -41,20 +41,28 @@ the initial value, off the non-oscillatory solution by rounding, is first settle
 (``_settle``).
 
 Marching.  From the initial point the solution is continued panel by panel to the ends of the
-range (outward in both directions, where the equation is stable: g relaxes onto the solution at
-rate ~|p| in the tails).  On each panel the system is solved by Radau IIA collocation at ``N``
-right Radau points in integral form, ``g = g₀ + ∫ F``, ``ℓ = ℓ₀ − 2 ∫ g``, by Newton's method
-(chord steps once the steps are small), started from the quasi-static root g = ±√(−D) shifted
-onto the initial value and its slope.  Collocation is implicit, so the stiffness of the equation
-(rates of order κ in the bulk, y in the right tail) does not limit the width; and Radau's
-stability function vanishes at infinity, so the unresolved oscillation of frequency ~κ in the
-bulk is damped within a panel instead of being carried along (Lobatto collocation keeps it,
-and then panels of width ~N/κ are needed: 2000+ panels at κ = 10⁵).  A panel is accepted when
-Newton has converged and the last Chebyshev coefficients of ℓ are below ``TOL`` (less their
-rounding floor); the next width is predicted from their geometric decay (``_assess``).  Points
-are read off the panels by barycentric interpolation.  Cost, for the 1000-point cases of
-``benchmarks/bench_laws.py``: 1–25 panels for κ ≤ 100, 40–90 for κ = 10³–10⁶, whatever the
-number of points.
+range, outward in both directions, where the equation is stable: a perturbation δg evolves as
+δg' = −2g δg, and g ≈ −(1 − c)/2 < 0 in the left tail, g ≈ y/2 − b > 0 in the right one, so it
+decays away from the bulk.  Towards the bulk it grows instead, like y^(1−c) across the left
+tail: there Re h ~ y^(1−c) is far below the rounding of g ≈ −p/2, and a march inward from a
+point deep in the left tail carries that rounding into the bulk multiplied by
+(y_bulk/y_start)^(1−c) (γ = 0.5, κ = 1 from y = 1e-37: log ρ off by 8.5 in the bulk).  Hence
+the fixed starting points: y = s, or the Frobenius y₀ above, from which the growth up to the
+lower MP edge y₋, at most (y₋/y₀)^(1−c), is below 2·10⁴ for every 0 < γ < 1, κ > 0 with
+c > ``C_FROBENIUS``.
+
+On each panel the system is solved by Radau IIA collocation at ``N`` right Radau points in
+integral form, ``g = g₀ + ∫ F``, ``ℓ = ℓ₀ − 2 ∫ g``, by Newton's method (chord steps once the
+steps are small), started from the quasi-static root g = ±√(−D) shifted onto the initial value
+and its slope.  Collocation is implicit, so the stiffness of the equation (rates of order κ in
+the bulk, y in the right tail) does not limit the width; and Radau's stability function vanishes
+at infinity, so the unresolved oscillation of frequency ~κ in the bulk is damped within a panel
+instead of being carried along (Lobatto collocation keeps it, and then panels of width ~N/κ are
+needed: 2000+ panels at κ = 10⁵).  A panel is accepted when Newton has converged and the last
+Chebyshev coefficients of ℓ are below ``TOL`` (less their rounding floor); the next width is
+predicted from their geometric decay (``_assess``).  Points are read off the panels by
+barycentric interpolation.  Cost, for the 1000-point cases of ``benchmarks/bench_laws.py``: 1–25
+panels for κ ≤ 100, 40–90 for κ = 10³–10⁶, whatever the number of points.
 
 If anything fails (Newton diverges, panels shrink below ``MIN_WIDTH``, too many panels, a
 non-finite value) :func:`march` raises :class:`MarchFailed`; ``htmu.laws`` then returns NaN for
@@ -151,12 +159,13 @@ def _kummer_series(a, c, y):
     raise MarchFailed("Kummer series did not converge")
 
 
-def _initial_frobenius(s, b, c, y_min=np.inf):
+def _initial_frobenius(s, b, c):
     """(v0, Re h, ℓ) at a small y0 from the connection formula (for 0 < c < 1, c not near 0).
 
-    y0 is at most ``y_min`` (the smallest point), so that the march goes one way only.
+    y0 ∝ c keeps the cancellation between the two terms (of order y/c) at 1e-3.  It must not move
+    down to the smallest point: marching inward from there is unstable (module docstring).
     """
-    y0 = min(1e-3 * min(1.0, c) / (1.0 + s + b), y_min)
+    y0 = 1e-3 * min(1.0, c) / (1.0 + s + b)
     A = gamma_fn(1 - c) / gamma_fn(s)
     B = gamma_fn(c - 1) / gamma_fn(b) * np.exp(1j * np.pi * (1 - c))
     m1, ym1 = _kummer_series(b, c, y0)
@@ -436,7 +445,7 @@ def march(s: float, b: float, v_lo: float, v_hi: float, *, stop_ell=None, extend
     try:
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             if c > C_FROBENIUS:
-                v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c, float(np.exp(max(v_lo, -690.0))))
+                v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c)
             else:
                 v_ic, h_ic, ell_ic = _initial_quadrature(s, b, c)
             # g = Re h − p/2, p = s − b − y
