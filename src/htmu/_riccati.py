@@ -423,7 +423,7 @@ class Solution:
 
     def logpdf(self, x) -> np.ndarray:
         """log ρ(x) of the direct-form law; raises MarchFailed if a value is not finite."""
-        v = np.log(self.s * np.asarray(x, dtype=float))
+        v = np.log(np.asarray(x, dtype=float)) + np.log(self.s)  # not log(s x): s x may underflow
         out = np.log(self.s / (np.pi * self.b)) + self.ell(v) - v
         if not np.all(np.isfinite(out)):
             raise MarchFailed("non-finite result")
@@ -532,5 +532,5 @@ def htmp_logpdf_march(x, s: float, b: float, info: dict | None = None):
     Raises :class:`MarchFailed` when the march cannot certify its result; ``info`` as in
     :func:`march`.
     """
-    v = np.log(s * np.asarray(x, dtype=float))
+    v = np.log(np.asarray(x, dtype=float)) + np.log(s)
     return march(s, b, float(v.min()), float(v.max()), info=info).logpdf(x)

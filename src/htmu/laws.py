@@ -278,7 +278,9 @@ def _logpdf_one(x, s, b):
         out[far] = _logpdf_far(y[far], s, b)
     near = ~far
     if near.any():
-        vn = np.log(y[near])
+        # log x + log s, not log y: y = s x underflows to 0 for subnormal x when s < 1, and one
+        # v = −inf would fail the march for every point of the call
+        vn = np.log(x[near]) + np.log(s)
         try:
             out[near] = march(s, b, float(vn.min()), float(vn.max())).logpdf(x[near])
         except MarchFailed:
@@ -750,7 +752,7 @@ def _log_cdf_sf_one(x, gamma, kappa):
     top = x == np.inf
     lf[top], ls[top] = 0.0, -np.inf
     with np.errstate(divide="ignore", over="ignore"):
-        v = np.log(s * np.where(pos & ~top, x, 1.0))
+        v = np.log(np.where(pos & ~top, x, 1.0)) + np.log(s)
     v_left, v_right = _edges_v(s, b)
     left = pos & ~top & (v <= v_left)
     right = pos & ~top & (v >= v_right)
@@ -791,7 +793,7 @@ def _cdf_sf_one(x, gamma, kappa):
     if t is None:
         ok[inner] = False
         return F, S, ok
-    v = np.log(s * np.where(inner, x, 1.0))
+    v = np.log(np.where(inner, x, 1.0)) + np.log(s)
     below = inner & (v < t.v[0])
     above = inner & (v > t.v[-1])
     mid = inner & ~below & ~above
