@@ -483,6 +483,22 @@ def test_logpdf_in_one_call_on_a_quadrature_rule_integrates_to_one(gamma, kappa,
     assert (weights * x).sum() == pytest.approx(1.0, abs=1e-10)
 
 
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.5, 1.0), (0.3255, 0.5)])
+def test_march_from_deep_in_the_left_tail_fails_rather_than_drift(gamma, kappa, monkeypatch):
+    # the guard behind the fixed start: put the Frobenius start back at the smallest point, as the
+    # old one-way march did (without the guard these points come out off by 10 and 0.056); ℓ then
+    # rises by ~40 in the march direction, beyond RISE_MAX, and the march must fail, so that the
+    # law returns NaN with a warning instead of those numbers
+    import htmu._riccati as ric
+
+    x = np.concatenate([[1e-37], np.linspace(0.1, 3.0, 40)])
+    monkeypatch.setattr(ric, "_frobenius_y0", lambda s, b, c: s * 1e-37)
+    with pytest.raises(ric.MarchFailed, match="rose by"):
+        ric.htmp_logpdf_march(x, kappa / (2 * gamma), kappa / 2)
+    with pytest.warns(HTMPAccuracyWarning, match="41 of 41 values"):
+        assert np.isnan(htmp_logpdf(x, gamma, kappa)).all()
+
+
 @pytest.mark.parametrize(
     ("gamma", "kappa"), [(0.5, 2.0), (0.3255, 1.9), (0.1, 50.0), (0.3255, 1000.0), (0.3255, 0.1), (0.9, 3.0)]
 )

@@ -49,7 +49,11 @@ point deep in the left tail carries that rounding into the bulk multiplied by
 (y_bulk/y_start)^(1−c) (γ = 0.5, κ = 1 from y = 1e-37: log ρ off by 8.5 in the bulk).  Hence
 the fixed starting points: y = s, or the Frobenius y₀ above, from which the growth up to the
 lower MP edge y₋, at most (y₋/y₀)^(1−c), is below 2·10⁴ for every 0 < γ < 1, κ > 0 with
-c > ``C_FROBENIUS``.
+c > ``C_FROBENIUS``.  Since ℓ' = −2g, that growth is e^(rise of ℓ in the march direction), so
+the march measures it: once ℓ has risen by more than ``RISE_MAX`` above its lowest value on the
+path, the rounding could be amplified beyond the law's tolerance, and it fails instead (a guard:
+from the fixed starting points ℓ rises by at most 8.3 over γ ∈ [0.001, 0.999],
+κ ∈ [10⁻⁶, 10⁶]; from y = 1e-37 at γ = 0.5, κ = 1 it rose by 42).
 
 On each panel the system is solved by Radau IIA collocation at ``N`` right Radau points in
 integral form, ``g = g₀ + ∫ F``, ``ℓ = ℓ₀ − 2 ∫ g``, by Newton's method (chord steps once the
@@ -64,8 +68,8 @@ predicted from their geometric decay (``_assess``).  Points are read off the pan
 barycentric interpolation.  Cost, for the 1000-point cases of ``benchmarks/bench_laws.py``: 1–25
 panels for κ ≤ 100, 40–90 for κ = 10³–10⁶, whatever the number of points.
 
-If anything fails (Newton diverges, panels shrink below ``MIN_WIDTH``, too many panels, a
-non-finite value) :func:`march` raises :class:`MarchFailed`; ``htmu.laws`` then returns NaN for
+If anything fails (Newton diverges, panels shrink below ``MIN_WIDTH``, too many panels, ℓ rises
+by more than ``RISE_MAX``, a non-finite value) :func:`march` raises :class:`MarchFailed`; ``htmu.laws`` then returns NaN for
 the points with an ``HTMPAccuracyWarning``.
 """
 
@@ -101,6 +105,9 @@ CHORD = 1e-5
 NEWTON_TOL = 1e-8
 #: above this c the initial value comes from the Frobenius series at small y, else from quadrature
 C_FROBENIUS = 0.05
+#: largest rise of ℓ along the march direction above its lowest value on the path: rounding grows
+#: by e^(rise) at most (1e-16 · e^14 ≈ 1e-10); the fixed starting points give at most 8.3
+RISE_MAX = 14.0
 
 
 class MarchFailed(RuntimeError):
@@ -159,13 +166,16 @@ def _kummer_series(a, c, y):
     raise MarchFailed("Kummer series did not converge")
 
 
-def _initial_frobenius(s, b, c):
-    """(v0, Re h, ℓ) at a small y0 from the connection formula (for 0 < c < 1, c not near 0).
+def _frobenius_y0(s, b, c):
+    """Where the Frobenius initial value is taken: y0 ∝ c keeps the cancellation between the
+    connection formula's two terms (of order y/c) at 1e-3.  It must not move down to the smallest
+    point: marching inward from there is unstable (module docstring)."""
+    return 1e-3 * min(1.0, c) / (1.0 + s + b)
 
-    y0 ∝ c keeps the cancellation between the two terms (of order y/c) at 1e-3.  It must not move
-    down to the smallest point: marching inward from there is unstable (module docstring).
-    """
-    y0 = 1e-3 * min(1.0, c) / (1.0 + s + b)
+
+def _initial_frobenius(s, b, c):
+    """(v0, Re h, ℓ) at y0 = ``_frobenius_y0`` from the connection formula (0 < c < 1, c not near 0)."""
+    y0 = _frobenius_y0(s, b, c)
     A = gamma_fn(1 - c) / gamma_fn(s)
     B = gamma_fn(c - 1) / gamma_fn(b) * np.exp(1j * np.pi * (1 - c))
     m1, ym1 = _kummer_series(b, c, y0)
@@ -357,6 +367,7 @@ def _march(v_ic, g_ic, l_ic, edges, b, v_lo, v_hi, work, stop_ell=None, extend=N
     for forward, v_end, ext in ((True, v_hi, extend[1]), (False, v_lo, extend[0])):
         sign = 1.0 if forward else -1.0
         v0, g0, l0, width = v_ic, g_ic, l_ic, L0 / np.sqrt(1 + 4 * b)
+        l_low = l_ic  # the lowest ℓ on the path so far (for RISE_MAX)
         l_end = None  # ℓ at the end of the range, once passed (for ``extend``)
         while True:
             falling = sign * g0 > 0  # ℓ' = −2g: ℓ falls in the march direction
@@ -383,6 +394,11 @@ def _march(v_ic, g_ic, l_ic, edges, b, v_lo, v_hi, work, stop_ell=None, extend=N
                 if width < MIN_WIDTH:
                     raise MarchFailed(f"panel width below {MIN_WIDTH} at v = {v0:.6g}")
                 continue
+            low = np.minimum.accumulate(np.concatenate([[l_low], ell]))
+            rise = float(np.max(ell - low[1:]))
+            if rise > RISE_MAX:
+                raise MarchFailed(f"ℓ rose by {rise:.3g} in the march direction (unstable) at v = {v0:.6g}")
+            l_low = float(low[-1])
             panels.append((min(v[0], v[-1]), max(v[0], v[-1]), _store(cl, forward, np.abs(ell).max())))
             work["panels"] += 1
             v0, g0, l0 = v[-1], g[-1], ell[-1]
