@@ -364,8 +364,9 @@ def htmp_logpdf(x, gamma, kappa):
     by U's asymptotic series.  Accurate to 1e-8 absolute in log ρ for 0 < γ < 1, 10⁻⁵ ≤ κ ≤ 10⁶
     (tested against 40-digit mpmath: ``mpmath.hyperu`` up to κ = 10³, within 2e-14 for κ ≤ 10³;
     beyond, quadrature of U's Laplace integral on a steepest-descent contour, within 1.2e-9 where
-    |log ρ| ≈ 2·10⁴ (6e-14 relative); integer c, large |c|, both tails and the MP edges).  A value
-    its method cannot certify is NaN, with an ``HTMPAccuracyWarning``.
+    |log ρ| ≈ 2·10⁴ (6e-14 relative); integer c, large |c|, both tails and the MP edges, and one
+    call whose points span x = 5e-324 to 10³).  A value its method cannot certify is NaN, with
+    an ``HTMPAccuracyWarning``.
 
     Parameters
     ----------
