@@ -492,7 +492,7 @@ def test_march_from_deep_in_the_left_tail_fails_rather_than_drift(gamma, kappa, 
     import htmu._riccati as ric
 
     x = np.concatenate([[1e-37], np.linspace(0.1, 3.0, 40)])
-    monkeypatch.setattr(ric, "_frobenius_y0", lambda s, b, c: s * 1e-37)
+    monkeypatch.setattr(ric, "_frobenius_y0", lambda s, b, c, v_lo: s * 1e-37)
     with pytest.raises(ric.MarchFailed, match="rose by"):
         ric.htmp_logpdf_march(x, kappa / (2 * gamma), kappa / 2)
     with pytest.warns(HTMPAccuracyWarning, match="41 of 41 values"):

@@ -32,8 +32,9 @@ Initial value: one point where h is computed independently.
   u = log t (double-exponential decay at both ends; nested halving until two rules agree).
 * ``C_FROBENIUS < c < 1`` (small κ): at a small y₀ from the connection formula through two Kummer
   series, ``U = Γ(1−c)/Γ(s) M(b, c, z) + Γ(c−1)/Γ(b) z^(1−c) M(s, 2−c, z)`` (well conditioned
-  there: c is away from the integers 0 and 1).  y₀ is fixed by (s, b), never by the points: the
-  march must leave it outward (below).
+  there: c is away from the integers 0 and 1).  y₀ is set by (s, b), not by the points (it moves
+  down towards the smallest one only a little: ``_frobenius_y0``): the march must leave it
+  outward (below).
 
 In both cases ℓ at that point comes from the Wronskian identity, not from Im h, so it is exact
 whatever the size of Im h.  In the bulk the linearised system oscillates at ω = 2 e^ℓ ~ κ;
@@ -47,13 +48,14 @@ decays away from the bulk.  Towards the bulk it grows instead, like y^(1−c) ac
 tail: there Re h ~ y^(1−c) is far below the rounding of g ≈ −p/2, and a march inward from a
 point deep in the left tail carries that rounding into the bulk multiplied by
 (y_bulk/y_start)^(1−c) (γ = 0.5, κ = 1 from y = 1e-37: log ρ off by 8.5 in the bulk).  Hence
-the fixed starting points: y = s, or the Frobenius y₀ above, from which the growth up to the
-lower MP edge y₋, at most (y₋/y₀)^(1−c), is below 2·10⁴ for every 0 < γ < 1, κ > 0 with
-c > ``C_FROBENIUS``.  Since ℓ' = −2g, that growth is e^(rise of ℓ in the march direction), so
-the march measures it: once ℓ has risen by more than ``RISE_MAX`` above its lowest value on the
-path, the rounding could be amplified beyond the law's tolerance, and it fails instead (a guard:
-from the fixed starting points ℓ rises by at most 8.3 over γ ∈ [0.001, 0.999],
-κ ∈ [10⁻⁶, 10⁶]; from y = 1e-37 at γ = 0.5, κ = 1 it rose by 42).
+the starting points set by (s, b): y = s, or the Frobenius y₀ above, from which the growth up to
+the lower MP edge y₋, at most (y₋/y₀)^(1−c), is below 2·10⁴ for every 0 < γ < 1, κ > 0 with
+c > ``C_FROBENIUS`` (times e at most where y₀ has moved down towards the points).  Since
+ℓ' = −2g, that growth is e^(rise of ℓ in the march direction), so the march measures it: once ℓ
+has risen by more than ``RISE_MAX`` above its lowest value on the path, the rounding could be
+amplified beyond the law's tolerance, and it fails instead (a guard: from these starting points
+ℓ rises by at most 9.3 over γ ∈ [0.001, 0.999], κ ∈ [10⁻⁶, 10⁶]; from y = 1e-37 at γ = 0.5,
+κ = 1 it rose by 42).
 
 On each panel the system is solved by Radau IIA collocation at ``N`` right Radau points in
 integral form, ``g = g₀ + ∫ F``, ``ℓ = ℓ₀ − 2 ∫ g``, by Newton's method (chord steps once the
@@ -106,8 +108,11 @@ NEWTON_TOL = 1e-8
 #: above this c the initial value comes from the Frobenius series at small y, else from quadrature
 C_FROBENIUS = 0.05
 #: largest rise of ℓ along the march direction above its lowest value on the path: rounding grows
-#: by e^(rise) at most (1e-16 · e^14 ≈ 1e-10); the fixed starting points give at most 8.3
+#: by e^(rise) at most (1e-16 · e^14 ≈ 1e-10); the starting points of ``march`` give at most 9.3
 RISE_MAX = 14.0
+#: the Frobenius start moves down towards the smallest point by at most this much in log y
+#: (``_frobenius_y0``)
+FROBENIUS_SLIDE = 5.0
 
 
 class MarchFailed(RuntimeError):
@@ -166,16 +171,25 @@ def _kummer_series(a, c, y):
     raise MarchFailed("Kummer series did not converge")
 
 
-def _frobenius_y0(s, b, c):
-    """Where the Frobenius initial value is taken: y0 ∝ c keeps the cancellation between the
-    connection formula's two terms (of order y/c) at 1e-3.  It must not move down to the smallest
-    point: marching inward from there is unstable (module docstring)."""
-    return 1e-3 * min(1.0, c) / (1.0 + s + b)
+def _frobenius_y0(s, b, c, v_lo=-np.inf):
+    """Where the Frobenius initial value is taken.
+
+    At most 1e-3 c / (1 + s + b): y ∝ c keeps the cancellation between the connection formula's
+    two terms (of order y/c) at 1e-3.  Below it, down towards the smallest point v_lo (saving the
+    march back to it when the points lie just below), by at most ``FROBENIUS_SLIDE`` in log y and
+    only as far as ℓ rises by at most 1 on the way back up (at rate 2√(−D) ≤ 1 − c): marching
+    inward across the left tail is unstable (module docstring), and even where it is not (small κ)
+    its panels' truncation errors would land in the bulk (5e-10 at γ = 0.3255, κ = 10⁻³ from
+    y = 1e-300, instead of in the tail).
+    """
+    v_max = np.log(1e-3 * min(1.0, c) / (1.0 + s + b))
+    slide = min(FROBENIUS_SLIDE, 1.0 / (1.0 - c))
+    return float(np.exp(min(v_max, max(v_lo, v_max - slide))))
 
 
-def _initial_frobenius(s, b, c):
+def _initial_frobenius(s, b, c, v_lo=-np.inf):
     """(v0, Re h, ℓ) at y0 = ``_frobenius_y0`` from the connection formula (0 < c < 1, c not near 0)."""
-    y0 = _frobenius_y0(s, b, c)
+    y0 = _frobenius_y0(s, b, c, v_lo)
     A = gamma_fn(1 - c) / gamma_fn(s)
     B = gamma_fn(c - 1) / gamma_fn(b) * np.exp(1j * np.pi * (1 - c))
     m1, ym1 = _kummer_series(b, c, y0)
@@ -461,7 +475,7 @@ def march(s: float, b: float, v_lo: float, v_hi: float, *, stop_ell=None, extend
     try:
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             if c > C_FROBENIUS:
-                v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c)
+                v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c, v_lo)
             else:
                 v_ic, h_ic, ell_ic = _initial_quadrature(s, b, c)
             # g = Re h − p/2, p = s − b − y
