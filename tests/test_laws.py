@@ -393,6 +393,112 @@ def test_fast_path_at_kappa_1000_matches_mpmath_where_quadrature_is_unconfirmed(
     np.testing.assert_allclose(got[idx], ref, rtol=0, atol=1e-8)
 
 
+# One call whose points span hundreds of decades: a likelihood on a censored spectrum at small κ
+# (most of the mass below 1e-20), a bootstrap replicate, a quadrature rule of the law.  The march
+# must leave its starting point outward: it used to start at the smallest point when
+# c = 1 + b − s > C_FROBENIUS and march inward across the left tail, where errors grow like
+# y^(1−c), so that γ = 0.5, κ = 1 on points from 5e-37 was off by 8.55 in the bulk, silently
+# (per point, on narrower ranges and in every test above, it was right).  The grid: the two cases
+# of the first report (0.5, 1) and (0.3255, 0.5), integer c (0.5, 2), large |c| (0.1, 50), tiny κ
+# and γ near 1 (0.9, 0.01), c just above C_FROBENIUS, where the march's inward stretch from its
+# own starting point is longest ((0.01, 0.0192); (0.9, 16.9)), the paper's κ (0.3255: 1e-3, 5.5,
+# 100), κ = 1e-5, and κ = 10⁴ (start at y = s).
+WIDE_GRID = [
+    (0.5, 1.0),
+    (0.5, 2.0),
+    (0.3255, 0.5),
+    (0.1, 50.0),
+    (0.9, 0.01),
+    (0.3255, 1e-3),
+    (0.3255, 5.5),
+    (0.3255, 100.0),
+    (0.3255, 1e-5),
+    (0.01, 0.0192),
+    (0.9, 16.9),
+    (0.3255, 1e4),
+]
+
+
+def _logpdf_one_call(x, gamma, kappa):
+    """htmp_logpdf on all of x in one call, and whether it warned (HTMPAccuracyWarning)."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", HTMPAccuracyWarning)
+        got = htmp_logpdf(x, gamma, kappa)
+    return got, any(issubclass(w.category, HTMPAccuracyWarning) for w in caught)
+
+
+def _assert_right_or_flagged(got, warned, idx, ref):
+    """The law's contract at the points idx: within 1e-8 of ref (plus 1e-13 relative, the float64
+    floor of log ρ where |log ρ| ≫ 10⁵), or NaN with a warning; never another number.  Then, more
+    strictly, that the march certified every point here (a NaN would honour the contract but lose
+    these calls to the estimator)."""
+    nan = np.isnan(got)
+    assert warned or not nan.any(), "NaN without an HTMPAccuracyWarning"
+    keep = ~nan[idx]
+    np.testing.assert_allclose(got[idx][keep], ref[keep], rtol=1e-13, atol=1e-8)
+    assert not nan.any() and not warned
+
+
+@pytest.mark.parametrize("span", [(5e-324, 1e3), (1e-40, 1e2)])
+@pytest.mark.parametrize(("gamma", "kappa"), WIDE_GRID)
+def test_logpdf_in_one_call_over_hundreds_of_decades(gamma, kappa, span):
+    # log-spaced points over the span (from the smallest subnormal: s x underflows there when
+    # s < 1) plus a uniform bulk, in one call.  Truth at a sample of both tails and the bulk:
+    # 40-digit mpmath; at κ = 10⁴ (mpmath.hyperu does not converge) the same law one point per
+    # call, each its own march over one point (certified against mpmath's contour quadrature at
+    # κ ≥ 10⁴ by the slow tests above), so the one call must match it
+    lo, hi = (1 - gamma**0.5) ** 2, (1 + gamma**0.5) ** 2
+    x = np.concatenate([np.geomspace(span[0], span[1], 200), np.linspace(0.5 * lo, 1.2 * hi, 40)])
+    got, warned = _logpdf_one_call(x, gamma, kappa)
+    idx = np.r_[np.linspace(0, 190, 8).astype(int), np.arange(200, 240, 8)]
+    idx = idx[x[idx] <= 50.0]  # mpmath slows down far right at large κ/γ
+    if kappa <= 100:
+        ref = np.array([htmp_logpdf_ref(x[i], gamma, kappa) for i in idx])
+    else:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", HTMPAccuracyWarning)
+            ref = np.array([htmp_logpdf(x[i : i + 1], gamma, kappa)[0] for i in idx])
+    _assert_right_or_flagged(got, warned, idx, ref)
+
+
+@pytest.mark.parametrize(
+    ("gamma", "kappa", "lo"), [(0.5, 1.0, 5e-37), (0.3255, 0.5, 9e-36), (0.5, 2.0, 3e-19), (0.9, 3.0, 3e-105)]
+)
+def test_logpdf_in_one_call_on_a_quadrature_rule_integrates_to_one(gamma, kappa, lo):
+    # the failing case as tests/test_scaling.py met it: Gauss–Legendre in log x (16 nodes per
+    # half decade) over [lo, 60] (lo: the ranges of htmu.theory's rules), the density on all
+    # nodes in one call (the weights summed to 1.23 at γ = 0.5, κ = 1).  Truths: the mass and
+    # the mean are 1 (F(lo) and 1 − F(60) are below 1e-18), and 40-digit mpmath at a sample
+    t, w = np.polynomial.legendre.leggauss(16)
+    edges = np.linspace(np.log(lo), np.log(60.0), int(np.ceil(2 * np.log10(60.0 / lo))) + 1)
+    half = 0.5 * np.diff(edges)[:, None]
+    v = (0.5 * (edges[1:] + edges[:-1])[:, None] + half * t).ravel()
+    x = np.exp(v)
+    got, warned = _logpdf_one_call(x, gamma, kappa)
+    idx = np.r_[0 : x.size : 97, x.size - 1]
+    ref = np.array([htmp_logpdf_ref(x[i], gamma, kappa) for i in idx])
+    _assert_right_or_flagged(got, warned, idx, ref)
+    weights = np.exp(got + v) * (half * w).ravel()
+    assert weights.sum() == pytest.approx(1.0, abs=1e-10)
+    assert (weights * x).sum() == pytest.approx(1.0, abs=1e-10)
+
+
+@pytest.mark.parametrize(("gamma", "kappa"), [(0.5, 1.0), (0.3255, 0.5)])
+def test_march_from_deep_in_the_left_tail_fails_rather_than_drift(gamma, kappa, monkeypatch):
+    # the guard behind the fixed start: put the Frobenius start back at the smallest point, as the
+    # old one-way march did (without the guard these points come out off by 10 and 0.056); ℓ then
+    # rises by ~40 in the march direction, beyond RISE_MAX, and the march must fail, so that the
+    # law returns NaN with a warning instead of those numbers
+    import htmu._riccati as ric
+
+    x = np.concatenate([[1e-37], np.linspace(0.1, 3.0, 40)])
+    monkeypatch.setattr(ric, "_frobenius_y0", lambda s, b, c, v_lo: s * 1e-37)
+    with pytest.raises(ric.MarchFailed, match="rose by"):
+        ric.htmp_logpdf_march(x, kappa / (2 * gamma), kappa / 2)
+    with pytest.warns(HTMPAccuracyWarning, match="41 of 41 values"):
+        assert np.isnan(htmp_logpdf(x, gamma, kappa)).all()
+
+
 @pytest.mark.parametrize(
     ("gamma", "kappa"), [(0.5, 2.0), (0.3255, 1.9), (0.1, 50.0), (0.3255, 1000.0), (0.3255, 0.1), (0.9, 3.0)]
 )

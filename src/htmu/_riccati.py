@@ -30,10 +30,11 @@ Initial value: one point where h is computed independently.
 * ``c ≤ C_FROBENIUS``: at the mean, y = s (inside the bulk, where the saddle of the Laplace
   integral is complex), by the trapezoidal rule on the ray through that saddle in a sinh-map of
   u = log t (double-exponential decay at both ends; nested halving until two rules agree).
-* ``C_FROBENIUS < c < 1`` (small κ): at a small y₀ (at most the smallest point, so the march goes
-  one way) from the connection formula through two Kummer series,
-  ``U = Γ(1−c)/Γ(s) M(b, c, z) + Γ(c−1)/Γ(b) z^(1−c) M(s, 2−c, z)`` (well conditioned there: c is
-  away from the integers 0 and 1).
+* ``C_FROBENIUS < c < 1`` (small κ): at a small y₀ from the connection formula through two Kummer
+  series, ``U = Γ(1−c)/Γ(s) M(b, c, z) + Γ(c−1)/Γ(b) z^(1−c) M(s, 2−c, z)`` (well conditioned
+  there: c is away from the integers 0 and 1).  y₀ is set by (s, b), not by the points (it moves
+  down towards the smallest one only a little: ``_frobenius_y0``): the march must leave it
+  outward (below).
 
 In both cases ℓ at that point comes from the Wronskian identity, not from Im h, so it is exact
 whatever the size of Im h.  In the bulk the linearised system oscillates at ω = 2 e^ℓ ~ κ;
@@ -41,23 +42,36 @@ the initial value, off the non-oscillatory solution by rounding, is first settle
 (``_settle``).
 
 Marching.  From the initial point the solution is continued panel by panel to the ends of the
-range (outward in both directions, where the equation is stable: g relaxes onto the solution at
-rate ~|p| in the tails).  On each panel the system is solved by Radau IIA collocation at ``N``
-right Radau points in integral form, ``g = g₀ + ∫ F``, ``ℓ = ℓ₀ − 2 ∫ g``, by Newton's method
-(chord steps once the steps are small), started from the quasi-static root g = ±√(−D) shifted
-onto the initial value and its slope.  Collocation is implicit, so the stiffness of the equation
-(rates of order κ in the bulk, y in the right tail) does not limit the width; and Radau's
-stability function vanishes at infinity, so the unresolved oscillation of frequency ~κ in the
-bulk is damped within a panel instead of being carried along (Lobatto collocation keeps it,
-and then panels of width ~N/κ are needed: 2000+ panels at κ = 10⁵).  A panel is accepted when
-Newton has converged and the last Chebyshev coefficients of ℓ are below ``TOL`` (less their
-rounding floor); the next width is predicted from their geometric decay (``_assess``).  Points
-are read off the panels by barycentric interpolation.  Cost, for the 1000-point cases of
-``benchmarks/bench_laws.py``: 1–25 panels for κ ≤ 100, 40–90 for κ = 10³–10⁶, whatever the
-number of points.
+range, outward in both directions, where the equation is stable: a perturbation δg evolves as
+δg' = −2g δg, and g ≈ −(1 − c)/2 < 0 in the left tail, g ≈ y/2 − b > 0 in the right one, so it
+decays away from the bulk.  Towards the bulk it grows instead, like y^(1−c) across the left
+tail: there Re h ~ y^(1−c) is far below the rounding of g ≈ −p/2, and a march inward from a
+point deep in the left tail carries that rounding into the bulk multiplied by
+(y_bulk/y_start)^(1−c) (γ = 0.5, κ = 1 from y = 1e-37: log ρ off by 8.5 in the bulk).  Hence
+the starting points set by (s, b): y = s, or the Frobenius y₀ above, from which the growth up to
+the lower MP edge y₋, at most (y₋/y₀)^(1−c), is below 2·10⁴ for every 0 < γ < 1, κ > 0 with
+c > ``C_FROBENIUS`` (times e at most where y₀ has moved down towards the points).  Since
+ℓ' = −2g, that growth is e^(rise of ℓ in the march direction), so the march measures it: once ℓ
+has risen by more than ``RISE_MAX`` above its lowest value on the path, the rounding could be
+amplified beyond the law's tolerance, and it fails instead (a guard: from these starting points
+ℓ rises by at most 9.3 over γ ∈ [0.001, 0.999], κ ∈ [10⁻⁶, 10⁶]; from y = 1e-37 at γ = 0.5,
+κ = 1 it rose by 42).
 
-If anything fails (Newton diverges, panels shrink below ``MIN_WIDTH``, too many panels, a
-non-finite value) :func:`march` raises :class:`MarchFailed`; ``htmu.laws`` then returns NaN for
+On each panel the system is solved by Radau IIA collocation at ``N`` right Radau points in
+integral form, ``g = g₀ + ∫ F``, ``ℓ = ℓ₀ − 2 ∫ g``, by Newton's method (chord steps once the
+steps are small), started from the quasi-static root g = ±√(−D) shifted onto the initial value
+and its slope.  Collocation is implicit, so the stiffness of the equation (rates of order κ in
+the bulk, y in the right tail) does not limit the width; and Radau's stability function vanishes
+at infinity, so the unresolved oscillation of frequency ~κ in the bulk is damped within a panel
+instead of being carried along (Lobatto collocation keeps it, and then panels of width ~N/κ are
+needed: 2000+ panels at κ = 10⁵).  A panel is accepted when Newton has converged and the last
+Chebyshev coefficients of ℓ are below ``TOL`` (less their rounding floor); the next width is
+predicted from their geometric decay (``_assess``).  Points are read off the panels by
+barycentric interpolation.  Cost, for the 1000-point cases of ``benchmarks/bench_laws.py``: 1–25
+panels for κ ≤ 100, 40–90 for κ = 10³–10⁶, whatever the number of points.
+
+If anything fails (Newton diverges, panels shrink below ``MIN_WIDTH``, too many panels, ℓ rises
+by more than ``RISE_MAX``, a non-finite value) :func:`march` raises :class:`MarchFailed`; ``htmu.laws`` then returns NaN for
 the points with an ``HTMPAccuracyWarning``.
 """
 
@@ -93,6 +107,12 @@ CHORD = 1e-5
 NEWTON_TOL = 1e-8
 #: above this c the initial value comes from the Frobenius series at small y, else from quadrature
 C_FROBENIUS = 0.05
+#: largest rise of ℓ along the march direction above its lowest value on the path: rounding grows
+#: by e^(rise) at most (1e-16 · e^14 ≈ 1e-10); the starting points of ``march`` give at most 9.3
+RISE_MAX = 14.0
+#: the Frobenius start moves down towards the smallest point by at most this much in log y
+#: (``_frobenius_y0``)
+FROBENIUS_SLIDE = 5.0
 
 
 class MarchFailed(RuntimeError):
@@ -151,12 +171,25 @@ def _kummer_series(a, c, y):
     raise MarchFailed("Kummer series did not converge")
 
 
-def _initial_frobenius(s, b, c, y_min=np.inf):
-    """(v0, Re h, ℓ) at a small y0 from the connection formula (for 0 < c < 1, c not near 0).
+def _frobenius_y0(s, b, c, v_lo=-np.inf):
+    """Where the Frobenius initial value is taken.
 
-    y0 is at most ``y_min`` (the smallest point), so that the march goes one way only.
+    At most 1e-3 c / (1 + s + b): y ∝ c keeps the cancellation between the connection formula's
+    two terms (of order y/c) at 1e-3.  Below it, down towards the smallest point v_lo (saving the
+    march back to it when the points lie just below), by at most ``FROBENIUS_SLIDE`` in log y and
+    only as far as ℓ rises by at most 1 on the way back up (at rate 2√(−D) ≤ 1 − c): marching
+    inward across the left tail is unstable (module docstring), and even where it is not (small κ)
+    its panels' truncation errors would land in the bulk (5e-10 at γ = 0.3255, κ = 10⁻³ from
+    y = 1e-300, instead of in the tail).
     """
-    y0 = min(1e-3 * min(1.0, c) / (1.0 + s + b), y_min)
+    v_max = np.log(1e-3 * min(1.0, c) / (1.0 + s + b))
+    slide = min(FROBENIUS_SLIDE, 1.0 / (1.0 - c))
+    return float(np.exp(min(v_max, max(v_lo, v_max - slide))))
+
+
+def _initial_frobenius(s, b, c, v_lo=-np.inf):
+    """(v0, Re h, ℓ) at y0 = ``_frobenius_y0`` from the connection formula (0 < c < 1, c not near 0)."""
+    y0 = _frobenius_y0(s, b, c, v_lo)
     A = gamma_fn(1 - c) / gamma_fn(s)
     B = gamma_fn(c - 1) / gamma_fn(b) * np.exp(1j * np.pi * (1 - c))
     m1, ym1 = _kummer_series(b, c, y0)
@@ -348,6 +381,7 @@ def _march(v_ic, g_ic, l_ic, edges, b, v_lo, v_hi, work, stop_ell=None, extend=N
     for forward, v_end, ext in ((True, v_hi, extend[1]), (False, v_lo, extend[0])):
         sign = 1.0 if forward else -1.0
         v0, g0, l0, width = v_ic, g_ic, l_ic, L0 / np.sqrt(1 + 4 * b)
+        l_low = l_ic  # the lowest ℓ on the path so far (for RISE_MAX)
         l_end = None  # ℓ at the end of the range, once passed (for ``extend``)
         while True:
             falling = sign * g0 > 0  # ℓ' = −2g: ℓ falls in the march direction
@@ -374,6 +408,11 @@ def _march(v_ic, g_ic, l_ic, edges, b, v_lo, v_hi, work, stop_ell=None, extend=N
                 if width < MIN_WIDTH:
                     raise MarchFailed(f"panel width below {MIN_WIDTH} at v = {v0:.6g}")
                 continue
+            low = np.minimum.accumulate(np.concatenate([[l_low], ell]))
+            rise = float(np.max(ell - low[1:]))
+            if rise > RISE_MAX:
+                raise MarchFailed(f"ℓ rose by {rise:.3g} in the march direction (unstable) at v = {v0:.6g}")
+            l_low = float(low[-1])
             panels.append((min(v[0], v[-1]), max(v[0], v[-1]), _store(cl, forward, np.abs(ell).max())))
             work["panels"] += 1
             v0, g0, l0 = v[-1], g[-1], ell[-1]
@@ -414,7 +453,7 @@ class Solution:
 
     def logpdf(self, x) -> np.ndarray:
         """log ρ(x) of the direct-form law; raises MarchFailed if a value is not finite."""
-        v = np.log(self.s * np.asarray(x, dtype=float))
+        v = np.log(np.asarray(x, dtype=float)) + np.log(self.s)  # not log(s x): s x may underflow
         out = np.log(self.s / (np.pi * self.b)) + self.ell(v) - v
         if not np.all(np.isfinite(out)):
             raise MarchFailed("non-finite result")
@@ -436,7 +475,7 @@ def march(s: float, b: float, v_lo: float, v_hi: float, *, stop_ell=None, extend
     try:
         with np.errstate(over="ignore", under="ignore", invalid="ignore"):
             if c > C_FROBENIUS:
-                v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c, float(np.exp(max(v_lo, -690.0))))
+                v_ic, h_ic, ell_ic = _initial_frobenius(s, b, c, v_lo)
             else:
                 v_ic, h_ic, ell_ic = _initial_quadrature(s, b, c)
             # g = Re h − p/2, p = s − b − y
@@ -523,5 +562,5 @@ def htmp_logpdf_march(x, s: float, b: float, info: dict | None = None):
     Raises :class:`MarchFailed` when the march cannot certify its result; ``info`` as in
     :func:`march`.
     """
-    v = np.log(s * np.asarray(x, dtype=float))
+    v = np.log(np.asarray(x, dtype=float)) + np.log(s)
     return march(s, b, float(v.min()), float(v.max()), info=info).logpdf(x)

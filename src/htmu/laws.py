@@ -278,7 +278,10 @@ def _logpdf_one(x, s, b):
         out[far] = _logpdf_far(y[far], s, b)
     near = ~far
     if near.any():
-        vn = np.log(y[near])
+        # log x + log s, not log y: a subnormal y = s x has lost relative precision (γ = 0.3255,
+        # κ = 5.5, x = 5e-324: log ρ off by 0.26) or underflowed to 0 (s < 1: one v = −inf failed
+        # the march for every point of the call)
+        vn = np.log(x[near]) + np.log(s)
         try:
             out[near] = march(s, b, float(vn.min()), float(vn.max())).logpdf(x[near])
         except MarchFailed:
@@ -361,8 +364,9 @@ def htmp_logpdf(x, gamma, kappa):
     by U's asymptotic series.  Accurate to 1e-8 absolute in log ρ for 0 < γ < 1, 10⁻⁵ ≤ κ ≤ 10⁶
     (tested against 40-digit mpmath: ``mpmath.hyperu`` up to κ = 10³, within 2e-14 for κ ≤ 10³;
     beyond, quadrature of U's Laplace integral on a steepest-descent contour, within 1.2e-9 where
-    |log ρ| ≈ 2·10⁴ (6e-14 relative); integer c, large |c|, both tails and the MP edges).  A value
-    its method cannot certify is NaN, with an ``HTMPAccuracyWarning``.
+    |log ρ| ≈ 2·10⁴ (6e-14 relative); integer c, large |c|, both tails and the MP edges, and one
+    call whose points span x = 5e-324 to 10³).  A value its method cannot certify is NaN, with
+    an ``HTMPAccuracyWarning``.
 
     Parameters
     ----------
@@ -750,7 +754,7 @@ def _log_cdf_sf_one(x, gamma, kappa):
     top = x == np.inf
     lf[top], ls[top] = 0.0, -np.inf
     with np.errstate(divide="ignore", over="ignore"):
-        v = np.log(s * np.where(pos & ~top, x, 1.0))
+        v = np.log(np.where(pos & ~top, x, 1.0)) + np.log(s)
     v_left, v_right = _edges_v(s, b)
     left = pos & ~top & (v <= v_left)
     right = pos & ~top & (v >= v_right)
@@ -791,7 +795,7 @@ def _cdf_sf_one(x, gamma, kappa):
     if t is None:
         ok[inner] = False
         return F, S, ok
-    v = np.log(s * np.where(inner, x, 1.0))
+    v = np.log(np.where(inner, x, 1.0)) + np.log(s)
     below = inner & (v < t.v[0])
     above = inner & (v > t.v[-1])
     mid = inner & ~below & ~above
