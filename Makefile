@@ -11,7 +11,7 @@ CORES ?= all
 SNAKEMAKE := PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/snakemake
 # Snakemake parses --configfile itself, before the workflow's own checks, and names neither the file nor the line
 # of a YAML error; this check does, in one line.
-CHECK_CONFIG := PYTHONPATH="$(CURDIR)/src" $(BIN)/python -m htmu.config --schema workflow/schemas/config.schema.yaml
+CHECK_CONFIG := PYTHONPATH="$(CURDIR)/src" $(BIN)/python -m htmu.study.config --schema workflow/schemas/config.schema.yaml
 
 .PHONY: help venv run report test test-slurm lint format bench paper dryrun clean
 

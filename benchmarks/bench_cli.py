@@ -15,7 +15,7 @@ machine the CPU time is the better measure of the work, the wall time is what a 
 is 10^5 eigenvalues with the interval within 60 s.
 
 Part 2 fits the cost model of ``htmu fit --help`` (``htmu.cli.COST_*``) from the CPU time of each stage of
-:func:`htmu.estimate.fit_htmp` (read at its ``progress`` callbacks) and of the comparison of laws, at the
+:func:`htmu.fit.estimate.fit_htmp` (read at its ``progress`` callbacks) and of the comparison of laws, at the
 model sizes, one BLAS thread: point estimate, rest of the interval and comparison each a + b n^p, each
 bootstrap replicate c min(1, n/N_BOOT_MAX)^2 (least relative squares, each stage separately, on the median of ``--repeats``
 fits up to 10^5 eigenvalues, one fit above), and prints them next to the constants in ``htmu.cli``.
@@ -43,7 +43,7 @@ from scipy import optimize  # noqa: E402
 
 from htmu import cli  # noqa: E402
 from htmu.ensembles import sample_htmp_ensemble  # noqa: E402
-from htmu.estimate import N_BOOT_MAX, fit_htmp, fit_mp, fit_powerlaw  # noqa: E402
+from htmu.fit.estimate import N_BOOT_MAX, fit_htmp, fit_mp, fit_powerlaw  # noqa: E402
 from htmu.laws import htmp  # noqa: E402
 
 GAMMA, KAPPA = 0.3255, 5.5

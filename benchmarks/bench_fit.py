@@ -23,7 +23,7 @@ import time
 import numpy as np
 
 from htmu.ensembles import sample_htmp_ensemble, through_eigensolver
-from htmu.estimate import fit_htmp
+from htmu.fit.estimate import fit_htmp
 
 CASES = [(0.3255, 5.5, "direct"), (0.3255, 1.9, "inverse"), (0.5, 0.1, "direct"), (0.1, 20.0, "direct")]
 

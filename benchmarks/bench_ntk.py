@@ -16,7 +16,7 @@ Each configuration runs in a fresh subprocess. Its peak memory, measured over th
 against the budget: on CUDA ``torch.cuda.max_memory_allocated`` above what was allocated before, on the
 CPU the resident high-water mark above the resident size before, both after a warm-up Jacobian that
 pays first-use costs (the CPU's ``cold`` column counts those too). The models come from
-``htmu.models``; without it the benchmark says so and exits.
+``htmu.study.models``; without it the benchmark says so and exits.
 
 Run::
 
@@ -113,8 +113,8 @@ def run_one(model_name: str, n: int, max_memory_mb: float, device: torch.device)
     allocated before; on the CPU the resident high-water mark (``VmHWM``, reset first) minus the resident
     size before, after :func:`warm_up` (``cold`` also counts the first-use costs, from before it).
     """
-    from htmu.models import build_model, count_parameters
     from htmu.spectra import ntk_gram
+    from htmu.study.models import build_model, count_parameters
 
     model = build_model(model_name, num_classes=10, seed=0).to(device)
     x = torch.randn(n, 3, 32, 32, generator=torch.Generator().manual_seed(1)).to(device)
@@ -177,9 +177,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     try:
-        import htmu.models  # noqa: F401
+        import htmu.study.models  # noqa: F401
     except ImportError as err:
-        print(f"SKIP: htmu.models is not available ({err}); nothing to benchmark")
+        print(f"SKIP: htmu.study.models is not available ({err}); nothing to benchmark")
         return 0
 
     sizes = sorted(set(args.n + ([1000] if args.full else [])))

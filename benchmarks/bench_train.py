@@ -9,9 +9,9 @@ Two tables:
 ``arch``
     The five architectures at batch size 128 (and MiniAlexNet at 32) on a 1000-image digits subset, on the
     CPU with the given thread count, and on CUDA when available (``--devices`` picks; CUDA epochs run with
-    cuDNN in deterministic mode and cuDNN's default TF32 convolutions, as :func:`htmu.train.train` does).
+    cuDNN in deterministic mode and cuDNN's default TF32 convolutions, as :func:`htmu.study.train.train` does).
 
-An epoch here is what :func:`htmu.train.train` does per epoch: one SGD pass over the training set plus the
+An epoch here is what :func:`htmu.study.train.train` does per epoch: one SGD pass over the training set plus the
 evaluation of the test set, plus the per-epoch checkpoint write; the figures are medians over epochs
 2..E of the intervals between the per-epoch log lines, in wall and in process CPU seconds. ``call_s`` is the whole ``train`` call (loading the subset,
 building the model, writing every file) for the given number of epochs.
@@ -35,9 +35,9 @@ from pathlib import Path
 
 import torch
 
-from htmu.data import write_subset
-from htmu.models import ARCHITECTURES
-from htmu.train import train
+from htmu.study.data import write_subset
+from htmu.study.models import ARCHITECTURES
+from htmu.study.train import train
 
 SIZING_BATCHES = (1024, 256, 128, 64, 32, 16)
 

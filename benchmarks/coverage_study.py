@@ -9,7 +9,7 @@ Each cell (kappa, gamma, form, n) gets ``draws`` spectra from the high-temperatu
 (:func:`htmu.ensembles.sample_htmp_ensemble`, exact to the smallest eigenvalue), scaled by 2 (direct form:
 ``2 z``; inverse form: ``2 / z``), passed through what a
 float64 eigensolver returns (:func:`htmu.ensembles.through_eigensolver`: eigenvalues below ``n eps max`` come
-back as noise of that size), and fitted with :func:`htmu.estimate.fit_htmp` (default settings, interval
+back as noise of that size), and fitted with :func:`htmu.fit.estimate.fit_htmp` (default settings, interval
 included). Printed per cell: the coverage of the nominal 95% interval with its Wilson 95% band, how many
 intervals were one-sided (upper end inf, or lower end 0), zero-width intervals, statuses other than ok/mp_like/
 rank_collapse, the relative bias of ``kappa_debiased`` (geometric mean over draws of kappa_debiased/kappa, minus 1)
@@ -64,7 +64,7 @@ def one_cell(args: tuple) -> list[dict]:
     kappa, gamma, form, n, draws, seed = args
     for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ[var] = "1"
-    from htmu.estimate import fit_htmp
+    from htmu.fit.estimate import fit_htmp
 
     rng = np.random.default_rng(
         [seed, int(round(kappa * 1e4)), int(round(gamma * 1e4)), n, FORMS.index(form)]

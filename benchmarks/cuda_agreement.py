@@ -27,10 +27,10 @@ import numpy as np
 import torch
 
 import htmu.spectra as spectra
-from htmu.data import write_subset
-from htmu.models import build_model
 from htmu.spectra import ck_spectrum, hessian_spectrum, ntk_gram, weight_spectra
-from htmu.train import train
+from htmu.study.data import write_subset
+from htmu.study.models import build_model
+from htmu.study.train import train
 
 
 def _model(arch: str) -> torch.nn.Module:

@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from htmu.ensembles import sample_htmp_ensemble, sample_spiked_wishart, through_eigensolver
-from htmu.selection import LAWS, select_law
+from htmu.fit.selection import LAWS, select_law
 
 
 def draw(truth: str, n: int, gamma: float, rng: np.random.Generator) -> tuple[np.ndarray, float]:

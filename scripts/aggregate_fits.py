@@ -1,6 +1,6 @@
 """Snakemake wrapper: join all fits with training metrics into results/fits.csv and fits.nc."""
 
-from htmu.pipeline import aggregate_fits, job_log
+from htmu.study.pipeline import aggregate_fits, job_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):

@@ -5,8 +5,8 @@ Not named weightwatcher.py: Snakemake puts this script's folder on sys.path, whe
 
 import sys
 
-from htmu.compare import run_compare
-from htmu.pipeline import job_log
+from htmu.study.compare import run_compare
+from htmu.study.pipeline import job_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake wrapper: fit MP, HTMP and a power-law tail to every spectrum of one store."""
 
-from htmu.pipeline import job_log, run_fit
+from htmu.study.pipeline import job_log, run_fit
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):

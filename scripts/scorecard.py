@@ -2,7 +2,7 @@
 
 from pathlib import Path
 
-from htmu.pipeline import job_log, make_scorecard
+from htmu.study.pipeline import job_log, make_scorecard
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):

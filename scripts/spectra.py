@@ -1,6 +1,6 @@
 """Snakemake wrapper: the configured spectra of one checkpoint, into one NetCDF store."""
 
-from htmu.pipeline import job_log, run_spectra
+from htmu.study.pipeline import job_log, run_spectra
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):

@@ -1,6 +1,6 @@
 """Snakemake wrapper: one theory experiment on sampled random-matrix ensembles."""
 
-from htmu.pipeline import job_log, run_theory
+from htmu.study.pipeline import job_log, run_theory
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):

@@ -93,7 +93,7 @@ def tiny_cifar10(tmp_path, monkeypatch):
 @pytest.fixture(scope="session")
 def digits_subset(tmp_path_factory):
     """A small digits subset file (200 train, 60 test images, seed 0), shared by the session."""
-    from htmu.data import write_subset
+    from htmu.study.data import write_subset
 
     path = tmp_path_factory.mktemp("subsets") / "digits_200.npz"
     write_subset({"name": "digits", "n_train": 200, "n_test": 60}, 0, path)

@@ -1,7 +1,7 @@
 """Tests of ``htmu.analyze`` against planted truth: random layers, HTMP spectra at known kappa, spikes.
 
 Statistical tests use fixed seeds, so each passes or fails deterministically; the rates quoted say how
-often a fresh seed would fail. ``select_law``'s decisions are the lead's (htmu.selection): these tests
+often a fresh seed would fail. ``select_law``'s decisions are the lead's (htmu.fit.selection): these tests
 check that ``analyze`` feeds it the right spectrum and reports its answer faithfully.
 """
 
@@ -165,10 +165,10 @@ def test_small_square_and_diverged_matrices_are_statuses_not_exceptions():
 
 # ------------------------------------------------------------------------------ the study's checkpoint
 def test_study_checkpoint_gives_the_study_fc1_kappa(digits_subset, tmp_path):
-    """A checkpoint written by htmu.train: fc1's row is select_law on the study's weight spectrum."""
-    from htmu.selection import select_law
+    """A checkpoint written by htmu.study.train: fc1's row is select_law on the study's weight spectrum."""
+    from htmu.fit.selection import select_law
     from htmu.spectra import weight_spectra
-    from htmu.train import load_checkpoint, train
+    from htmu.study.train import load_checkpoint, train
 
     train("lenet", digits_subset, tmp_path, batch_size=16, seed=0, epochs=2, num_threads=1, device="cpu",
           log=lambda *_: None)  # fmt: skip
@@ -405,7 +405,7 @@ def test_import_and_use_leave_warnings_logging_and_backend_alone():
 
 
 def test_layer_figure_draws_mp_and_the_selected_law():
-    from htmu.plots import fig_layer_esd
+    from htmu.study.figures import fig_layer_esd
 
     calls = []
 

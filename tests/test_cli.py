@@ -257,8 +257,8 @@ def test_all_equal_spectrum_is_degenerate_not_mp(tmp_path):
 
 def test_comparison_is_select_law(tmp_path, spectrum):
     # htmu fit's comparison is select_law's decision on the same spectrum and seed; its fit is fit_htmp's.
-    from htmu.estimate import fit_htmp
-    from htmu.selection import select_law
+    from htmu.fit.estimate import fit_htmp
+    from htmu.fit.selection import select_law
 
     f = tmp_path / "x.npy"
     for x, form in ((spectrum, "direct"), (1.0 / spectrum, "inverse")):
@@ -277,13 +277,13 @@ def _jsonable(d):
 
 
 # ------------------------------------------------------------------------------------------------------------
-# --select on htmu's own stores (htmu.stores layout: eigenvalue(spectrum, k), NaN-padded)
+# --select on htmu's own stores (htmu.study.stores layout: eigenvalue(spectrum, k), NaN-padded)
 
 
 @pytest.fixture(scope="module")
 def store(tmp_path_factory, spectrum) -> tuple[Path, dict]:
     from htmu.spectra import SpectrumRecord
-    from htmu.stores import spectra_to_dataset, write_netcdf
+    from htmu.study.stores import spectra_to_dataset, write_netcdf
 
     rng = np.random.default_rng(5)
     eig = {
@@ -414,7 +414,7 @@ def test_nan_only_as_trailing_padding(tmp_path, spectrum):
     )
     # a store whose n_eigs disagrees with its padding is refused, not trimmed
     from htmu.spectra import SpectrumRecord
-    from htmu.stores import read_spectra, spectra_to_dataset, write_netcdf
+    from htmu.study.stores import read_spectra, spectra_to_dataset, write_netcdf
 
     ds = spectra_to_dataset([SpectrumRecord("weight", "fc1", spectrum, 0.3255, 300, 922, "eig(W W^T)")])
     ds = ds.assign_coords(n_eigs=("spectrum", [250]))
@@ -457,7 +457,7 @@ def test_progress_above_1e4_eigenvalues_only(tmp_path):
 def test_progress_bar_counts_every_stage(spectrum):
     # The bar advances by each stage's share of the cost model and ends full at the fit's last unit.
     from htmu.cli import _Progress, expected_seconds
-    from htmu.estimate import fit_htmp
+    from htmu.fit.estimate import fit_htmp
 
     with contextlib.redirect_stderr(io.StringIO()):
         bar = _Progress(spectrum.size, ci=True, n_boot=7, compare=False)
@@ -470,7 +470,7 @@ def test_progress_bar_counts_every_stage(spectrum):
 
 def test_cost_model_interval_stops_growing_at_n_boot_max():
     from htmu.cli import COST_INTERVAL, expected_seconds
-    from htmu.estimate import N_BOOT_MAX
+    from htmu.fit.estimate import N_BOOT_MAX
 
     small, cap, big = (
         expected_seconds(n)["bootstrap replicates"] for n in (N_BOOT_MAX // 2, N_BOOT_MAX, 10**6)
@@ -494,7 +494,7 @@ def test_store_floor_and_rank_reach_the_fit(tmp_path):
     # An NTK accumulated in float32 is known to n eps32 max only, and a Gram with dead rows has structural zeros:
     # the store says so, and `htmu fit` on that record uses both (censoring at the floor, dropping the zeros).
     from htmu.spectra import SpectrumRecord
-    from htmu.stores import spectra_to_dataset, write_netcdf
+    from htmu.study.stores import spectra_to_dataset, write_netcdf
 
     rng = np.random.default_rng(5)
     eig = np.sort(np.r_[np.zeros(10), 2.0 * sample_htmp_ensemble(190, 0.3, 2.0, rng)])

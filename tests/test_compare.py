@@ -15,8 +15,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from htmu import compare
-from htmu.compare import (
+from htmu.study import compare
+from htmu.study.compare import (
     COMPARE_COLUMNS,
     CORRELATION_COLUMNS,
     SKIP_STATUS,
@@ -202,7 +202,7 @@ def test_the_subprocess_decides_and_a_missing_package_is_one_skip_line(tmp_path,
     wrapper.write_text(
         "#!/bin/sh\n"
         f"exec {sys.executable} -c \"import sys, runpy; sys.modules['weightwatcher'] = None; "
-        "sys.argv = ['htmu.compare'] + sys.argv[3:]; runpy.run_module('htmu.compare', run_name='__main__')\" "
+        "sys.argv = ['htmu.study.compare'] + sys.argv[3:]; runpy.run_module('htmu.study.compare', run_name='__main__')\" "
         '"$@"\n'
     )
     wrapper.chmod(0o755)
@@ -223,7 +223,7 @@ def test_the_ww_subcommand_says_one_line_when_weightwatcher_is_missing(tmp_path)
     # sys.modules[name] = None makes importlib.util.find_spec report the package as absent
     code = (
         "import sys; sys.modules['weightwatcher'] = None; "
-        "from htmu.compare import main; sys.exit(main(sys.argv[1:]))"
+        "from htmu.study.compare import main; sys.exit(main(sys.argv[1:]))"
     )
     proc = subprocess.run(
         [sys.executable, "-c", code, "ww", "--out", str(tmp_path / "x.csv"), "--meta", str(tmp_path / "m.json"),
@@ -240,9 +240,9 @@ def test_the_ww_subcommand_says_one_line_when_weightwatcher_is_missing(tmp_path)
 @pytest.mark.slow
 def test_weightwatcher_on_a_tiny_model_matches_htmu_conventions(tmp_path):
     """LeNet at init: no clamp; WW's Linear ESDs equal htmu's eig(W W^T); metrics equal their definitions."""
-    from htmu.models import build_model
     from htmu.spectra import weight_spectra
-    from htmu.train import save_model
+    from htmu.study.models import build_model
+    from htmu.study.train import save_model
 
     model = build_model("lenet", num_classes=10, seed=0)
     ckpt = tmp_path / "train" / "lenet_bs16_s0" / "model_final.pt"

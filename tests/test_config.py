@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from htmu.config import ConfigError, load_config, load_schema, validate_config
+from htmu.study.config import ConfigError, load_config, load_schema, validate_config
 
 ROOT = Path(__file__).resolve().parents[1]
 SCHEMA = ROOT / "workflow/schemas/config.schema.yaml"
@@ -191,8 +191,8 @@ def test_sizes_and_layers_that_are_used_as_given_are_accepted(default, schema, e
 
 
 def test_layer_table_is_the_models_parameters():
-    from htmu.config import PARAMETER_NAMES
-    from htmu.models import ARCHITECTURES, build_model
+    from htmu.study.config import PARAMETER_NAMES
+    from htmu.study.models import ARCHITECTURES, build_model
 
     assert (
         set(PARAMETER_NAMES)
@@ -206,9 +206,9 @@ def test_layer_table_is_the_models_parameters():
 
 @pytest.mark.parametrize("arch", ["lenet", "minialexnet", "vgg11", "resnet9", "resnet18"])
 def test_a_layer_is_accepted_exactly_when_the_hessian_can_select_it(arch):
-    from htmu.config import _is_layer
-    from htmu.models import build_model
     from htmu.spectra import _select_params
+    from htmu.study.config import _is_layer
+    from htmu.study.models import build_model
 
     model = build_model(arch, seed=0)
     candidates = ["fc", "fc3", "fc3.weight", "fc3.bias", "fc1", "conv", "conv1", "conv1.bias", "body", "body.1",
@@ -224,8 +224,8 @@ def test_a_layer_is_accepted_exactly_when_the_hessian_can_select_it(arch):
 
 
 def test_constants_copied_from_the_data_module_agree():
-    import htmu.config as config
-    import htmu.data as data
+    import htmu.study.config as config
+    import htmu.study.data as data
 
     assert config.DIGITS_SIZE == data.DIGITS_SIZE
     assert config.DIGITS_DEFAULT_TEST == data.DIGITS_DEFAULT_TEST
@@ -279,7 +279,7 @@ def test_missing_config_file(tmp_path):
 
 def _check_config_cli(*files):
     return subprocess.run(
-        [sys.executable, "-m", "htmu.config", "--schema", SCHEMA, *files],
+        [sys.executable, "-m", "htmu.study.config", "--schema", SCHEMA, *files],
         capture_output=True, text=True, timeout=60, env=dict(os.environ, PYTHONPATH=str(ROOT / "src")),
     )  # fmt: skip
 

@@ -24,9 +24,9 @@ import pytest
 import torch
 from torch import nn
 
-from htmu.models import build_model
 from htmu.spectra import ck_spectrum, hessian_spectrum, ntk_gram, weight_spectra
-from htmu.train import load_checkpoint, train
+from htmu.study.models import build_model
+from htmu.study.train import load_checkpoint, train
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -166,8 +166,8 @@ def test_training_on_cuda_logs_is_reproducible_and_resumes(digits_subset, tmp_pa
 
 def test_pipeline_train_and_spectra_store_on_cuda(digits_subset, tmp_path) -> None:
     pytest.importorskip("netCDF4")
-    from htmu.pipeline import run_spectra, run_train
-    from htmu.stores import read_spectra
+    from htmu.study.pipeline import run_spectra, run_train
+    from htmu.study.stores import read_spectra
 
     training = {"device": "cuda", "snapshot_epochs": [], "lr_scale": 2.0}
     run_train("lenet_bs64_s0", digits_subset, tmp_path / "run", training, epochs=1)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 import torch
 
-from htmu.data import load_subset, synthetic_basis, synthetic_task, validate_dataset_cfg, write_subset
+from htmu.study.data import load_subset, synthetic_basis, synthetic_task, validate_dataset_cfg, write_subset
 
 
 def _raw_digits():

@@ -10,14 +10,14 @@ from scipy import stats
 
 from htmu import laws
 from htmu.ensembles import sample_htmp_ensemble
-from htmu.estimate import (
+from htmu.fit.estimate import (
     MIN_EIGENVALUES,
     FitResult,
     fit_htmp,
     fit_mp,
     fit_powerlaw,
 )
-from htmu.selection import select_law
+from htmu.fit.selection import select_law
 
 # ------------------------------------------------------------------------------------------------
 # input handling (no HTMP density needed: the failures happen before any likelihood evaluation)

@@ -15,8 +15,8 @@ import numpy as np
 import pytest
 
 from htmu.ensembles import sample_htmp_ensemble
-from htmu.estimate import fit_htmp, fit_mp, fit_powerlaw, mp_test
-from htmu.selection import select_law
+from htmu.fit.estimate import fit_htmp, fit_mp, fit_powerlaw, mp_test
+from htmu.fit.selection import select_law
 
 GAMMA = 0.3255
 

@@ -466,7 +466,7 @@ def test_logpdf_in_one_call_over_hundreds_of_decades(gamma, kappa, span):
 )
 def test_logpdf_in_one_call_on_a_quadrature_rule_integrates_to_one(gamma, kappa, lo):
     # the failing case as tests/test_scaling.py met it: Gauss–Legendre in log x (16 nodes per
-    # half decade) over [lo, 60] (lo: the ranges of htmu.theory's rules), the density on all
+    # half decade) over [lo, 60] (lo: the ranges of htmu.study.experiments's rules), the density on all
     # nodes in one call (the weights summed to 1.23 at γ = 0.5, κ = 1).  Truths: the mass and
     # the mean are 1 (F(lo) and 1 − F(60) are below 1e-18), and 40-digit mpmath at a sample
     t, w = np.polynomial.legendre.leggauss(16)

@@ -7,7 +7,7 @@ import math
 import pytest
 import torch
 
-from htmu.models import ARCHITECTURES, PAPER_PARAM_COUNTS, build_model, count_parameters, layer_matrices
+from htmu.study.models import ARCHITECTURES, PAPER_PARAM_COUNTS, build_model, count_parameters, layer_matrices
 
 
 def conv(c_in: int, c_out: int, k: int, bias: bool = True) -> int:

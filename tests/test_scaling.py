@@ -1,4 +1,4 @@
-"""Tests of the ridge scaling-law derivation (docs/scaling.md) and of its experiment in htmu.theory.
+"""Tests of the ridge scaling-law derivation (docs/scaling.md) and of its experiment in htmu.study.experiments.
 
 Each step of the derivation is checked against an independent truth: Monte Carlo over teacher and noise, the
 exact inequality on random instances, the HTMP law's Stieltjes transform in 30-digit mpmath (the integrals of
@@ -14,9 +14,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from htmu import scorecard as sc
-from htmu import theory
 from htmu.laws import htmp
+from htmu.study import claims, experiments
 
 # (kappa, gamma) with q = kappa (1 - gamma) / (2 gamma) below, at and above 1
 Q_HALF, Q_ONE, Q_BIG = (1.0, 0.5), (2.0, 0.5), (5.5, 0.3255)
@@ -57,12 +56,12 @@ def mean_inverse(kappa, gamma):
 
 
 def test_claimed_slope_is_steeper_than_two_ell_for_every_gamma_below_one():
-    assert theory.claimed_slope(2.0, 0.5, 0.5) == pytest.approx(-1.5)
-    assert theory.claimed_slope(5.5, 0.3255, 0.5) == pytest.approx(-0.5 * (2 + 5.5 / 0.651 - 2.75))
+    assert experiments.claimed_slope(2.0, 0.5, 0.5) == pytest.approx(-1.5)
+    assert experiments.claimed_slope(5.5, 0.3255, 0.5) == pytest.approx(-0.5 * (2 + 5.5 / 0.651 - 2.75))
     for kappa in (1e-3, 0.5, 2.0, 50.0):
         for gamma in (0.01, 0.3255, 0.5, 0.99):
             for ell in (0.1, 0.5, 0.9):
-                claimed = theory.claimed_slope(kappa, gamma, ell)
+                claimed = experiments.claimed_slope(kappa, gamma, ell)
                 assert claimed == pytest.approx(-ell * (2 + q_of(kappa, gamma)))
                 assert claimed < -2 * ell
 
@@ -72,7 +71,7 @@ def test_ridge_exact_error_matches_monte_carlo():
     n, p, mu, sigma = 30, 6, 0.3, 0.7
     lam = rng.uniform(0.2, 3.0, size=p)
     phi = rng.standard_normal((n, p)) * np.sqrt(lam)
-    bias, var = theory.ridge_exact_error(phi.T @ phi / n, n, lam, mu, sigma)
+    bias, var = experiments.ridge_exact_error(phi.T @ phi / n, n, lam, mu, sigma)
     reps = 40000
     theta = rng.standard_normal((reps, p)) / math.sqrt(p)
     y = theta @ phi.T + sigma * rng.standard_normal((reps, n))
@@ -89,7 +88,7 @@ def test_gaussian_gram_has_the_wishart_moments(n):
     # E S = Lambda, Var S_ij = lam_i lam_j (1 + delta_ij) / n, and (n >= p + 2) E S^-1 = n Lambda^-1/(n - p - 1)
     rng = np.random.default_rng(1)
     lam, reps = np.array([0.5, 1.0, 2.0]), 20000
-    grams = np.array([theory._gaussian_gram(n, lam, rng) for _ in range(reps)])
+    grams = np.array([experiments._gaussian_gram(n, lam, rng) for _ in range(reps)])
     outer = lam[:, None] * lam[None, :]
     se = np.sqrt(outer * (1 + np.eye(3)) / n / reps)
     assert np.all(np.abs(grams.mean(axis=0) - np.diag(lam)) < 4.5 * se)
@@ -113,9 +112,9 @@ def test_ridge_bias_never_falls_below_the_diagonal_bound():
             for n, p in ((40, 10), (30, 30), (20, 60)):  # p < n, p = n, p > n
                 x = htmp.ppf((np.arange(p) + 0.5) / p, gamma, kappa)
                 lam = x if form == "direct" else 1 / x
-                s = theory._gaussian_gram(n, lam, rng)
+                s = experiments._gaussian_gram(n, lam, rng)
                 for mu in (1.0, 1e-2, 1e-4, 1e-6):
-                    bias, _ = theory.ridge_exact_error(s, n, lam, mu, 0.0)
+                    bias, _ = experiments.ridge_exact_error(s, n, lam, mu, 0.0)
                     bound = mu**2 / p * np.sum(lam / (np.diag(s) + mu) ** 2)
                     assert bias >= bound * (1 - 1e-9)
                     checked += 1
@@ -128,9 +127,9 @@ def test_ridge_bias_over_mu_squared_stays_bounded_below_so_the_claimed_rate_is_i
     rng = np.random.default_rng(3)
     n, p = 400, 40
     lam = htmp.ppf((np.arange(p) + 0.5) / p, gamma, kappa)
-    s = theory._gaussian_gram(n, lam, rng)
+    s = experiments._gaussian_gram(n, lam, rng)
     mus = np.array([1e-3, 1e-5, 1e-7, 1e-9])
-    ratio = np.array([theory.ridge_exact_error(s, n, lam, mu, 0.0)[0] for mu in mus]) / mus**2
+    ratio = np.array([experiments.ridge_exact_error(s, n, lam, mu, 0.0)[0] for mu in mus]) / mus**2
     floor = np.sum(lam / (np.diag(s) + 1e-3) ** 2) / p
     assert np.all(ratio >= floor * (1 - 1e-9)) and floor > 0
     assert ratio[-1] == pytest.approx(ratio[-2], rel=1e-3)  # converged: bias ~ C mu^2
@@ -148,7 +147,9 @@ def test_ridge_bias_over_mu_squared_stays_bounded_below_so_the_claimed_rate_is_i
 def test_direct_form_edge_constant(kappa, gamma, x):
     q = q_of(kappa, gamma)
     assert htmp.pdf(x, gamma, kappa) == pytest.approx(c0_of(kappa, gamma) * x ** (q - 1), rel=1e-5)
-    assert math.exp(theory._log_edge_constant(kappa, gamma)) == pytest.approx(c0_of(kappa, gamma), rel=1e-12)
+    assert math.exp(experiments._log_edge_constant(kappa, gamma)) == pytest.approx(
+        c0_of(kappa, gamma), rel=1e-12
+    )
 
 
 def test_closed_form_integral_matches_the_law():
@@ -190,7 +191,7 @@ def test_bias_integral_small_m_asymptotics():
 @pytest.mark.parametrize("kappa, gamma", [Q_HALF, Q_ONE, Q_BIG, (0.5, 0.3255)])
 def test_htmp_quadrature_reproduces_the_closed_form(kappa, gamma):
     for form in ("direct", "inverse"):
-        lam, w = theory._htmp_quadrature(kappa, gamma, form)
+        lam, w = experiments._htmp_quadrature(kappa, gamma, form)
         assert w.sum() == pytest.approx(1.0, abs=1e-10)
         for m in (1e-6, 1e-2, 1.0):
             got = np.sum(w * lam / (lam + m) ** 2)
@@ -201,7 +202,7 @@ def test_htmp_quadrature_reproduces_the_closed_form(kappa, gamma):
                 else bias_integral(1 / m, kappa, gamma) / m**2
             )
             assert got == pytest.approx(truth, rel=1e-7)
-    lam, w = theory._htmp_quadrature(kappa, gamma, "direct")
+    lam, w = experiments._htmp_quadrature(kappa, gamma, "direct")
     assert np.sum(w * lam) == pytest.approx(1.0, rel=1e-9)
 
 
@@ -211,7 +212,7 @@ def test_htmp_quadrature_reproduces_the_closed_form(kappa, gamma):
 
 
 def _mean_exact_error(n, lam, mu, sigma, reps, rng):
-    errs = [sum(theory.ridge_exact_error(theory._gaussian_gram(n, lam, rng), n, lam, mu, sigma))
+    errs = [sum(experiments.ridge_exact_error(experiments._gaussian_gram(n, lam, rng), n, lam, mu, sigma))
             for _ in range(reps)]  # fmt: skip
     return float(np.mean(errs)), float(np.std(errs) / math.sqrt(reps))
 
@@ -231,7 +232,7 @@ def test_ridge_equivalent_matches_simulation(kappa, gamma, form, p, n, sigma):
     lam = x if form == "direct" else 1 / x
     for mu in (0.1, 0.01):
         mean, se = _mean_exact_error(n, lam, mu, sigma, 6, rng)
-        bias, var, _ = theory.ridge_equivalent(lam, np.full(p, 1 / p), p / n, mu, sigma)
+        bias, var, _ = experiments.ridge_equivalent(lam, np.full(p, 1 / p), p / n, mu, sigma)
         # the equivalent is exact as n, p -> infinity; at these sizes it is within about 1.5%
         assert abs(mean - (bias + var)) < 4 * se + 0.03 * mean
 
@@ -250,10 +251,10 @@ def test_fixed_d_limit_is_mu_squared_mean_inverse_plus_sigma_squared_d_over_n():
 def test_ridge_equivalent_small_mu_limits():
     c, sigma = 0.25, 0.5
     for (kappa, gamma), form in ((Q_HALF, "direct"), (Q_BIG, "direct"), (Q_HALF, "inverse")):
-        lam, w = theory._htmp_quadrature(kappa, gamma, form)
+        lam, w = experiments._htmp_quadrature(kappa, gamma, form)
         q = q_of(kappa, gamma)
         mu = 1e-10
-        bias, var, m = theory.ridge_equivalent(lam, w, c, mu, sigma)
+        bias, var, m = experiments.ridge_equivalent(lam, w, c, mu, sigma)
         assert m * (1 - c) / mu == pytest.approx(1.0, rel=1e-3)
         assert var == pytest.approx(sigma**2 * c / (1 - c), rel=1e-3)  # the variance does not vanish
         if form == "inverse":
@@ -266,22 +267,24 @@ def test_ridge_equivalent_small_mu_limits():
             limit = mu**2 * mean_inverse(kappa, gamma) / (1 - c) ** 3
         assert bias == pytest.approx(limit, rel=2e-2)
     # p > n: the bias tends to a positive constant (interpolation), the error does not vanish
-    lam, w = theory._htmp_quadrature(*Q_HALF, "direct")
-    b1 = theory.ridge_equivalent(lam, w, 2.0, 1e-8, 0.0)[0]
-    b2 = theory.ridge_equivalent(lam, w, 2.0, 1e-12, 0.0)[0]
+    lam, w = experiments._htmp_quadrature(*Q_HALF, "direct")
+    b1 = experiments.ridge_equivalent(lam, w, 2.0, 1e-8, 0.0)[0]
+    b2 = experiments.ridge_equivalent(lam, w, 2.0, 1e-12, 0.0)[0]
     assert b1 > 0.01 and b2 == pytest.approx(b1, rel=1e-3)
 
 
 def _equivalent_slope(kappa, gamma, ell, setup, form, sigma, n, c=0.1, d=50):
     # p/n = c: the population law; fixed d: the law's d quantiles (a finite d has a smallest eigenvalue)
     if setup == "proportional":
-        lam, w = theory._htmp_quadrature(kappa, gamma, form)
+        lam, w = experiments._htmp_quadrature(kappa, gamma, form)
     else:
         x = htmp.ppf((np.arange(d) + 0.5) / d, gamma, kappa)
         lam, w = (x if form == "direct" else 1 / x), np.full(d, 1 / d)
 
     def err(nn):
-        b, v, _ = theory.ridge_equivalent(lam, w, c if setup == "proportional" else d / nn, nn**-ell, sigma)
+        b, v, _ = experiments.ridge_equivalent(
+            lam, w, c if setup == "proportional" else d / nn, nn**-ell, sigma
+        )
         return b + v
 
     return math.log(err(n * 1.01) / err(n / 1.01)) / math.log(1.01**2)
@@ -301,13 +304,13 @@ def _equivalent_slope(kappa, gamma, ell, setup, form, sigma, n, c=0.1, d=50):
     ],
 )
 def test_derived_slope_is_the_limit_of_the_equivalent(kappa, gamma, ell, setup, form, sigma):
-    derived = theory.derived_slope(kappa, gamma, ell, setup, form, sigma)
+    derived = experiments.derived_slope(kappa, gamma, ell, setup, form, sigma)
     assert _equivalent_slope(kappa, gamma, ell, setup, form, sigma, 1e20) == pytest.approx(derived, abs=0.02)
 
 
 def test_derived_slope_at_q_one_is_approached_logarithmically():
     # q = 1: L ~ mu^2 log(1/mu), local slope -2 ell + ell/log(1/mu): still 0.05 off at n = 1e16
-    derived = theory.derived_slope(*Q_ONE, 0.5, "proportional", "direct", 0.0)
+    derived = experiments.derived_slope(*Q_ONE, 0.5, "proportional", "direct", 0.0)
     assert derived == pytest.approx(-1.0)
     s8, s16 = (_equivalent_slope(*Q_ONE, 0.5, "proportional", "direct", 0.0, n) for n in (1e8, 1e16))
     assert derived < s16 < s8
@@ -316,9 +319,9 @@ def test_derived_slope_at_q_one_is_approached_logarithmically():
 
 def test_derived_slope_rejects_unknown_setups():
     with pytest.raises(ValueError, match="setup"):
-        theory.derived_slope(1.0, 0.5, 0.5, "growing", "direct", 0.0)
+        experiments.derived_slope(1.0, 0.5, 0.5, "growing", "direct", 0.0)
     with pytest.raises(ValueError, match="form"):
-        theory.derived_slope(1.0, 0.5, 0.5, "fixed_d", "both", 0.0)
+        experiments.derived_slope(1.0, 0.5, 0.5, "fixed_d", "both", 0.0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -336,7 +339,7 @@ def test_local_slope_interval_covers_at_the_nominal_rate():
         rows = [{"n": n, "error": 2.0 * n**-1.3 * math.exp(0.1 * rng.standard_normal())}
                 for n in (400, 800) for _ in range(6)]  # fmt: skip
         df = pd.DataFrame(rows)
-        s, lo, hi = theory._secant_slope(400, df.loc[df.n == 400, "error"].to_numpy(),
+        s, lo, hi = experiments._secant_slope(400, df.loc[df.n == 400, "error"].to_numpy(),
                                          800, df.loc[df.n == 800, "error"].to_numpy())  # fmt: skip
         covered += lo <= -1.3 <= hi
         assert lo < s < hi
@@ -345,8 +348,8 @@ def test_local_slope_interval_covers_at_the_nominal_rate():
 
 def test_scaling_experiment_layout_determinism_and_errors():
     kw = dict(ratio=0.25, d=6, sigma=0.1)
-    a = theory.scaling_experiment([(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
-    b = theory.scaling_experiment([(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
+    a = experiments.scaling_experiment([(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
+    b = experiments.scaling_experiment([(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
     pd.testing.assert_frame_equal(a, b)
     assert list(a.columns) == ["setup", "form", "spectrum", "setup_label", "kappa", "gamma", "ell", "ratio", "n",
                                "p", "draw", "sigma", "mu", "error", "bias", "variance", "lambda_min", "lambda_max"]  # fmt: skip
@@ -362,7 +365,7 @@ def test_scaling_experiment_layout_determinism_and_errors():
     assert set(a["setup_label"]) == {"p = 0.25·n, direct form, σ = 0", "fixed d = 6, inverse form, σ = 0.1"}
     # quantile spectra: the direct form's smallest eigenvalue is the law's 1/(2p) quantile
     assert prop.loc[prop.n == 80, "lambda_min"].iloc[0] == pytest.approx(float(htmp.ppf(1 / 40, 0.5, 1.0)))
-    ens = theory.scaling_experiment(
+    ens = experiments.scaling_experiment(
         [(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), spectrum="ensemble"
     )
     assert ens.groupby(["setup", "n"])["lambda_min"].nunique().eq(2).all()  # a fresh draw each time
@@ -377,13 +380,13 @@ def test_scaling_experiment_layout_determinism_and_errors():
     ]:
         args = dict(grid=[(2.0, 0.5, 0.5)], ns=(20, 40, 80), draws=2, rng=np.random.default_rng(0)) | bad
         with pytest.raises(ValueError, match=match):
-            theory.scaling_experiment(**args)
+            experiments.scaling_experiment(**args)
 
 
 def test_scaling_exponents_on_the_real_experiment():
-    raw = theory.scaling_experiment([(1.0, 0.5, 0.9), (5.5, 0.3255, 0.5)], (200, 400, 800), 3,
+    raw = experiments.scaling_experiment([(1.0, 0.5, 0.9), (5.5, 0.3255, 0.5)], (200, 400, 800), 3,
                                     np.random.default_rng(7))  # fmt: skip
-    res = theory.scaling_exponents(raw, n_max_theory=1e6, points=6)
+    res = experiments.scaling_exponents(raw, n_max_theory=1e6, points=6)
     sim, th = res[res.kind == "simulation"], res[res.kind == "theory"]
     assert len(sim) == 2 * 2 * 2 and len(th) == 2 * 2 * 6
     assert th["n"].max() == pytest.approx(1e6)
@@ -397,7 +400,7 @@ def test_scaling_exponents_on_the_real_experiment():
     assert (sim.loc[sim.setup == "fixed_d", "derived_slope"] == -1.0).all()
     # asymptotic flags follow the tolerance on the theory slope
     np.testing.assert_array_equal(
-        res["asymptotic"], (res["theory_slope"] - res["derived_slope"]).abs() <= theory.ASYMPTOTIC_TOL
+        res["asymptotic"], (res["theory_slope"] - res["derived_slope"]).abs() <= experiments.ASYMPTOTIC_TOL
     )
     # the bound -2 ell is on the n -> infinity exponent: near n = d the fixed-d variance sigma^2 d/(n - d - 1)
     # falls faster than 1/n, so a finite-n local slope may be steeper than -2 ell (here it is)...
@@ -409,7 +412,7 @@ def test_scaling_exponents_on_the_real_experiment():
 
 
 # --------------------------------------------------------------------------------------------------
-# the verdict (htmu.scorecard.scaling_verdict)
+# the verdict (htmu.study.claims.scaling_verdict)
 # --------------------------------------------------------------------------------------------------
 
 
@@ -425,24 +428,24 @@ def _exponents(slope, lo, hi, derived, claimed, asymptotic=True, n=3):
 
 def test_scaling_verdict_rules():
     # no regime gives the claimed exponent: not testable as stated, whatever the measurement
-    verdict, ours, details = sc.scaling_verdict(_exponents(-0.9, -0.95, -0.85, -0.9, -1.5))
+    verdict, ours, details = claims.scaling_verdict(_exponents(-0.9, -0.95, -0.85, -0.9, -1.5))
     assert verdict == "not testable as stated"
     assert details.startswith("No regime gives the claimed exponent") and "3/3 cases" in details
     assert "[S]" in ours and "claimed -1.50" in ours and "3/3 cases" in ours
     # where the derivation gives the claimed exponent and the regime is asymptotic: the majority rule decides
-    assert sc.scaling_verdict(_exponents(-1.5, -1.6, -1.4, -1.5, -1.5, n=6))[0] == "reproduced"
-    assert sc.scaling_verdict(_exponents(-1.0, -1.1, -0.9, -1.5, -1.5, n=6))[0] == "not reproduced"
+    assert claims.scaling_verdict(_exponents(-1.5, -1.6, -1.4, -1.5, -1.5, n=6))[0] == "reproduced"
+    assert claims.scaling_verdict(_exponents(-1.0, -1.1, -0.9, -1.5, -1.5, n=6))[0] == "not reproduced"
     # ... but never from a window before the asymptotic regime
-    verdict, _, details = sc.scaling_verdict(_exponents(-1.5, -1.6, -1.4, -1.5, -1.5, asymptotic=False))
+    verdict, _, details = claims.scaling_verdict(_exponents(-1.5, -1.6, -1.4, -1.5, -1.5, asymptotic=False))
     assert verdict == "inconclusive" and "a slope before it is not a verdict" in details
     # only the largest-n slope of a case counts
     early = _exponents(-1.5, -1.6, -1.4, -1.5, -1.5, n=6).assign(
         n=100.0, slope=-9.0, slope_lo=-9.1, slope_hi=-8.9
     )
     both = pd.concat([early, _exponents(-1.5, -1.6, -1.4, -1.5, -1.5, n=6)])
-    assert sc.scaling_verdict(both)[0] == "reproduced"
+    assert claims.scaling_verdict(both)[0] == "reproduced"
     # asymptotic read back from a CSV as strings
-    assert sc.scaling_verdict(_exponents(-1.5, -1.6, -1.4, -1.5, -1.5, "True", n=6))[0] == "reproduced"
-    assert sc.scaling_verdict(None)[0] == "not run"
-    assert sc.scaling_verdict(_exponents(-1, -1, -1, -1, -1).drop(columns="bound_slope"))[0] == "not run"
-    assert sc.scaling_verdict(_exponents(-1, -1, -1, -1, -1).assign(kind="theory"))[0] == "not run"
+    assert claims.scaling_verdict(_exponents(-1.5, -1.6, -1.4, -1.5, -1.5, "True", n=6))[0] == "reproduced"
+    assert claims.scaling_verdict(None)[0] == "not run"
+    assert claims.scaling_verdict(_exponents(-1, -1, -1, -1, -1).drop(columns="bound_slope"))[0] == "not run"
+    assert claims.scaling_verdict(_exponents(-1, -1, -1, -1, -1).assign(kind="theory"))[0] == "not run"

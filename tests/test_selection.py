@@ -13,7 +13,7 @@ import pytest
 from scipy import stats
 
 from htmu.ensembles import sample_htmp_ensemble, sample_spiked_wishart, through_eigensolver
-from htmu.selection import LAWS, PHASES, phase_of, select_law, tail_exponent
+from htmu.fit.selection import LAWS, PHASES, phase_of, select_law, tail_exponent
 
 
 def test_phase_thresholds_match_the_papers_figure_2():

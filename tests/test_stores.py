@@ -1,4 +1,4 @@
-"""Tests of htmu.stores: round trips, padding, combination, atomic writes, provenance."""
+"""Tests of htmu.study.stores: round trips, padding, combination, atomic writes, provenance."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from htmu.provenance import provenance_attrs
 from htmu.spectra import SpectrumRecord
-from htmu.stores import combine_spectra, iter_spectra, read_spectra, spectra_to_dataset, write_netcdf
+from htmu.study.provenance import provenance_attrs
+from htmu.study.stores import combine_spectra, iter_spectra, read_spectra, spectra_to_dataset, write_netcdf
 
 
 def _records(rng: np.random.Generator, sizes=(5, 3)) -> list[SpectrumRecord]:

@@ -9,10 +9,10 @@ import math
 import pytest
 import torch
 
-import htmu.train as train_mod
-from htmu.data import Subset, write_subset
-from htmu.models import build_model
-from htmu.train import METRIC_COLUMNS, load_checkpoint, train
+import htmu.study.train as train_mod
+from htmu.study.data import Subset, write_subset
+from htmu.study.models import build_model
+from htmu.study.train import METRIC_COLUMNS, load_checkpoint, train
 
 
 def _quiet(_line: str) -> None:
@@ -72,7 +72,7 @@ def test_outputs_and_headers(digits_subset, tmp_path):
     }
     assert load_checkpoint(tmp_path / "model_epoch1.pt")[1]["epoch"] == 1
     # the reloaded model reproduces the reported test figures, recomputed here with a plain loop
-    from htmu.data import load_subset
+    from htmu.study.data import load_subset
 
     sub = load_subset(digits_subset)
     with torch.no_grad():
@@ -302,7 +302,7 @@ def _rows(losses, accs):
 
 
 def test_training_outcome_criteria():
-    from htmu.train import training_outcome
+    from htmu.study.train import training_outcome
 
     # at chance (10 balanced classes): collapsed, whatever the loss does
     assert training_outcome(_rows([2.3] * 10, [0.11] * 10), 10, 0.1)[0] == "collapsed"

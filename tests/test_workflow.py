@@ -78,7 +78,7 @@ def test_fits_table_has_the_contract_columns_and_statuses(study):
 
 
 def test_one_law_per_spectrum_on_both_rows(study):
-    from htmu.selection import LAWS, PHASES
+    from htmu.fit.selection import LAWS, PHASES
 
     fits = pd.read_csv(study / "fits.csv", keep_default_na=False, na_values=[""])
     groups = fits.groupby(SPECTRUM, dropna=False)
@@ -195,7 +195,7 @@ def _kill_after_next_checkpoint(cmd, env, checkpoint: Path, victim: str) -> floa
 def test_killed_training_job_resumes_to_the_same_bits(tmp_path):
     import time
 
-    from htmu.train import train
+    from htmu.study.train import train
 
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
     cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(tmp_path),

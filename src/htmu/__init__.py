@@ -1,7 +1,23 @@
 """htmu: heavy-tailed mechanistic universality.
 
 The HTMP law and its inverse (``htmp``, ``invhtmp``), samplers with known kappa, estimators with
-calibrated intervals, and the network-spectra machinery behind the Snakemake study.
+calibrated intervals, the law of a network's spectra (``analyze``), and the Snakemake study behind them.
+
+Layout: two packages, one direction (the study uses the tool; the tool never imports the study,
+``tests/test_layout.py`` checks it)::
+
+    htmu/                 the tool
+      laws.py             htmp, invhtmp, marchenko_pastur, stieltjes (numerics in _riccati.py, _hyperu.py)
+      fit/                estimate.py: fit_htmp, fit_mp, fit_powerlaw; selection.py: select_law
+      ensembles.py        samplers with known kappa (beta-Laguerre, Wishart, structured)
+      spectra.py          spectra of a network: weights, NTK, conjugate kernel, Hessian
+      analysis.py         analyze(): one row per weight matrix of any PyTorch model
+      stats.py            rank correlation and binomial intervals
+      plotting.py         a spectrum with its law (htmu analyze --plots); helpers of the study's figures
+      cli.py              the htmu command: htmu fit, htmu analyze
+      _io.py              atomic writes, NetCDF reads
+    htmu/study/           the study (see its docstring): config, data, models, train, stores, experiments,
+                          claims, figures, compare (WeightWatcher), pipeline, provenance
 
 Public names are imported lazily so that ``import htmu`` stays cheap (torch is only loaded by the
 modules that train or differentiate networks).
@@ -22,12 +38,12 @@ _LAZY = {
     "sample_htmp_ensemble": "htmu.ensembles",
     "sample_wishart": "htmu.ensembles",
     "sample_structured": "htmu.ensembles",
-    "fit_htmp": "htmu.estimate",
-    "FitResult": "htmu.estimate",
-    "fit_mp": "htmu.estimate",
-    "fit_powerlaw": "htmu.estimate",
-    "select_law": "htmu.selection",
-    "LawSelection": "htmu.selection",
+    "fit_htmp": "htmu.fit.estimate",
+    "FitResult": "htmu.fit.estimate",
+    "fit_mp": "htmu.fit.estimate",
+    "fit_powerlaw": "htmu.fit.estimate",
+    "select_law": "htmu.fit.selection",
+    "LawSelection": "htmu.fit.selection",
     "analyze": "htmu.analysis",
 }
 

@@ -1,7 +1,7 @@
 r"""Analyze any PyTorch network layer by layer: law, phase, :math:`\kappa` and norms of every weight matrix.
 
 :func:`analyze` is htmu's answer to ``WeightWatcher(model=m).analyze()``: one call, one row per weight
-matrix, and for each the law the study's decision (:func:`htmu.selection.select_law`) picks among
+matrix, and for each the law the study's decision (:func:`htmu.fit.selection.select_law`) picks among
 Marchenko--Pastur, MP with spikes and the two HTMP forms, the training phase, :math:`\kappa` with its
 bootstrap interval, the tail exponent :math:`\alpha`, the number of spikes, and WeightWatcher's norm
 metrics (``mp_softrank``, ``stable_rank``, ``log_spectral_norm``).
@@ -18,7 +18,7 @@ What is a row
 
 Columns (:data:`COLUMNS`)
     ``layer``, ``module`` (class name; for a state dict the inferred kind), ``shape`` (the weight as
-    stored, ``"512x256x3x3"``), ``gamma``, ``n_eigs``; from :func:`~htmu.selection.select_law`:
+    stored, ``"512x256x3x3"``), ``gamma``, ``n_eigs``; from :func:`~htmu.fit.selection.select_law`:
     ``law``, ``phase``, ``kappa`` with ``kappa_lo``/``kappa_hi`` (95% interval; NaN with ``ci=False``;
     ``inf`` for the MP laws), ``form`` (``"direct"``/``"inverse"``), ``alpha``
     (:math:`1 + \kappa(1-\gamma)/(2\gamma)`), ``n_spikes``; the norms, computed from the same
@@ -58,10 +58,10 @@ Loading files
     ``.pt``/``.pth``/``.bin``/``.ckpt`` through ``torch.load(weights_only=True)`` and ``.safetensors``
     through the ``safetensors`` package: no pickled code runs. A ``.safetensors`` file keeps no order of
     its tensors: its layers are listed in natural order of their names (``layers.2`` before
-    ``layers.10``), not necessarily the model's. A file holding the study's checkpoint
-    ``{"header", "state_dict"}`` is rebuilt with :func:`htmu.train.load_checkpoint` (so rows carry the
-    module class names); any other ``{"state_dict": ...}`` or plain state dict goes through
-    :func:`htmu.spectra.state_dict_weights`.
+    ``layers.10``), not necessarily the model's. A ``{"state_dict": ...}`` checkpoint or a
+    plain state dict goes through :func:`htmu.spectra.state_dict_weights`; a checkpoint that also holds
+    ``"module_types"`` (layer name -> module class name, as the study's checkpoints do) gives its rows
+    those class names instead of the kind inferred from the tensor.
 
 References
 ----------
@@ -73,6 +73,7 @@ mechanistic universality", ICML 2025 (HTMP, :math:`\kappa`).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import math
 import os
@@ -135,7 +136,7 @@ class LayerAnalysis:
     spectrum : SpectrumRecord
         Its eigenvalues and aspect ratio.
     selection : LawSelection or None
-        :func:`htmu.selection.select_law`'s decision; None when it was not called (square matrix, empty
+        :func:`htmu.fit.selection.select_law`'s decision; None when it was not called (square matrix, empty
         spectrum).
     row : dict
         The table row (keys :data:`COLUMNS`).
@@ -246,21 +247,19 @@ def _from_state_dict(state: Mapping, where: str) -> list[WeightMatrix]:
     return found
 
 
-def _from_blob(blob: object, where: str, path: Path | None) -> list[WeightMatrix]:
-    """Weight matrices of a loaded object: a state dict, ``{"state_dict": ...}`` or the study's checkpoint."""
+def _from_blob(blob: object, where: str) -> list[WeightMatrix]:
+    """Weight matrices of a loaded object: a state dict, or ``{"state_dict": ..., "module_types": ...}``."""
     if not isinstance(blob, Mapping):
         raise ValueError(
             f"{where}: expected a state dict (a mapping of names to tensors), got {type(blob).__name__}"
         )
     inner = blob.get("state_dict")
     if isinstance(inner, Mapping):
-        header = blob.get("header")
-        if path is not None and isinstance(header, Mapping) and "arch" in header:
-            from htmu.train import load_checkpoint
-
-            model, _ = load_checkpoint(path)
-            return module_weights(model)
-        return _from_state_dict(inner, f"{where} ['state_dict']")
+        found = _from_state_dict(inner, f"{where} ['state_dict']")
+        types = blob.get("module_types")
+        if isinstance(types, Mapping):  # the modules' class names, where the checkpoint records them
+            found = [dataclasses.replace(wm, module=str(types.get(wm.layer, wm.module))) for wm in found]
+        return found
     if not any(isinstance(v, torch.Tensor) for v in blob.values()):
         keys = ", ".join(map(str, list(blob)[:8])) or "none"
         raise ValueError(f"{where}: holds no tensors and no 'state_dict' (top-level keys: {keys})")
@@ -283,7 +282,7 @@ def _load_file(path: Path) -> list[WeightMatrix]:
         # safetensors keeps no key order (its reader returns them sorted as text, "layers.10" before
         # "layers.2"): list the layers in natural order, digit runs compared as numbers
         blob = {k: blob[k] for k in sorted(blob, key=_natural_key)}
-        return _from_blob(blob, str(path), None)
+        return _from_blob(blob, str(path))
     if suffix in TORCH_SUFFIXES:
         try:
             blob = torch.load(path, map_location="cpu", weights_only=True)
@@ -292,7 +291,7 @@ def _load_file(path: Path) -> list[WeightMatrix]:
                 f"{path}: cannot load with torch.load(weights_only=True) ({_first_line(err)}); a pickled "
                 "nn.Module is refused on purpose: save model.state_dict() instead"
             ) from None
-        return _from_blob(blob, str(path), path)
+        return _from_blob(blob, str(path))
     raise ValueError(
         f"{path}: unsupported file type {suffix!r} (use {', '.join(TORCH_SUFFIXES)} or {SAFETENSORS_SUFFIX})"
     )
@@ -340,7 +339,7 @@ def load_weights(model_or_path: nn.Module | Mapping | str | os.PathLike) -> list
     if isinstance(model_or_path, str | os.PathLike):
         return _load_file(Path(model_or_path))
     if isinstance(model_or_path, Mapping):
-        return _from_blob(model_or_path, "state dict", None)
+        return _from_blob(model_or_path, "state dict")
     raise TypeError(
         "model_or_path: expected an nn.Module, a state dict or a path to a .pt/.pth/.safetensors file, "
         f"got {type(model_or_path).__name__}"
@@ -388,7 +387,7 @@ def _shape_text(shape: tuple[int, ...]) -> str:
 
 
 def _analyze_one(wm: WeightMatrix, conv: str, ci: bool, seed: int) -> LayerAnalysis:
-    from htmu.selection import select_law  # imported once by analyze_layers, before the threads start
+    from htmu.fit.selection import select_law  # imported once by analyze_layers, before the threads start
 
     t0 = time.perf_counter()
     rec = weight_spectrum(wm, conv)
@@ -461,7 +460,7 @@ def analyze_layers(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers: expected a positive integer or None, got {workers!r}")
     seed = _base_seed(rng)
-    import htmu.selection  # noqa: F401 (import once here, not concurrently in the layer threads)
+    import htmu.fit.selection  # noqa: F401 (import once here, not concurrently in the layer threads)
 
     found = _select_layers(load_weights(model_or_path), layers)
     n_workers = min(workers or _usable_cores(), len(found))

@@ -8,7 +8,7 @@ traceback). ``fit`` writes JSON to stdout, with non-finite numbers written as th
 Input is one spectrum, never a reinterpretation of something else: an array that is not 1-D is refused
 unless ``--flatten`` asks to pool its values; complex values, pickled objects (e.g. a masked array) and
 ``.npz`` archives are refused with what to pass instead; in an ``.nc`` file, ``--select`` must leave
-exactly one spectrum, and only trailing NaN (the padding of :mod:`htmu.stores`) is dropped.
+exactly one spectrum, and only trailing NaN (the padding of :mod:`htmu.study.stores`) is dropped.
 """
 
 from __future__ import annotations
@@ -217,9 +217,9 @@ def _unpadded(row: np.ndarray, n_eigs: int | None, where: str) -> np.ndarray:
 
 
 def _load_nc(path: Path, select: dict[str, str], flatten: bool) -> np.ndarray:
-    from htmu.stores import read_spectra
+    from htmu._io import read_netcdf
 
-    ds = read_spectra(path)
+    ds = read_netcdf(path)
     if "eigenvalue" not in ds.data_vars:
         raise CLIError(
             f"{path}: no variable 'eigenvalue' (variables: {', '.join(map(str, ds.data_vars)) or 'none'})"
@@ -242,7 +242,7 @@ def _load_nc(path: Path, select: dict[str, str], flatten: bool) -> np.ndarray:
 
 
 def _check_store_record(ds, one, pos: dict, where: str) -> None:
-    """Refuse what an htmu store marks as not a full spectrum of exact eigenvalues (:mod:`htmu.stores`)."""
+    """Refuse what an htmu store marks as not a full spectrum of exact eigenvalues (:mod:`htmu.study.stores`)."""
 
     def coord(name):
         return _scalar_text(one.coords[name].values) if name in one.coords else None
@@ -273,7 +273,7 @@ def load_eigenvalues(
     ----------
     path : str or Path
         The file. ``.npy`` and ``.txt`` hold one 1-D array; ``.nc`` a variable ``eigenvalue`` whose last
-        dimension runs along each spectrum (``k`` in :mod:`htmu.stores`) and whose other dimensions index
+        dimension runs along each spectrum (``k`` in :mod:`htmu.study.stores`) and whose other dimensions index
         spectra.
     select : dict, optional
         For ``.nc`` files: coordinate (or dimension) name -> value as text, e.g. ``{"layer": "fc1",
@@ -343,12 +343,12 @@ MIN_BOOT = 5
 def expected_seconds(n: int, ci: bool = True, n_boot: int = 20, compare: bool = True) -> dict[str, float]:
     """Expected seconds of each stage of ``htmu fit`` on ``n`` eigenvalues (the cost model of its help).
 
-    Keys are the stages that :func:`htmu.estimate.fit_htmp` reports to its ``progress`` callback
+    Keys are the stages that :func:`htmu.fit.estimate.fit_htmp` reports to its ``progress`` callback
     (``"point estimate"``, ``"bootstrap replicates"``, ``"interval"``) and ``"comparison of laws"``. The
     figures are those of the reference machine; only their ratios matter for the progress bar, whose
     remaining time tqdm rescales by the rate it observes.
     """
-    from htmu.estimate import N_BOOT_MAX
+    from htmu.fit.estimate import N_BOOT_MAX
 
     def power(cost: tuple[float, float, float]) -> float:
         return cost[0] + cost[1] * n ** cost[2]
@@ -437,7 +437,7 @@ def _power_text(cost: tuple[float, float, float]) -> str:
 
 def _fit_epilog() -> str:
     """The cost model of ``htmu fit --help``, with the expected seconds at a few sizes."""
-    from htmu.estimate import N_BOOT_MAX
+    from htmu.fit.estimate import N_BOOT_MAX
 
     sizes = (10**3, 10**4, 10**5, 10**6)
 
@@ -590,9 +590,9 @@ def _store_floor_rank(args: argparse.Namespace) -> tuple[float | None, int | Non
     if floor is not None and not (math.isfinite(floor) and floor >= 0):
         raise CLIError(f"--floor {floor}: the floor is a number >= 0")
     if Path(args.eigenvalues).suffix == ".nc" and not args.flatten and (floor is None or rank is None):
-        from htmu.stores import read_spectra
+        from htmu._io import read_netcdf
 
-        ds = read_spectra(args.eigenvalues)
+        ds = read_netcdf(args.eigenvalues)
         rows = _spectrum_rows(ds["eigenvalue"], tuple(ds["eigenvalue"].dims[:-1]), _parse_select(args.select),
                               str(args.eigenvalues), False)  # fmt: skip
         one = ds["eigenvalue"].isel(dict(zip(ds["eigenvalue"].dims[:-1], rows[0], strict=True)))
@@ -604,8 +604,8 @@ def _store_floor_rank(args: argparse.Namespace) -> tuple[float | None, int | Non
 
 
 def _cmd_fit(args: argparse.Namespace) -> dict:
-    from htmu.estimate import fit_htmp
-    from htmu.selection import select_law
+    from htmu.fit.estimate import fit_htmp
+    from htmu.fit.selection import select_law
 
     if args.boot < MIN_BOOT:
         raise CLIError(f"--boot {args.boot}: the interval needs at least {MIN_BOOT} bootstrap replicates")
@@ -720,7 +720,7 @@ def _cmd_analyze(args: argparse.Namespace) -> None:
 
         write_csv_atomic(df, args.out)
     if args.plots:
-        from htmu.plots import fig_layer_esd, save_figure
+        from htmu.plotting import fig_layer_esd, save_figure
 
         for i, r in enumerate(results):
             eig, gamma = r.spectrum.eigenvalues, r.spectrum.gamma

@@ -103,7 +103,7 @@ class SpectrumRecord:
     rank : int or None
         The rank the factor's structure allows, when below ``n_rows``: ``A``'s exactly-zero rows or columns
         (dead ReLU units, pruned weights) make exact zero eigenvalues, which fits drop as structural zeros
-        (:func:`htmu.estimate.fit_htmp`'s ``rank``) instead of reading them as the law's lower tail. None: full.
+        (:func:`htmu.fit.estimate.fit_htmp`'s ``rank``) instead of reading them as the law's lower tail. None: full.
     floor : float or None
         Absolute accuracy of the eigenvalues when it is coarser than a float64 eigensolver's
         (``n eps64 max|lambda|``): a matrix whose entries were accumulated in float32 (the NTK's block

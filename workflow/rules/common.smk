@@ -12,8 +12,7 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("P
 # Shared cluster filesystems often lack POSIX locks; HDF5's locking then makes netCDF writes fail.
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
-from htmu.config import ConfigError, load_schema, validate_config  # noqa: E402
-from htmu.pipeline import parse_run  # noqa: E402  (the run-name format lives in one place)
+from htmu.study.config import ConfigError, load_schema, parse_run, run_name, validate_config  # noqa: E402
 
 try:
     # Snakemake has moved into the working directory (--directory), from which the jobs read relative paths.
@@ -30,7 +29,7 @@ ARCHS = config["architectures"]
 BATCH_SIZES = config["batch_sizes"]
 SEEDS = config["seeds"]
 STAGES = config["spectra"]["stages"]
-RUNS = [f"{a}_bs{b}_s{s}" for a in ARCHS for b in BATCH_SIZES for s in SEEDS]
+RUNS = [run_name(a, b, s) for a in ARCHS for b in BATCH_SIZES for s in SEEDS]
 SNAPSHOT_STAGES = [f"epoch{e}" for e in config["training"]["snapshot_epochs"]]
 FIG_FORMATS = config["report"]["figure_formats"]
 REPORT_INTRO = (

@@ -1,12 +1,12 @@
 """The study's figures, each a :class:`matplotlib.figure.Figure` built without pyplot's global state.
 
 Every function tolerates missing data: a panel with nothing to draw says "no data" (and why) instead of
-raising. Densities are drawn through an injectable ``pdf`` argument (see :data:`PdfFn`), defaulting to the
+raising. Densities are drawn through an injectable ``pdf`` argument (:data:`htmu.plotting.PdfFn`), defaulting to the
 package laws :data:`htmu.laws.marchenko_pastur`, :data:`htmu.laws.htmp` and :data:`htmu.laws.invhtmp`.
 
-Every figure of a fitted spectrum draws the law :func:`htmu.selection.select_law` selected for it (the
+Every figure of a fitted spectrum draws the law :func:`htmu.fit.selection.select_law` selected for it (the
 ``selected`` rows of ``results/fits.csv``) and labels it with that law, κ with its interval, and the phase (the
-thresholds of :mod:`htmu.selection`, a convention of htmu, not of the paper).
+thresholds of :mod:`htmu.fit.selection`, a convention of htmu, not of the paper).
 
 References
 ----------
@@ -19,128 +19,46 @@ C. H. Martin, M. W. Mahoney, "Implicit self-regularization in deep neural networ
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import xarray as xr
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from scipy import optimize, stats
 
-matplotlib.use("Agg")  # figures are files; never open a window (set here only, not package-wide)
-
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import xarray as xr  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-from scipy import optimize, stats  # noqa: E402
-
-from htmu.scorecard import (  # noqa: E402
-    SPECTRUM_KEYS,
-    kappa_rank,
-    scaling_verdict,
-    spearman_with_ci,
-    spectrum_rows,
+from htmu.plotting import (
+    TEXT_BOX,
+    PdfFn,
+    draw_pdf,
+    fmt_kappa,
+    kappa_text,
+    log_hist,
+    new_figure,
+    no_data,
+    package_pdf,
+    positive,
 )
+from htmu.stats import spearman_with_ci
+from htmu.study.claims import SPECTRUM_KEYS, kappa_rank, scaling_verdict, spectrum_rows
 
 __all__ = [
     "InvGammaFit",
-    "PdfFn",
     "fig_correlation",
     "fig_ensemble",
     "fig_estimator",
     "fig_kappa_accuracy",
-    "fig_layer_esd",
     "fig_ntk",
     "fig_phases",
     "fig_scaling",
     "fig_structure",
     "fit_invgamma_lower",
-    "package_pdf",
-    "save_figure",
 ]
-
-#: ``pdf(law, x, *, gamma, kappa, scale) -> density`` with ``law`` one of ``"mp"``, ``"direct"``, ``"inverse"``.
-PdfFn = Callable[..., np.ndarray]
-
-_NO_DATA_STYLE = {"ha": "center", "va": "center", "fontsize": 10, "color": "0.35"}
-_TEXT_BOX = {"boxstyle": "round", "facecolor": "white", "alpha": 0.85, "edgecolor": "0.7"}
-
-
-def package_pdf(
-    law: str, x: np.ndarray, *, gamma: float, kappa: float = math.inf, scale: float = 1.0
-) -> np.ndarray:
-    """Density of one of the package laws at ``x`` (the default ``pdf`` of every figure).
-
-    Parameters
-    ----------
-    law : {"mp", "direct", "inverse"}
-        Marchenko–Pastur MP(γ) (mean ``scale``), HTMP(γ, κ) (direct form) or its inverse form.
-    x : ndarray
-        Points (eigenvalues) at which to evaluate.
-    gamma, kappa, scale : float
-        Shapes and scale, as in :mod:`htmu.laws`.
-    """
-    from htmu import laws  # imported lazily: laws.py carries the mpmath machinery
-
-    if law == "mp":
-        return np.asarray(laws.marchenko_pastur.pdf(x, gamma, scale=scale), dtype=float)
-    if law == "direct":
-        return np.asarray(laws.htmp.pdf(x, gamma, kappa, scale=scale), dtype=float)
-    if law == "inverse":
-        return np.asarray(laws.invhtmp.pdf(x, gamma, kappa, scale=scale), dtype=float)
-    raise ValueError(f"law must be 'mp', 'direct' or 'inverse', got {law!r}")
-
-
-def save_figure(fig: Figure, stem: str | Path, formats: Sequence[str] = ("png", "pdf")) -> list[Path]:
-    """Write ``fig`` as ``stem.<format>`` for each format, creating parent directories, then close it.
-
-    Parameters
-    ----------
-    fig : Figure
-        The figure to write.
-    stem : str or Path
-        Output path without suffix.
-    formats : sequence of str
-        File formats understood by matplotlib (``"png"``, ``"pdf"``, ``"svg"``, ...).
-
-    Returns
-    -------
-    list of Path
-        The files written, in the order of ``formats``.
-    """
-    if not formats:
-        raise ValueError("formats must name at least one file format")
-    stem = Path(stem)
-    stem.parent.mkdir(parents=True, exist_ok=True)
-    paths = []
-    try:
-        for fmt in formats:
-            path = stem.with_name(f"{stem.name}.{fmt.lstrip('.')}")
-            fig.savefig(path, format=fmt.lstrip("."), dpi=150)
-            paths.append(path)
-    finally:
-        # a figure made through pyplot stays registered until closed; ours are not, and closing is harmless
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
-    return paths
 
 
 # ----------------------------------------------------------------------------------------------- helpers
-
-
-def _no_data(ax: Axes, reason: str = "") -> None:
-    ax.text(
-        0.5, 0.5, "no data" + (f"\n({reason})" if reason else ""), transform=ax.transAxes, **_NO_DATA_STYLE
-    )
-    ax.set_xticks([])
-    ax.set_yticks([])
-
-
-def _new_figure(nrows: int, ncols: int, width: float = 4.0, height: float = 3.2) -> tuple[Figure, np.ndarray]:
-    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
-    axes = np.atleast_2d(fig.subplots(nrows, ncols, squeeze=False))
-    return fig, axes
 
 
 def _is_empty(obj: object) -> bool:
@@ -198,7 +116,7 @@ def _matching(
     """Rows of ``fits`` describing the spectrum whose coordinates are ``meta_row``.
 
     The initialisation is shared by every batch size of a seed: its store names the first batch size, its fit
-    rows none (:func:`htmu.pipeline.aggregate_fits`), so batch size is not matched at stage ``init``.
+    rows none (:func:`htmu.study.pipeline.aggregate_fits`), so batch size is not matched at stage ``init``.
     """
     if fits is None or len(fits) == 0:
         return pd.DataFrame()
@@ -217,63 +135,6 @@ def _filter(df: pd.DataFrame, **conditions: object) -> pd.DataFrame:
             continue
         df = df[np.array([_same(v, val) for v in df[col].to_numpy()], dtype=bool)]
     return df
-
-
-def _positive(ev: np.ndarray, w: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray | None, int]:
-    """Positive eigenvalues (a log axis cannot show the others), their weights, and how many were dropped."""
-    keep = ev > 0
-    return ev[keep], (w[keep] if w is not None else None), int(ev.size - keep.sum())
-
-
-def _log_hist(
-    ax: Axes, ev: np.ndarray, weights: np.ndarray | None = None, label: str = "eigenvalues", color: str = "C0"
-) -> np.ndarray:
-    """Density histogram on log-spaced bins (density per unit λ, so it overlays a pdf in λ)."""
-    lo, hi = ev.min(), ev.max()
-    if hi <= lo:
-        hi = lo * 1.01 + 1e-300
-    nbins = int(np.clip(np.sqrt(ev.size), 10, 60))
-    bins = np.geomspace(lo, hi, nbins + 1)
-    ax.hist(ev, bins=bins, weights=weights, density=True, color=color, alpha=0.45, label=label)
-    ax.set_xscale("log")
-    ax.set_yscale("log")
-    return np.geomspace(lo, hi, 200)  # density curves: smooth enough on log axes, and HTMP costs per point
-
-
-def _draw_pdf(
-    ax: Axes,
-    pdf: PdfFn,
-    law: str,
-    x: np.ndarray,
-    label: str,
-    style: dict,
-    weight: float = 1.0,
-    **params: float,
-) -> str:
-    """Draw ``weight`` times a density; a numerical failure is shown in the panel (returned as a note), not raised."""
-    try:
-        y = weight * np.asarray(pdf(law, x, **params), dtype=float)
-    except (ValueError, ArithmeticError, RuntimeError) as err:
-        return f"{label} not drawn: {type(err).__name__}: {err}"
-    y = np.where(y > 0, y, np.nan)
-    if not np.any(np.isfinite(y)):
-        return f"{label} not drawn: density not positive on the range"
-    ax.plot(x, y, label=label, **style)
-    return ""
-
-
-def _fmt_kappa(k: float) -> str:
-    if k is None or math.isnan(k):
-        return "n/a"
-    return "∞" if math.isinf(k) else f"{k:.3g}"
-
-
-def _kappa_text(k: float, lo: float, hi: float) -> str:
-    """'κ = 5.5 [4.4, 6.6]' (no interval unless both ends are known); 'κ ≤ 0.01' when only an upper bound is."""
-    if math.isnan(k) and math.isfinite(hi):
-        return f"κ ≤ {_fmt_kappa(hi)}"
-    ci = f" [{_fmt_kappa(lo)}, {_fmt_kappa(hi)}]" if not (math.isnan(lo) or math.isnan(hi)) else ""
-    return f"κ = {_fmt_kappa(k)}{ci}"
 
 
 def _num(row: pd.Series, key: str) -> float:
@@ -311,10 +172,10 @@ def _draw_selected(ax: Axes, pdf: PdfFn, sel: pd.Series | None, x: np.ndarray, e
     lines = [f"law: {law}"]
     note = ""
     if law == "MP":
-        note = _draw_pdf(ax, pdf, "mp", x, "selected: MP", style, gamma=gamma, scale=scale)
+        note = draw_pdf(ax, pdf, "mp", x, "selected: MP", style, gamma=gamma, scale=scale)
     elif law == "MP+spikes":
         n, k = int(_num(sel, "n_eigs")), int(_num(sel, "n_spikes"))
-        note = _draw_pdf(ax, pdf, "mp", x, f"selected: MP bulk + {k} spike{'s' * (k != 1)}", style,
+        note = draw_pdf(ax, pdf, "mp", x, f"selected: MP bulk + {k} spike{'s' * (k != 1)}", style,
                          weight=(n - k) / n, gamma=gamma * (n - k) / n, scale=scale)  # fmt: skip
         spikes = np.sort(ev)[-k:] if k else np.empty(0)
         from matplotlib.transforms import blended_transform_factory
@@ -327,10 +188,10 @@ def _draw_selected(ax: Axes, pdf: PdfFn, sel: pd.Series | None, x: np.ndarray, e
         if math.isnan(kappa):
             note = "density not drawn: κ is only bounded above"
         else:
-            note = _draw_pdf(
+            note = draw_pdf(
                 ax, pdf, form, x, f"selected: {law}", style, gamma=gamma, kappa=kappa, scale=scale
             )
-    lines.append(_kappa_text(kappa, _num(sel, "law_kappa_lo"), _num(sel, "law_kappa_hi")))
+    lines.append(kappa_text(kappa, _num(sel, "law_kappa_lo"), _num(sel, "law_kappa_hi")))
     alpha = _num(sel, "alpha")
     if math.isfinite(alpha):
         lines[-1] += f", α = {alpha:.3g}"
@@ -416,17 +277,17 @@ def fig_phases(
         sorted(pd.to_numeric(meta["batch_size"]).unique(), reverse=True) if len(meta) and not missing else []
     )
     if not batch_sizes:
-        fig, axes = _new_figure(1, 1)
+        fig, axes = new_figure(1, 1)
         reason = (
             f"spectra lack coordinates {missing}" if missing else f"no {matrix} spectra for {arch} {layer}"
         )
-        _no_data(axes[0, 0], reason + ("" if missing else f" at stage {stage}"))
+        no_data(axes[0, 0], reason + ("" if missing else f" at stage {stage}"))
         fig.suptitle(title)
         return fig
 
     ncols = min(3, len(batch_sizes))
     nrows = math.ceil(len(batch_sizes) / ncols)
-    fig, axes = _new_figure(nrows, ncols)
+    fig, axes = new_figure(nrows, ncols)
     for ax in axes.flat[len(batch_sizes) :]:
         ax.set_visible(False)
     for ax, bs in zip(axes.flat, batch_sizes, strict=False):
@@ -437,20 +298,20 @@ def fig_phases(
             sub = sub[pd.to_numeric(sub["seed"]) == chosen]
         ax.set_title(f"batch size {int(bs)}" + (f", seed {int(chosen)}" if chosen is not None else ""))
         if len(sub) == 0:
-            _no_data(ax, f"seed {chosen} not available")
+            no_data(ax, f"seed {chosen} not available")
             continue
         i = int(sub.index[0])
         row_meta = sub.loc[i]
-        ev, w, n_nonpos = _positive(*_eigenvalues(spectra, i))
+        ev, w, n_nonpos = positive(*_eigenvalues(spectra, i))
         if ev.size < 2:
-            _no_data(ax, f"{ev.size} positive eigenvalues (status {row_meta.get('status', '?')})")
+            no_data(ax, f"{ev.size} positive eigenvalues (status {row_meta.get('status', '?')})")
             continue
-        x = _log_hist(ax, ev, w)
+        x = log_hist(ax, ev, w)
         gamma = float(row_meta.get("gamma", math.nan))
         notes = []
         if math.isfinite(gamma):
             notes.append(
-                _draw_pdf(
+                draw_pdf(
                     ax,
                     pdf,
                     "mp",
@@ -469,7 +330,7 @@ def fig_phases(
         if n_nonpos:
             lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
         lines += [n for n in notes if n]
-        ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=_TEXT_BOX)
+        ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=TEXT_BOX)
         ax.set_xlabel(_lambda_label(row_meta, f"eigenvalue λ of the {matrix} Gram matrix (arbitrary units)"))
         ax.set_ylabel("density p(λ) (per unit λ)")
         ax.legend(fontsize=7, loc="upper right")
@@ -592,11 +453,11 @@ def fig_ntk(
     missing = [c for c in ("arch", "stage", "matrix") if len(meta) and c not in meta]
     archs = sorted(meta["arch"].astype(str).unique()) if len(meta) and not missing else []
     if not archs:
-        fig, axes = _new_figure(1, 1)
-        _no_data(axes[0, 0], f"spectra lack coordinates {missing}" if missing else "no NTK spectra")
+        fig, axes = new_figure(1, 1)
+        no_data(axes[0, 0], f"spectra lack coordinates {missing}" if missing else "no NTK spectra")
         fig.suptitle(title)
         return fig
-    fig, axes = _new_figure(len(archs), len(stages))
+    fig, axes = new_figure(len(archs), len(stages))
     for r, arch in enumerate(archs):
         for c, stage in enumerate(stages):
             ax = axes[r, c]
@@ -607,14 +468,14 @@ def fig_ntk(
                     first = sorted(sub[col].unique(), key=str)[0]
                     sub = _filter(sub, **{col: first})
             if len(sub) == 0:
-                _no_data(ax, f"no {stage} NTK spectrum")
+                no_data(ax, f"no {stage} NTK spectrum")
                 continue
             i = int(sub.index[0])
-            ev, w, n_nonpos = _positive(*_eigenvalues(spectra, i))
+            ev, w, n_nonpos = positive(*_eigenvalues(spectra, i))
             if ev.size < 2:
-                _no_data(ax, f"{ev.size} positive eigenvalues")
+                no_data(ax, f"{ev.size} positive eigenvalues")
                 continue
-            x = _log_hist(ax, ev, w)
+            x = log_hist(ax, ev, w)
             lines = []
             # the truncated fit needs the eigenvalues themselves, not quadrature nodes
             ig = fit_invgamma_lower(ev, quantile=quantile) if w is None else None
@@ -635,7 +496,7 @@ def fig_ntk(
                 lines.append(outcome)
             if n_nonpos:
                 lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
-            ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, bbox=_TEXT_BOX)
+            ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, bbox=TEXT_BOX)
             ax.set_xlabel(_lambda_label(sub.loc[i], "NTK eigenvalue λ (arbitrary units)"))
             ax.set_ylabel("density p(λ) (per unit λ)")
             ax.legend(fontsize=7, loc="upper right")
@@ -663,9 +524,9 @@ def fig_kappa_accuracy(
 
     One point per spectrum, its marker the selected law (:data:`_LAW_MARKERS`). Finite κ on a log axis; laws MP
     and MP+spikes (κ = ∞) on a line above the data, the rank-collapse phase (κ → 0) on a line below
-    (:func:`htmu.scorecard.kappa_rank`). Filled markers: networks that learned (training status ``ok``); only
+    (:func:`htmu.study.claims.kappa_rank`). Filled markers: networks that learned (training status ``ok``); only
     they enter Spearman's ρ between κ and test accuracy in the legend (percentile-bootstrap 95% interval,
-    :func:`htmu.scorecard.spearman_with_ci`), as in the scorecard. Hollow markers: runs that collapsed or are
+    :func:`htmu.stats.spearman_with_ci`), as in the scorecard. Hollow markers: runs that collapsed or are
     undertrained, drawn but not counted; diverged runs have no fitted spectrum and are only counted.
 
     Parameters
@@ -687,12 +548,12 @@ def fig_kappa_accuracy(
     -------
     Figure
     """
-    fig, axes = _new_figure(1, 1, width=6.5, height=4.8)
+    fig, axes = new_figure(1, 1, width=6.5, height=4.8)
     ax = axes[0, 0]
     ax.set_title(f"κ of the selected law against test accuracy ({matrix}, stage {stage})")
     need = {"arch", "selected", "law", "phase", "law_kappa", "test_acc", "train_status"}
     if _is_empty(fits) or not need <= set(fits.columns):
-        _no_data(ax, "fits empty" if _is_empty(fits) else f"fits lacks {sorted(need - set(fits.columns))}")
+        no_data(ax, "fits empty" if _is_empty(fits) else f"fits lacks {sorted(need - set(fits.columns))}")
         return fig
     df = _filter(spectrum_rows(fits), matrix=matrix, stage=stage)
     rng = np.random.default_rng(seed)
@@ -704,7 +565,7 @@ def fig_kappa_accuracy(
         series.append((f"{arch} {lay}".strip(), g, kappa_rank(g), _finite(g["test_acc"])))
     drawable = [(k, a) for _, _, k, a in series if np.any(~np.isnan(k) & ~np.isnan(a))]
     if not drawable:
-        _no_data(ax, f"no fitted {matrix} spectra with test accuracy")
+        no_data(ax, f"no fitted {matrix} spectra with test accuracy")
         return fig
     finite_all = np.concatenate([k[np.isfinite(k) & (k > 0)] for k, _ in drawable])
     kmax = float(finite_all.max()) if finite_all.size else 10.0
@@ -795,27 +656,27 @@ def fig_ensemble(
     title = "High-temperature ensemble vs the HTMP law"
     ncase = 0 if ens_eigs is None or "case" not in ens_eigs.sizes else int(ens_eigs.sizes["case"])
     if ncase == 0:
-        fig, axes = _new_figure(1, 1)
-        _no_data(axes[0, 0], "no ensemble eigenvalues")
+        fig, axes = new_figure(1, 1)
+        no_data(axes[0, 0], "no ensemble eigenvalues")
         fig.suptitle(title)
         return fig
     var = "eigenvalue" if "eigenvalue" in ens_eigs else next(iter(ens_eigs.data_vars))
     n = min(ncase, max_panels)
     ncols = min(3, n)
-    fig, axes = _new_figure(math.ceil(n / ncols), ncols)
+    fig, axes = new_figure(math.ceil(n / ncols), ncols)
     for ax in axes.flat[n:]:
         ax.set_visible(False)
     for c, ax in zip(range(n), axes.flat, strict=False):
         gamma = float(ens_eigs["gamma"].values[c])
         kappa = float(ens_eigs["kappa"].values[c])
-        ax.set_title(f"γ = {gamma:.3g}, κ = {_fmt_kappa(kappa)}")
+        ax.set_title(f"γ = {gamma:.3g}, κ = {fmt_kappa(kappa)}")
         ev = np.asarray(ens_eigs[var].isel(case=c).values, dtype=float).ravel()
-        ev, _, _ = _positive(ev[np.isfinite(ev)])
+        ev, _, _ = positive(ev[np.isfinite(ev)])
         if ev.size < 2:
-            _no_data(ax, "no eigenvalues")
+            no_data(ax, "no eigenvalues")
             continue
-        x = _log_hist(ax, ev, label="sampled")
-        lines = [_draw_pdf(ax, pdf, "direct", x, "HTMP(γ, κ)", {"color": "C3"}, gamma=gamma, kappa=kappa)]
+        x = log_hist(ax, ev, label="sampled")
+        lines = [draw_pdf(ax, pdf, "direct", x, "HTMP(γ, κ)", {"color": "C3"}, gamma=gamma, kappa=kappa)]
         if ens_rows is not None and len(ens_rows) and {"gamma", "kappa"} <= set(ens_rows.columns):
             m = ens_rows[
                 np.isclose(_finite(ens_rows["gamma"]), gamma) & np.isclose(_finite(ens_rows["kappa"]), kappa)
@@ -823,13 +684,13 @@ def fig_ensemble(
             if len(m) and "ks_vs_htmp" in m:
                 lines.append(f"KS median {np.nanmedian(_finite(m['ks_vs_htmp'])):.4f} ({len(m)} draws)")
             if len(m) and "kappa_hat" in m:
-                lines.append(f"κ̂ median {_fmt_kappa(float(np.nanmedian(_finite(m['kappa_hat']))))}")
+                lines.append(f"κ̂ median {fmt_kappa(float(np.nanmedian(_finite(m['kappa_hat']))))}")
             if not len(m):
                 lines.append("no KS rows for this case")
         else:
             lines.append("no KS rows")
         ax.text(
-            0.03, 0.03, "\n".join(s for s in lines if s), transform=ax.transAxes, fontsize=7, bbox=_TEXT_BOX
+            0.03, 0.03, "\n".join(s for s in lines if s), transform=ax.transAxes, fontsize=7, bbox=TEXT_BOX
         )
         ax.set_xlabel("rescaled eigenvalue x = γλ/κ (dimensionless)")
         ax.set_ylabel("density p(x)")
@@ -876,12 +737,12 @@ def fig_estimator(summary: pd.DataFrame | None) -> Figure:
     -------
     Figure
     """
-    fig, axes = _new_figure(1, 2, width=5.0, height=3.8)
+    fig, axes = new_figure(1, 2, width=5.0, height=3.8)
     ax_b, ax_c = axes[0]
     fig.suptitle("κ estimator: bias and coverage against sample size")
     if _is_empty(summary) or "n" not in summary.columns:
-        _no_data(ax_b, "no estimator summary")
-        _no_data(ax_c, "no estimator summary")
+        no_data(ax_b, "no estimator summary")
+        no_data(ax_c, "no estimator summary")
         return fig
     bias_col = next((c for c in ("rel_bias", "relative_bias", "bias") if c in summary.columns), None)
     for j, (name, g) in enumerate(_groups(summary)):
@@ -913,7 +774,7 @@ def fig_estimator(summary: pd.DataFrame | None) -> Figure:
         if ax_b.get_legend_handles_labels()[0]:
             ax_b.legend(fontsize=7)
     else:
-        _no_data(ax_b, "no bias column")
+        no_data(ax_b, "no bias column")
     if "coverage" in summary:
         ax_c.axhline(0.95, color="k", ls="--", lw=1, label="nominal 0.95")
         ax_c.set_xscale("log")
@@ -923,7 +784,7 @@ def fig_estimator(summary: pd.DataFrame | None) -> Figure:
         ax_c.set_title("coverage (Wilson 95% intervals)")
         ax_c.legend(fontsize=7)
     else:
-        _no_data(ax_c, "no coverage column")
+        no_data(ax_c, "no coverage column")
     return fig
 
 
@@ -931,29 +792,29 @@ def fig_structure(rows: pd.DataFrame | None) -> Figure:
     """κ of the selected law against eigenvector freedom for each structure (points with κ intervals).
 
     Laws MP and MP+spikes (κ = ∞) are drawn as triangles on a line above the finite values, the rank-collapse
-    phase (κ → 0) as down-triangles on a line below (:func:`htmu.scorecard.kappa_rank`). Filled circles: HTMP
+    phase (κ → 0) as down-triangles on a line below (:func:`htmu.study.claims.kappa_rank`). Filled circles: HTMP
     direct form; open circles: inverse form.
 
     Parameters
     ----------
     rows : DataFrame or None
-        :func:`htmu.theory.structure_experiment`'s table (``structure, freedom, law, phase, kappa, kappa_lo,
+        :func:`htmu.study.experiments.structure_experiment`'s table (``structure, freedom, law, phase, kappa, kappa_lo,
         kappa_hi, form``).
 
     Returns
     -------
     Figure
     """
-    fig, axes = _new_figure(1, 1, width=6.0, height=4.2)
+    fig, axes = new_figure(1, 1, width=6.0, height=4.2)
     ax = axes[0, 0]
     ax.set_title("Eigenvector structure lowers κ (reduced eigenvector entropy)")
     if _is_empty(rows) or not {"structure", "freedom", "law", "phase", "kappa"} <= set(rows.columns):
-        _no_data(ax, "no structure rows")
+        no_data(ax, "no structure rows")
         return fig
     kap = kappa_rank(rows, "kappa")
     fin = np.isfinite(kap) & (kap > 0)
     if not np.any(~np.isnan(kap)):
-        _no_data(ax, "no law selected")
+        no_data(ax, "no law selected")
         return fig
     kmax = float(kap[fin].max()) if fin.any() else 10.0
     kmin = float(kap[fin].min()) if fin.any() else 1.0
@@ -1009,18 +870,18 @@ def fig_correlation(rows: pd.DataFrame | None) -> Figure:
     -------
     Figure
     """
-    fig, axes = _new_figure(1, 1, width=5.5, height=4.2)
+    fig, axes = new_figure(1, 1, width=5.5, height=4.2)
     ax = axes[0, 0]
     ax.set_title("Power law in, power law out: tail exponents")
     if _is_empty(rows) or not {"alpha_in", "tail_alpha_out"} <= set(rows.columns):
-        _no_data(ax, "no correlation rows")
+        no_data(ax, "no correlation rows")
         return fig
     status_col = next((c for c in ("tail_status", "status") if c in rows.columns), None)
     ok = rows if status_col is None else rows[rows[status_col].astype(str) == "ok"]
     a_in, a_out = _finite(ok["alpha_in"]), _finite(ok["tail_alpha_out"])
     keep = np.isfinite(a_in) & np.isfinite(a_out)
     if not keep.any():
-        _no_data(ax, "no finite tail exponents")
+        no_data(ax, "no finite tail exponents")
         return fig
     lo_col = next((c for c in ("tail_alpha_lo", "tail_alpha_out_lo") if c in ok.columns), None)
     hi_col = next((c for c in ("tail_alpha_hi", "tail_alpha_out_hi") if c in ok.columns), None)
@@ -1064,14 +925,14 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
     the deterministic equivalent's local slope out to large n (solid), its n → ∞ exponent derived in
     docs/scaling.md (dotted), the bound −2ℓ that no ridge error's n → ∞ exponent can beat (dash-dot; a
     finite-n local slope can, transiently) and Proposition 5.1's
-    claimed exponent (dashed). The title carries the verdict of :func:`htmu.scorecard.scaling_verdict`.
+    claimed exponent (dashed). The title carries the verdict of :func:`htmu.study.claims.scaling_verdict`.
 
     Parameters
     ----------
     raw : DataFrame or None
-        :func:`htmu.theory.scaling_experiment`'s table (``setup_label, kappa, gamma, ell, n, error``).
+        :func:`htmu.study.experiments.scaling_experiment`'s table (``setup_label, kappa, gamma, ell, n, error``).
     exponents : DataFrame or None
-        :func:`htmu.theory.scaling_exponents`'s table.
+        :func:`htmu.study.experiments.scaling_exponents`'s table.
 
     Returns
     -------
@@ -1084,7 +945,7 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
         else None
     )
     setups = list(dict.fromkeys(exp["setup_label"].astype(str))) if exp is not None else []
-    fig, axes = _new_figure(1, 1 + max(len(setups), 1), width=4.6, height=4.2)
+    fig, axes = new_figure(1, 1 + max(len(setups), 1), width=4.6, height=4.2)
     ax_l, slope_axes = axes[0][0], axes[0][1:]
     verdict, _, details = scaling_verdict(exponents)
     fig.suptitle(
@@ -1097,10 +958,10 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
     color = {c: f"C{j % 10}" for j, c in enumerate(cases)}
 
     def case_label(k: float, g: float, ell: float) -> str:
-        return f"κ={_fmt_kappa(k)}, γ={g:.3g}, ℓ={ell:.3g} (q={k * (1 - g) / (2 * g):.3g})"
+        return f"κ={fmt_kappa(k)}, γ={g:.3g}, ℓ={ell:.3g} (q={k * (1 - g) / (2 * g):.3g})"
 
     if _is_empty(raw) or not {*keys, "setup_label", "n", "error"} <= set(raw.columns):
-        _no_data(ax_l, "no raw scaling errors")
+        no_data(ax_l, "no raw scaling errors")
     else:
         markers = dict(zip(dict.fromkeys(raw["setup_label"].astype(str)), "os^vD", strict=False))
         for (label, *key), g in raw.groupby(["setup_label", *keys], sort=False):
@@ -1118,7 +979,7 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
         ax_l.set_title("error against n", fontsize=9)
         ax_l.legend(fontsize=6)
     if exp is None:
-        _no_data(slope_axes[0], "no local slopes")
+        no_data(slope_axes[0], "no local slopes")
         return fig
     for ax, label in zip(slope_axes, setups, strict=True):
         sub = exp[exp["setup_label"].astype(str) == label]
@@ -1149,92 +1010,3 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
 
 
 # ------------------------------------------------------------------------------------- htmu analyze
-
-#: Density drawn for each law of :func:`htmu.selection.select_law` (see :func:`package_pdf`).
-_LAW_PDF = {"MP": "mp", "MP+spikes": "mp", "HTMP-direct": "direct", "HTMP-inverse": "inverse"}
-
-
-def fig_layer_esd(
-    eigenvalues: np.ndarray,
-    row: dict,
-    *,
-    scale: float = math.nan,
-    mp_scale: float = math.nan,
-    pdf: PdfFn = package_pdf,
-) -> Figure:
-    """One layer's eigenvalue histogram with MP(γ) and the selected law (``htmu analyze --plots``).
-
-    The histogram uses log-spaced bins (density per unit λ, both axes logarithmic). Drawn on it:
-    MP(γ) with mean ``mp_scale`` (the bulk fit behind ``mp_softrank``) and a dotted line at its upper
-    edge λ₊; the law of ``row["law"]`` at ``row["kappa"]`` and ``scale`` (MP for the MP laws, the HTMP
-    direct or inverse density otherwise). The title names the layer and its phase; a box gives law, κ
-    with its interval and form, α, spikes and the status.
-
-    Parameters
-    ----------
-    eigenvalues : ndarray
-        The layer's eigenvalues (non-positive ones are counted, not drawn).
-    row : dict
-        The layer's row of :func:`htmu.analysis.analyze` (``layer``, ``gamma``, ``law``, ``phase``,
-        ``kappa``, ``kappa_lo``, ``kappa_hi``, ``form``, ``alpha``, ``n_spikes``, ``status``).
-    scale : float
-        The selected law's scale (:class:`htmu.selection.LawSelection`'s ``scale``).
-    mp_scale : float
-        Mean of the bulk's MP law (:func:`htmu.analysis.mp_bulk_scale`).
-    pdf : PdfFn
-        Density function (injectable for tests).
-
-    Returns
-    -------
-    Figure
-    """
-    fig, axes = _new_figure(1, 1, width=5.2, height=3.8)
-    ax = axes[0, 0]
-    layer = str(row.get("layer", ""))
-    law, phase, status = (
-        str(row.get("law", "") or ""),
-        str(row.get("phase", "") or ""),
-        str(row.get("status", "")),
-    )
-    fig.suptitle(f"{layer}: {phase}" if phase else f"{layer}: no law ({status.split(':')[0]})", fontsize=10)
-    ev, _, n_nonpos = _positive(np.asarray(eigenvalues, dtype=float))
-    if ev.size < 2:
-        _no_data(ax, f"{ev.size} positive eigenvalues (status {status})")
-        return fig
-    x = _log_hist(ax, ev)
-    gamma = float(row.get("gamma", math.nan))
-    notes = []
-    if math.isfinite(gamma) and math.isfinite(mp_scale):
-        if gamma < 1:
-            notes.append(_draw_pdf(ax, pdf, "mp", x, f"MP(γ={gamma:.3g}), bulk fit", {"color": "k", "ls": "--"},
-                                   gamma=gamma, scale=mp_scale))  # fmt: skip
-        else:
-            notes.append("MP(γ=1) density not drawn (the package laws need γ < 1)")
-        edge = mp_scale * (1 + math.sqrt(gamma)) ** 2
-        ax.axvline(edge, color="k", ls=":", lw=1, label="MP edge λ₊")
-    kind = _LAW_PDF.get(law)
-    if kind is not None and status == "ok" and math.isfinite(scale):
-        params = {"gamma": gamma, "scale": scale}
-        if kind != "mp":
-            params["kappa"] = float(row.get("kappa", math.nan))
-        notes.append(_draw_pdf(ax, pdf, kind, x, f"selected: {law}", {"color": "C3"}, **params))
-    lines = [f"law: {law or 'none'}"]
-    if law.startswith("MP"):
-        lines.append("κ = ∞ (Marchenko–Pastur)")
-    elif law:
-        lines.append(
-            f"{_kappa_text(float(row.get('kappa', math.nan)), float(row.get('kappa_lo', math.nan)), float(row.get('kappa_hi', math.nan)))} ({row.get('form', '')} form)"
-        )
-        alpha = float(row.get("alpha", math.nan))
-        lines.append(f"α = {_fmt_kappa(alpha)}, spikes: {row.get('n_spikes', 0)}")
-    lines.append(f"γ = {gamma:.3g}, {ev.size + n_nonpos} eigenvalues")
-    if status != "ok":
-        lines.append(f"status: {status}")
-    if n_nonpos:
-        lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
-    lines += [n for n in notes if n]
-    ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=_TEXT_BOX)
-    ax.set_xlabel("eigenvalue λ of W Wᵀ (smaller side)")
-    ax.set_ylabel("density p(λ) (per unit λ)")
-    ax.legend(fontsize=7, loc="best")
-    return fig

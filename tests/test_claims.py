@@ -1,4 +1,4 @@
-"""Tests of htmu.scorecard: verdict rules on constructed cases, helpers against closed forms, RST output."""
+"""Tests of htmu.study.claims: verdict rules on constructed cases, helpers against closed forms, RST output."""
 
 from __future__ import annotations
 
@@ -10,7 +10,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from htmu import scorecard as sc
+from htmu.stats import spearman_with_ci
+from htmu.study import claims
 
 BASE = {
     "dataset": "cifar10",
@@ -31,7 +32,7 @@ GAMMA = BASE["gamma"]
 
 def selection(kappa: float) -> dict:
     """The selection columns a spectrum of this κ gets (κ = ∞: MP; NaN: rank collapse without an estimate)."""
-    from htmu.selection import phase_of, tail_exponent
+    from htmu.fit.selection import phase_of, tail_exponent
 
     if math.isinf(kappa):
         return {"law": "MP", "phase": "random-like", "law_kappa": math.inf, "alpha": math.inf}
@@ -80,38 +81,38 @@ def test_spectrum_rows_and_kappa_rank():
     no_law = fits["batch_size"] == 50
     fits.loc[no_law, ["law", "phase", "law_status"]] = ["", "", "diverged"]
     fits.loc[no_law, "selected"] = fits.loc[no_law, "form"] == "direct"
-    rows = sc.spectrum_rows(fits.astype({"selected": str}))  # a CSV round trip with NA leaves strings
+    rows = claims.spectrum_rows(fits.astype({"selected": str}))  # a CSV round trip with NA leaves strings
     assert list(rows["batch_size"]) == [1000, 800, 250, 100, 50]
     assert list(rows["form"]) == ["direct", "inverse", "inverse", "direct", "direct"]
     # MP → inf; HTMP → its κ; rank-collapse phase → 0; no law → NaN
-    np.testing.assert_array_equal(sc.kappa_rank(rows), [math.inf, 5.5, 1.9, 0.0, math.nan])
+    np.testing.assert_array_equal(claims.kappa_rank(rows), [math.inf, 5.5, 1.9, 0.0, math.nan])
     with pytest.raises(ValueError, match="selected"):
-        sc.spectrum_rows(fits.drop(columns="selected"))
+        claims.spectrum_rows(fits.drop(columns="selected"))
 
 
 def test_spearman_with_ci_matches_scipy_and_ranks_infinity_top():
     rng = np.random.default_rng(0)
     x = rng.normal(size=40)
     y = x + rng.normal(size=40)
-    res = sc.spearman_with_ci(x, y, rng=np.random.default_rng(1), n_boot=500)
+    res = spearman_with_ci(x, y, rng=np.random.default_rng(1), n_boot=500)
     assert res.rho == pytest.approx(stats.spearmanr(x, y).statistic)
     assert res.lo < res.rho < res.hi and res.status == "ok" and res.n == 40
     # κ = ∞ ranks like a value above every finite κ
     k = np.array([0.5, 2.0, np.inf, 5.0, np.inf, 1.0])
     b = np.array([5, 50, 1000, 250, 800, 100])
-    res = sc.spearman_with_ci(b, k, rng=np.random.default_rng(2), n_boot=200)
+    res = spearman_with_ci(b, k, rng=np.random.default_rng(2), n_boot=200)
     assert res.rho == pytest.approx(stats.spearmanr(b, np.where(np.isinf(k), 1e9, k)).statistic)
 
 
 def test_spearman_with_ci_statuses_and_errors():
     rng = np.random.default_rng(0)
-    assert sc.spearman_with_ci([1, 2], [3, 4], rng=rng).status == "too_few"
-    assert sc.spearman_with_ci([1, 2, 3, 4], [5, 5, 5, 5], rng=rng).status == "constant"
+    assert spearman_with_ci([1, 2], [3, 4], rng=rng).status == "too_few"
+    assert spearman_with_ci([1, 2, 3, 4], [5, 5, 5, 5], rng=rng).status == "constant"
     # NaN pairs are dropped first (theory.spearman_ci refuses NaN)
-    res = sc.spearman_with_ci([1, 2, np.nan, 4, 5], [1, 2, 3, np.nan, 5], rng=rng)
+    res = spearman_with_ci([1, 2, np.nan, 4, 5], [1, 2, 3, np.nan, 5], rng=rng)
     assert res.status == "ok" and res.n == 3 and res.rho == pytest.approx(1.0)
     with pytest.raises(ValueError, match="same length"):
-        sc.spearman_with_ci([1, 2, 3], [1, 2], rng=rng)
+        spearman_with_ci([1, 2, 3], [1, 2], rng=rng)
 
 
 # ------------------------------------------------------------------------------------------ verdict rules
@@ -120,11 +121,11 @@ def test_spearman_with_ci_statuses_and_errors():
 def test_decreasing_kappa_with_batch_size_is_reproduced():
     paper = {1000: math.inf, 800: math.inf, 250: 5.5, 100: 2.3, 50: 0.5}
     # the paper's κ, and test accuracy rising as κ falls
-    card = sc.build_scorecard(
+    card = claims.build_scorecard(
         sweep_fits(lambda b, s: paper[b] * (1 + 0.05 * s), acc_of=lambda b, s: 0.9 - b / 10000 - 0.001 * s),
         n_boot=500,
     )
-    assert list(card.columns) == list(sc.SCORECARD_COLUMNS)
+    assert list(card.columns) == list(claims.SCORECARD_COLUMNS)
     assert verdict(card, "κ falls as batch size falls") == "reproduced"
     assert verdict(card, "κ = ∞ (MP) for large batches") == "reproduced"  # 6/6 MP at 1000 and 800
     assert verdict(card, "small batches give heavy tails") == "reproduced"  # κ = 2.3 and 0.5: heavy-tailed
@@ -138,7 +139,7 @@ def test_decreasing_kappa_with_batch_size_is_reproduced():
 
 
 def test_increasing_kappa_with_batch_size_is_not_reproduced():
-    card = sc.build_scorecard(sweep_fits(lambda b, s: 1000.0 / b + 0.01 * s), n_boot=500)
+    card = claims.build_scorecard(sweep_fits(lambda b, s: 1000.0 / b + 0.01 * s), n_boot=500)
     assert verdict(card, "κ falls as batch size falls") == "not reproduced"
     assert verdict(card, "κ = ∞ (MP) for large batches") == "not reproduced"  # finite κ at 1000, 800
     assert verdict(card, "small batches give heavy tails") == "not reproduced"  # κ = 10, 20: bulk-decay
@@ -147,14 +148,14 @@ def test_increasing_kappa_with_batch_size_is_not_reproduced():
 def test_noise_is_inconclusive():
     # κ ranks 4, 1, 3, 5, 2 over batches 1000..50: Σd² = 20, so Spearman's ρ = 0 exactly at seed level
     scrambled = {1000: 4.0, 800: 1.0, 250: 3.0, 100: 5.0, 50: 2.0}
-    card = sc.build_scorecard(sweep_fits(lambda b, s: scrambled[b] + 0.01 * s), n_boot=500)
+    card = claims.build_scorecard(sweep_fits(lambda b, s: scrambled[b] + 0.01 * s), n_boot=500)
     row = row_of(card, "κ falls")
     assert row["verdict"] == "inconclusive" and "ρ = +0.00" in row["ours"]
 
 
 def test_rank_collapse_counts_at_the_heavy_end():
     """Small batches in the rank-collapse phase (no κ estimate) support the trend and the small-batch claim."""
-    card = sc.build_scorecard(
+    card = claims.build_scorecard(
         sweep_fits(lambda b, s: math.inf if b >= 800 else (5.5 if b == 250 else math.nan)), n_boot=500
     )
     assert verdict(card, "κ falls as batch size falls") == "reproduced"
@@ -167,7 +168,7 @@ def test_collapsed_runs_are_the_rank_collapse_end_never_heavy_tailed_evidence():
     kappa = {1000: math.inf, 800: math.inf, 250: 5.5, 100: 1.9, 50: 1.9}
     collapsed = sweep_fits(kappa.get, seeds=(0, 1, 2), train_of_batch=lambda b: "collapsed" if b <= 100 else "ok",
                            acc_of=lambda b, s: 0.1 if b <= 100 else 0.9 + 0.01 * s)  # fmt: skip
-    card = sc.build_scorecard(collapsed, n_boot=500)
+    card = claims.build_scorecard(collapsed, n_boot=500)
     small = row_of(card, "small batches")
     assert (
         "training collapsed (rank-collapse end) ×6" in small["ours"] and "heavy-tailed" not in small["ours"]
@@ -184,7 +185,7 @@ def test_collapsed_runs_are_the_rank_collapse_end_never_heavy_tailed_evidence():
 def test_undertrained_runs_count_for_nothing():
     kappa = {1000: math.inf, 800: math.inf, 250: 5.5, 100: 1.9, 50: 1.9}
     fits = sweep_fits(kappa.get, train_of_batch=lambda b: "undertrained" if b >= 800 else "ok")
-    card = sc.build_scorecard(fits, n_boot=500)
+    card = claims.build_scorecard(fits, n_boot=500)
     large = row_of(card, "κ = ∞")
     # the MP spectra of undertrained networks are no evidence for κ = ∞ at large batches
     assert large["verdict"] == "inconclusive" and "in 0/0 runs" in large["ours"]
@@ -198,7 +199,7 @@ def test_one_row_per_architecture():
     fits = pd.concat(
         [sweep_fits(lambda b, s: paper[b] * (1 + 0.05 * s), arch=a) for a in ("lenet", "minialexnet")]
     )
-    card = sc.build_scorecard(fits, n_boot=200)
+    card = claims.build_scorecard(fits, n_boot=200)
     for claim in ("κ falls as batch size falls", "κ = ∞ (MP) for large batches", "small batches give heavy",
                   "lower κ goes with better test accuracy"):  # fmt: skip
         rows = card[card["claim"].str.startswith(claim)]
@@ -206,19 +207,21 @@ def test_one_row_per_architecture():
 
 
 def test_largest_batch_used_when_none_reaches_800():
-    card = sc.build_scorecard(sweep_fits(lambda b, s: math.inf if b == 64 else 3.0, batches=(64, 16, 4)))
+    card = claims.build_scorecard(sweep_fits(lambda b, s: math.inf if b == 64 else 3.0, batches=(64, 16, 4)))
     row = row_of(card, "κ = ∞")
     assert "at batch 64" in row["ours"] and row["verdict"] == "inconclusive"  # 3/3: Wilson lo 0.44
 
 
 def test_all_missing_is_not_run():
-    card = sc.build_scorecard(None)
+    card = claims.build_scorecard(None)
     assert set(card["verdict"]) == {"not run"}
     assert card["details"].str.len().min() > 0
     assert len(card) >= 8
-    card = sc.build_scorecard(pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame())
+    card = claims.build_scorecard(
+        pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+    )
     assert set(card["verdict"]) == {"not run"}
-    assert "fits lacks columns" in sc.build_scorecard(pd.DataFrame({"x": [1]}))["details"].iloc[0]
+    assert "fits lacks columns" in claims.build_scorecard(pd.DataFrame({"x": [1]}))["details"].iloc[0]
 
 
 def test_ntk_claim():
@@ -231,14 +234,14 @@ def test_ntk_claim():
                              "law": "HTMP-inverse", "phase": "heavy-tailed", "law_kappa": 3.0,
                              "selected": form == "inverse", "train_status": train})  # fmt: skip
     fits = pd.DataFrame(rows)
-    card = sc.build_scorecard(fits)
+    card = claims.build_scorecard(fits)
     # one row per architecture; init and the network that learned count, the collapsed one does not
     assert verdict(card, "NTK near zero is inverse-Gamma (resnet9)") == "inconclusive"  # 2/2: Wilson lo 0.34
     assert "2/2" in row_of(card, "NTK near zero is inverse-Gamma (vgg11)")["ours"]
     assert "training collapsed ×1" in row_of(card, "NTK near zero is inverse-Gamma (vgg11)")["details"]
     fits.loc[fits["arch"] == "vgg11", "law"] = "HTMP-direct"
-    assert "0/2" in row_of(sc.build_scorecard(fits), "NTK near zero is inverse-Gamma (vgg11)")["ours"]
-    no_ntk = sc.build_scorecard(sweep_fits(lambda b, s: 2.0))
+    assert "0/2" in row_of(claims.build_scorecard(fits), "NTK near zero is inverse-Gamma (vgg11)")["ours"]
+    no_ntk = claims.build_scorecard(sweep_fits(lambda b, s: 2.0))
     assert verdict(no_ntk, "NTK near zero") == "not run"
     assert "no NTK rows" in row_of(no_ntk, "NTK")["details"]
 
@@ -248,14 +251,14 @@ def test_ensemble_claim():
         {"gamma": 0.5, "kappa": 2.0, "draw": range(8), "ks_vs_htmp": 0.01, "kappa_hat": 2.0, "kappa_lo": 1.5,
          "kappa_hi": 2.5, "status": "ok"}
     )  # fmt: skip
-    card = sc.build_scorecard(None, ensemble=ens)
+    card = claims.build_scorecard(None, ensemble=ens)
     assert verdict(card, "the ensemble follows HTMP") == "reproduced"
     assert (
         "covers the true κ in 8/8"
         in card.loc[card["claim"].str.startswith("the ensemble"), "details"].iloc[0]
     )
     assert (
-        verdict(sc.build_scorecard(None, ensemble=ens.assign(ks_vs_htmp=0.2)), "the ensemble")
+        verdict(claims.build_scorecard(None, ensemble=ens.assign(ks_vs_htmp=0.2)), "the ensemble")
         == "not reproduced"
     )
 
@@ -266,10 +269,15 @@ def test_estimator_claim():
     )
     good = est.assign(coverage_lo=[0.92, 0.93, 0.94], coverage_hi=[0.96, 0.97, 0.96])
     bad = est.assign(coverage_lo=[0.5, 0.6, 0.7], coverage_hi=[0.6, 0.7, 0.8])
-    assert verdict(sc.build_scorecard(None, estimator=good), "κ estimator") == "inconclusive"  # 3/3: lo 0.44
-    assert verdict(sc.build_scorecard(None, estimator=pd.concat([good] * 2)), "κ estimator") == "reproduced"
     assert (
-        verdict(sc.build_scorecard(None, estimator=pd.concat([bad] * 2)), "κ estimator") == "not reproduced"
+        verdict(claims.build_scorecard(None, estimator=good), "κ estimator") == "inconclusive"
+    )  # 3/3: lo 0.44
+    assert (
+        verdict(claims.build_scorecard(None, estimator=pd.concat([good] * 2)), "κ estimator") == "reproduced"
+    )
+    assert (
+        verdict(claims.build_scorecard(None, estimator=pd.concat([bad] * 2)), "κ estimator")
+        == "not reproduced"
     )
 
 
@@ -279,15 +287,15 @@ def test_structure_claim():
         {"structure": ["block"] * 5 + ["toeplitz"] * 5, "param": range(10), "freedom": free,
          "kappa": 10 * free**2, "law": "HTMP-direct", "phase": "heavy-tailed", "status": "ok"}
     )  # fmt: skip
-    assert verdict(sc.build_scorecard(None, structure=rows), "structure lowers κ") == "reproduced"
+    assert verdict(claims.build_scorecard(None, structure=rows), "structure lowers κ") == "reproduced"
     flipped = rows.assign(kappa=10 / free)
-    assert verdict(sc.build_scorecard(None, structure=flipped), "structure lowers κ") == "not reproduced"
+    assert verdict(claims.build_scorecard(None, structure=flipped), "structure lowers κ") == "not reproduced"
     # the most free matrices read MP (κ = ∞) and the least free rank collapse (κ = 0): still the claimed order
     ends = flipped.copy()
     ends.loc[free == 1.0, "law"] = "MP"
     ends.loc[free == 0.1, "phase"] = "rank-collapse"
     ends = ends.assign(kappa=np.where(free == 0.1, np.nan, 2.0))
-    assert verdict(sc.build_scorecard(None, structure=ends), "structure lowers κ") == "reproduced"
+    assert verdict(claims.build_scorecard(None, structure=ends), "structure lowers κ") == "reproduced"
 
 
 def test_correlation_claim():
@@ -298,15 +306,15 @@ def test_correlation_claim():
     rows = pd.DataFrame(
         {"alpha_in": a_in, "tail_alpha_out": out, "kappa": 2.0, "status": "ok", "tail_status": "ok"}
     )  # fmt: skip
-    card = sc.build_scorecard(None, correlation=rows)
+    card = claims.build_scorecard(None, correlation=rows)
     assert verdict(card, "power law in") == "reproduced"
     details = card.loc[card["claim"] == "power law in, power law out", "details"].iloc[0]
     assert "2 rows excluded" in details  # the α = 0 control
     rows.loc[2, "tail_status"] = "too_few"
-    card = sc.build_scorecard(None, correlation=rows)
+    card = claims.build_scorecard(None, correlation=rows)
     assert "3 rows excluded" in card.loc[card["claim"] == "power law in, power law out", "details"].iloc[0]
     flipped = rows.assign(tail_alpha_out=1 + a_in)
-    assert verdict(sc.build_scorecard(None, correlation=flipped), "power law in") == "not reproduced"
+    assert verdict(claims.build_scorecard(None, correlation=flipped), "power law in") == "not reproduced"
 
 
 def test_scaling_claim():
@@ -316,20 +324,20 @@ def test_scaling_claim():
                         "slope": [-0.74, -0.95], "slope_lo": [-0.76, -0.97], "slope_hi": [-0.72, -0.93],
                         "theory_slope": [-0.74, -0.94], "derived_slope": [-0.75, -1.0],
                         "claimed_slope": [-1.25, -3.85], "bound_slope": -1.0, "asymptotic": True})  # fmt: skip
-    card = sc.build_scorecard(None, scaling=sim)
+    card = claims.build_scorecard(None, scaling=sim)
     assert verdict(card, "scaling exponent") == "not testable as stated"
     row = card[card["claim"].str.startswith("scaling")].iloc[0]
     assert "p = 0.1·n, direct form, σ = 0" in row["ours"] and "n^(−2ℓ)" in row["details"]
     # a table in the old layout (fitted slope over a window) is not a verdict
     old = pd.DataFrame({"kappa": [1.0], "gamma": [0.5], "ell": [0.5], "slope": [-1.2], "slope_lo": [-1.3],
                         "slope_hi": [-1.1], "predicted_slope": [-1.25], "agrees": [True]})  # fmt: skip
-    assert verdict(sc.build_scorecard(None, scaling=old), "scaling exponent") == "not run"
+    assert verdict(claims.build_scorecard(None, scaling=old), "scaling exponent") == "not run"
 
 
 def test_scorecard_is_deterministic_given_seed():
     fits = sweep_fits(lambda b, s: float(np.random.default_rng(b + s).lognormal()))
-    a = sc.build_scorecard(fits, seed=3, n_boot=300)
-    b = sc.build_scorecard(fits, seed=3, n_boot=300)
+    a = claims.build_scorecard(fits, seed=3, n_boot=300)
+    b = claims.build_scorecard(fits, seed=3, n_boot=300)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -393,7 +401,7 @@ def card_of(texts: list[str], verdicts: list[str]) -> pd.DataFrame:
 
 def test_scorecard_html_reads_back_as_the_literal_text():
     card = card_of(NASTY, ["reproduced"] * len(NASTY))
-    cells = _render(sc.scorecard_rst(card))
+    cells = _render(claims.scorecard_rst(card))
     assert cells.rows[0] == ["Claim", "Paper", "Ours", "Verdict"]
     assert len(cells.rows) == len(NASTY) + 1
     for text, row in zip(NASTY, cells.rows[1:], strict=True):
@@ -405,26 +413,26 @@ def test_scorecard_html_reads_back_as_the_literal_text():
 
 
 def test_scorecard_html_colours_each_verdict():
-    verdicts = list(sc.VERDICT_COLOURS)
-    cells = _render(sc.scorecard_rst(card_of(["c"] * len(verdicts), verdicts)))
+    verdicts = list(claims.VERDICT_COLOURS)
+    cells = _render(claims.scorecard_rst(card_of(["c"] * len(verdicts), verdicts)))
     for v, style in zip(verdicts, cells.spans, strict=True):
-        fg, bg = sc.VERDICT_COLOURS[v]
+        fg, bg = claims.VERDICT_COLOURS[v]
         assert f"color:{fg}" in style and f"background:{bg}" in style
-    assert len({sc.VERDICT_COLOURS[v] for v in verdicts}) == len(verdicts)
+    assert len({claims.VERDICT_COLOURS[v] for v in verdicts}) == len(verdicts)
 
 
 def test_scorecard_html_folds_long_ours():
     long = "word " * 60
-    cells = _render(sc.scorecard_rst(card_of([long], ["inconclusive"])))
+    cells = _render(claims.scorecard_rst(card_of([long], ["inconclusive"])))
     assert cells.details == 2  # the long "ours" and the details
     assert cells.rows[1][2].startswith("word word") and cells.rows[1][2].count("word") > 60
 
 
 def test_scorecard_html_of_real_scorecard():
-    card = sc.build_scorecard(
+    card = claims.build_scorecard(
         sweep_fits(lambda b, s: {1000: math.inf, 800: math.inf}.get(b, 1000 / b)), n_boot=200
     )
-    cells = _render(sc.scorecard_rst(card))
+    cells = _render(claims.scorecard_rst(card))
     assert len(cells.rows) == len(card) + 1
     assert [r[0] for r in cells.rows[1:]] == [" ".join(c.split()) + s for c, s in zip(card["claim"], card["source"],
                                                                                           strict=True)]  # fmt: skip
@@ -432,4 +440,4 @@ def test_scorecard_html_of_real_scorecard():
 
 def test_scorecard_rst_rejects_missing_columns():
     with pytest.raises(ValueError, match="columns"):
-        sc.scorecard_rst(pd.DataFrame({"claim": ["x"]}))
+        claims.scorecard_rst(pd.DataFrame({"claim": ["x"]}))

@@ -9,7 +9,7 @@ calibrates their uncertainty by simulation from the ensemble instead of by iid a
 ``method="mle"`` (default)
     Joint maximum likelihood of :math:`(\log\kappa, \log s)`: direct form :math:`x/s \sim
     \mathrm{HTMP}(\gamma,\kappa)`, inverse form :math:`s/\lambda \sim \mathrm{HTMP}(\gamma,\kappa)` (density
-    :math:`s\lambda^{-2}\rho(s/\lambda)`), evaluated by the law itself (:mod:`htmu._likelihood`). Eigenvalues
+    :math:`s\lambda^{-2}\rho(s/\lambda)`), evaluated by the law itself (:mod:`htmu.fit._likelihood`). Eigenvalues
     at or below the floor enter as left-censored observations (below).
 ``method="moments"``
     From :math:`\mathrm{Var}\,x = \gamma(1 + 2/\kappa)` for a mean-1 law:
@@ -84,8 +84,8 @@ from dataclasses import asdict, dataclass
 import numpy as np
 from scipy import optimize, stats
 
-from htmu import _likelihood as lik
 from htmu.ensembles import eigensolver_floor, sample_htmp_ensemble
+from htmu.fit import _likelihood as lik
 
 __all__ = [
     "FitResult",

@@ -14,10 +14,9 @@ tidy data (one row per observation) for the Snakemake scripts to save and the fi
 * :func:`scaling_experiment` / :func:`scaling_exponents` -- the ridge-regression scaling law of
   Proposition 5.1: local slopes of the error against n in the setups derived in docs/scaling.md, next to
   :func:`derived_slope` and the deterministic equivalent :func:`ridge_equivalent`.
-* :func:`spearman_ci` -- rank correlation with a bootstrap interval.
 
 The random-matrix samplers and estimators come from :mod:`htmu.ensembles`, :mod:`htmu.laws` and
-:mod:`htmu.estimate`; every experiment also accepts them as arguments (``sampler=``, ``fit=``, ...) so that
+:mod:`htmu.fit.estimate`; every experiment also accepts them as arguments (``sampler=``, ``fit=``, ...) so that
 it can be checked against samplers and estimators with known behaviour.
 
 References
@@ -37,11 +36,12 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
+from htmu.stats import Z95, spearman_ci, wilson_interval
+
 __all__ = [
     "ensemble_check",
     "estimator_study",
     "summarise_estimator",
-    "wilson_interval",
     "structure_experiment",
     "structure_trend",
     "eigenvector_freedom",
@@ -52,15 +52,11 @@ __all__ = [
     "claimed_slope",
     "derived_slope",
     "ridge_equivalent",
-    "spearman_ci",
     "kappa_moments",
 ]
 
 Sampler = Callable[..., np.ndarray]
 FitFn = Callable[..., Any]
-
-# Two-sided 95% standard-normal quantile, Phi^{-1}(0.975).
-_Z95 = float(stats.norm.ppf(0.975))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -105,7 +101,7 @@ def _default_sampler() -> Sampler:
 
 
 def _default_fit() -> FitFn:
-    from htmu.estimate import fit_htmp
+    from htmu.fit.estimate import fit_htmp
 
     return fit_htmp
 
@@ -117,19 +113,19 @@ def _default_cdf() -> Callable[[np.ndarray, float, float], np.ndarray]:
 
 
 def _default_select() -> FitFn:
-    from htmu.selection import select_law
+    from htmu.fit.selection import select_law
 
     return select_law
 
 
 def _default_tail() -> FitFn:
-    from htmu.estimate import fit_powerlaw
+    from htmu.fit.estimate import fit_powerlaw
 
     return fit_powerlaw
 
 
 def _selection_fields(sel: Any) -> dict[str, Any]:
-    """The decision of a :class:`htmu.selection.LawSelection` (or any object with those attributes)."""
+    """The decision of a :class:`htmu.fit.selection.LawSelection` (or any object with those attributes)."""
     return {
         "law": str(sel.law), "phase": str(sel.phase), "kappa": float(sel.kappa), "kappa_lo": float(sel.kappa_ci[0]),
         "kappa_hi": float(sel.kappa_ci[1]), "form": str(sel.form), "n_spikes": int(sel.n_spikes),
@@ -187,83 +183,6 @@ def _ks_statistic(x: np.ndarray, cdf_values: np.ndarray) -> float:
 # --------------------------------------------------------------------------------------------------
 
 
-def _pearson_rows(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Row-wise Pearson correlation; NaN where a row is constant (rank correlation undefined)."""
-    a = a - a.mean(axis=-1, keepdims=True)
-    b = b - b.mean(axis=-1, keepdims=True)
-    den = np.sqrt((a * a).sum(axis=-1) * (b * b).sum(axis=-1))
-    num = (a * b).sum(axis=-1)
-    out = np.full(num.shape, np.nan)
-    ok = den > 0
-    out[ok] = num[ok] / den[ok]
-    return np.clip(out, -1.0, 1.0)
-
-
-def spearman_ci(
-    x: Sequence[float] | np.ndarray,
-    y: Sequence[float] | np.ndarray,
-    rng: np.random.Generator,
-    n_boot: int = 1000,
-) -> tuple[float, float, float, float]:
-    r"""Spearman rank correlation with a percentile-bootstrap 95% interval and its p-value.
-
-    :math:`\rho` is the Pearson correlation of the (average, for ties) ranks of ``x`` and ``y``; the
-    two-sided p-value uses :math:`t = \rho\sqrt{(m-2)/(1-\rho^2)}` with :math:`m - 2` degrees of freedom
-    (the same approximation as :func:`scipy.stats.spearmanr`). The interval is the 2.5% and 97.5%
-    percentiles of :math:`\rho` over ``n_boot`` resamples of the pairs with replacement; resamples in
-    which either variable is constant (undefined :math:`\rho`) are left out of the percentiles.
-
-    Infinite values are allowed (they rank above or below every finite value, e.g. ``kappa = inf`` for a
-    Marchenko--Pastur spectrum); NaN is not.
-
-    Parameters
-    ----------
-    x, y : array_like
-        Paired observations, same length, at least 3.
-    rng : numpy.random.Generator
-        Source of the bootstrap resamples.
-    n_boot : int, optional
-        Number of bootstrap resamples (default 1000), at least 10.
-
-    Returns
-    -------
-    rho, lo, hi, p : float
-        Rank correlation, bootstrap interval and two-sided p-value. ``lo`` and ``hi`` are NaN only if no
-        resample had a defined correlation; ``rho`` and ``p`` are NaN if ``x`` or ``y`` is constant.
-
-    References
-    ----------
-    C. Spearman (1904); B. Efron and R. Tibshirani, "An Introduction to the Bootstrap" (1993), ch. 13.
-    """
-    _check_rng(rng)
-    n_boot = _check_int(n_boot, "n_boot", 10)
-    xa = np.asarray(x, dtype=float).ravel()
-    ya = np.asarray(y, dtype=float).ravel()
-    if xa.size != ya.size:
-        raise ValueError(f"x and y must have the same length, got {xa.size} and {ya.size}")
-    if xa.size < 3:
-        raise ValueError(f"x and y need at least 3 pairs, got {xa.size}")
-    if np.isnan(xa).any() or np.isnan(ya).any():
-        raise ValueError("x and y must not contain NaN (drop failed observations first)")
-    m = xa.size
-    rho = float(_pearson_rows(stats.rankdata(xa)[None, :], stats.rankdata(ya)[None, :])[0])
-    if np.isnan(rho):
-        p = np.nan
-    elif abs(rho) == 1.0:
-        p = 0.0
-    else:
-        t = rho * math.sqrt((m - 2) / (1.0 - rho * rho))
-        p = float(2.0 * stats.t.sf(abs(t), m - 2))
-    idx = rng.integers(0, m, size=(n_boot, m))
-    boot = _pearson_rows(stats.rankdata(xa[idx], axis=1), stats.rankdata(ya[idx], axis=1))
-    boot = boot[np.isfinite(boot)]
-    if boot.size == 0:
-        lo = hi = np.nan
-    else:
-        lo, hi = (float(v) for v in np.percentile(boot, [2.5, 97.5]))
-    return rho, lo, hi, p
-
-
 # --------------------------------------------------------------------------------------------------
 # 1. the ensemble against the law
 # --------------------------------------------------------------------------------------------------
@@ -305,7 +224,7 @@ def ensemble_check(
         ``sampler(n, gamma, kappa, rng) -> eigenvalues``; default the ensemble above.
     fit : callable, optional
         ``fit(eigenvalues, gamma, form="direct", rng=rng, ci=True)`` returning an object with ``kappa``,
-        ``kappa_ci`` and ``status``; default :func:`htmu.estimate.fit_htmp`.
+        ``kappa_ci`` and ``status``; default :func:`htmu.fit.estimate.fit_htmp`.
     cdf : callable, optional
         ``cdf(x, gamma, kappa)``; default ``htmu.laws.htmp.cdf``.
 
@@ -448,45 +367,6 @@ def estimator_study(
     df = pd.DataFrame(rows)
     df["covered"] = df["covered"].astype("boolean")
     return df
-
-
-def wilson_interval(successes: int, trials: int, z: float = _Z95) -> tuple[float, float]:
-    r"""Wilson score interval for a binomial proportion.
-
-    .. math::
-        \frac{\hat p + z^2/(2m)}{1 + z^2/m} \pm
-        \frac{z}{1 + z^2/m}\sqrt{\frac{\hat p(1-\hat p)}{m} + \frac{z^2}{4m^2}},
-        \qquad \hat p = k/m,
-
-    the two roots in :math:`p` of :math:`(\hat p - p)^2 = z^2 p(1-p)/m`.
-
-    Parameters
-    ----------
-    successes, trials : int
-        :math:`k` and :math:`m`, ``0 <= k <= m``, ``m >= 1``.
-    z : float
-        Normal quantile (default :math:`\Phi^{-1}(0.975)`, a 95% interval).
-
-    Returns
-    -------
-    (lo, hi) : tuple of float
-
-    References
-    ----------
-    E. B. Wilson, "Probable inference, the law of succession, and statistical inference", JASA 22 (1927).
-    """
-    trials = _check_int(trials, "trials", 1)
-    if (
-        isinstance(successes, bool)
-        or not isinstance(successes, int | np.integer)
-        or not (0 <= successes <= trials)
-    ):
-        raise ValueError(f"successes must be an integer in [0, trials={trials}], got {successes!r}")
-    p = successes / trials
-    denom = 1.0 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z / denom * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials))
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def summarise_estimator(df: pd.DataFrame) -> pd.DataFrame:
@@ -641,10 +521,10 @@ def structure_experiment(
     :math:`W_1 \otimes W_2` with the most balanced factorisation of ``n``; fixed eigenvectors.
 
     **Law.** These are Gram (covariance-like) matrices of Gaussian weights, the analogue of :math:`W W^\top`
-    for a weight matrix, with :math:`\gamma` known. One call of :func:`htmu.selection.select_law` per spectrum
+    for a weight matrix, with :math:`\gamma` known. One call of :func:`htmu.fit.selection.select_law` per spectrum
     gives the law (MP, MP+spikes, or HTMP in the form with the larger likelihood), its :math:`\kappa` with the
     bootstrap interval (:math:`\infty` for the MP laws) and the phase; ``tail_alpha`` is the
-    Clauset--Shalizi--Newman exponent of the upper tail (:func:`htmu.estimate.fit_powerlaw`; a larger alpha
+    Clauset--Shalizi--Newman exponent of the upper tail (:func:`htmu.fit.estimate.fit_powerlaw`; a larger alpha
     is a lighter tail).
 
     Parameters
@@ -664,10 +544,10 @@ def structure_experiment(
     select : callable, optional
         ``select(eigenvalues, gamma, rng=rng, ci=True)`` returning an object with ``law``, ``phase``,
         ``kappa``, ``kappa_ci``, ``form``, ``n_spikes``, ``alpha`` and ``status``; default
-        :func:`htmu.selection.select_law`.
+        :func:`htmu.fit.selection.select_law`.
     tail : callable, optional
         ``tail(eigenvalues)`` returning an object with ``alpha``, ``alpha_se``, ``xmin``, ``n_tail`` and
-        ``status``; default :func:`htmu.estimate.fit_powerlaw` (on the eigenvalues above the eigensolver's
+        ``status``; default :func:`htmu.fit.estimate.fit_powerlaw` (on the eigenvalues above the eigensolver's
         floor).
 
     Returns
@@ -837,8 +717,8 @@ def correlation_experiment(
     :math:`k^{-\alpha}` sequence has :math:`\#\{\sigma_k > t\} \propto t^{-1/\alpha}`), so
     ``tail_alpha_in_theory`` is :math:`1 + 1/\alpha` (infinite for :math:`\alpha = 0`: no power law). The
     input's sample covariance :math:`X X^\top/m` and the output are treated the same way: the power-law tail
-    above the eigensolver's floor (:func:`htmu.estimate.fit_powerlaw`, interval
-    :math:`\hat\alpha \pm 1.96\,\mathrm{se}`) and the law selected by :func:`htmu.selection.select_law`
+    above the eigensolver's floor (:func:`htmu.fit.estimate.fit_powerlaw`, interval
+    :math:`\hat\alpha \pm 1.96\,\mathrm{se}`) and the law selected by :func:`htmu.fit.selection.select_law`
     (with the bootstrap interval of :math:`\kappa` for the output only: the input's :math:`\kappa` is reported
     without one).
 
@@ -916,8 +796,8 @@ def correlation_experiment(
                     "tail_alpha_in_theory": np.inf if alpha == 0 else 1.0 + 1.0 / alpha,
                     "tail_alpha_in": float(pl_in.alpha),
                     "tail_alpha_out": float(pl_out.alpha),
-                    "tail_alpha_out_lo": float(pl_out.alpha) - _Z95 * se,
-                    "tail_alpha_out_hi": float(pl_out.alpha) + _Z95 * se,
+                    "tail_alpha_out_lo": float(pl_out.alpha) - Z95 * se,
+                    "tail_alpha_out_hi": float(pl_out.alpha) + Z95 * se,
                     "tail_n_out": int(pl_out.n_tail),
                     "law_in": str(sel_in.law),
                     "kappa_in": float(sel_in.kappa),

@@ -1,4 +1,4 @@
-"""Tests of the theory checks (htmu.theory) against closed forms and samplers with known behaviour.
+"""Tests of the theory checks (htmu.study.experiments) against closed forms and samplers with known behaviour.
 
 The experiments take their samplers and estimators as arguments; most tests inject small ones whose
 answers are known exactly, so that each test checks the experiment's own bookkeeping and statistics.
@@ -15,7 +15,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from htmu import theory
+from htmu.stats import spearman_ci, wilson_interval
+from htmu.study import experiments
 
 # --------------------------------------------------------------------------------------------------
 # injected fakes with known behaviour
@@ -91,7 +92,7 @@ def test_spearman_matches_scipy_with_ties_and_infinities():
     x = rng.integers(0, 8, size=40).astype(float)  # many ties
     y = x + rng.normal(size=40)
     x[3] = np.inf
-    rho, lo, hi, p = theory.spearman_ci(x, y, np.random.default_rng(2), n_boot=500)
+    rho, lo, hi, p = spearman_ci(x, y, np.random.default_rng(2), n_boot=500)
     ref = stats.spearmanr(x, y)
     assert rho == pytest.approx(ref.statistic, abs=1e-12)
     assert p == pytest.approx(ref.pvalue, rel=1e-9)
@@ -101,9 +102,9 @@ def test_spearman_matches_scipy_with_ties_and_infinities():
 
 def test_spearman_perfectly_monotone_and_antitone():
     x = np.linspace(0.0, 3.0, 12)
-    rho, lo, hi, p = theory.spearman_ci(x, np.exp(x), np.random.default_rng(0), n_boot=200)
+    rho, lo, hi, p = spearman_ci(x, np.exp(x), np.random.default_rng(0), n_boot=200)
     assert (rho, lo, hi, p) == (1.0, 1.0, 1.0, 0.0)
-    rho, lo, hi, p = theory.spearman_ci(x, -(x**3), np.random.default_rng(0), n_boot=200)
+    rho, lo, hi, p = spearman_ci(x, -(x**3), np.random.default_rng(0), n_boot=200)
     assert (rho, lo, hi, p) == (-1.0, -1.0, -1.0, 0.0)
 
 
@@ -114,22 +115,22 @@ def test_spearman_bootstrap_interval_is_calibrated_roughly():
     truth = 6.0 / math.pi * math.asin(r / 2.0)
     rng = np.random.default_rng(3)
     z = rng.multivariate_normal([0, 0], [[1, r], [r, 1]], size=200)
-    rho, lo, hi, _ = theory.spearman_ci(z[:, 0], z[:, 1], rng, n_boot=1000)
+    rho, lo, hi, _ = spearman_ci(z[:, 0], z[:, 1], rng, n_boot=1000)
     assert lo < truth < hi
     assert hi - lo < 0.3
 
 
 def test_spearman_deterministic_and_rejects_bad_input():
     x, y = np.arange(10.0), np.array([3, 1, 4, 1, 5, 9, 2, 6, 5, 3.0])
-    a = theory.spearman_ci(x, y, np.random.default_rng(5))
-    b = theory.spearman_ci(x, y, np.random.default_rng(5))
+    a = spearman_ci(x, y, np.random.default_rng(5))
+    b = spearman_ci(x, y, np.random.default_rng(5))
     assert a == b
     with pytest.raises(ValueError, match="NaN"):
-        theory.spearman_ci([1, 2, np.nan], [1, 2, 3], np.random.default_rng(0))
+        spearman_ci([1, 2, np.nan], [1, 2, 3], np.random.default_rng(0))
     with pytest.raises(ValueError, match="same length"):
-        theory.spearman_ci([1, 2, 3], [1, 2], np.random.default_rng(0))
+        spearman_ci([1, 2, 3], [1, 2], np.random.default_rng(0))
     with pytest.raises(ValueError, match="rng"):
-        theory.spearman_ci([1, 2, 3], [1, 2, 3], 0)
+        spearman_ci([1, 2, 3], [1, 2, 3], 0)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -148,7 +149,7 @@ def _gamma_cdf(x, gamma, kappa):
 
 def test_ensemble_check_ks_matches_scipy_and_layout():
     grid = [(0.3, 2.0), (0.5, 5.0)]
-    table, ds = theory.ensemble_check(
+    table, ds = experiments.ensemble_check(
         grid,
         n=150,
         draws=2,
@@ -186,14 +187,14 @@ def test_ensemble_check_ks_matches_scipy_and_layout():
 
 def test_ensemble_check_is_deterministic_and_validates():
     kw = dict(n=50, draws=2, sampler=_gamma_sampler, fit=_moment_fit, cdf=_gamma_cdf)
-    t1, d1 = theory.ensemble_check([(0.4, 3.0)], rng=np.random.default_rng(9), **kw)
-    t2, d2 = theory.ensemble_check([(0.4, 3.0)], rng=np.random.default_rng(9), **kw)
+    t1, d1 = experiments.ensemble_check([(0.4, 3.0)], rng=np.random.default_rng(9), **kw)
+    t2, d2 = experiments.ensemble_check([(0.4, 3.0)], rng=np.random.default_rng(9), **kw)
     pd.testing.assert_frame_equal(t1, t2)
     assert d1.identical(d2)
     with pytest.raises(ValueError, match="gamma"):
-        theory.ensemble_check([(1.5, 3.0)], rng=np.random.default_rng(0), **kw)
+        experiments.ensemble_check([(1.5, 3.0)], rng=np.random.default_rng(0), **kw)
     with pytest.raises(ValueError, match="rng"):
-        theory.ensemble_check([(0.4, 3.0)], rng=None, **kw)
+        experiments.ensemble_check([(0.4, 3.0)], rng=None, **kw)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -204,16 +205,16 @@ def test_ensemble_check_is_deterministic_and_validates():
 def test_wilson_interval_solves_its_quadratic():
     z = stats.norm.ppf(0.975)
     for k, m in [(7, 20), (1, 3), (45, 50), (0, 10), (10, 10)]:
-        lo, hi = theory.wilson_interval(k, m)
+        lo, hi = wilson_interval(k, m)
         p = k / m
         # (p - q)^2 = z^2 q (1 - q) / m  <=>  (1 + z^2/m) q^2 - (2p + z^2/m) q + p^2 = 0
         roots = np.sort(np.roots([1 + z * z / m, -(2 * p + z * z / m), p * p]).real)
         assert lo == pytest.approx(max(roots[0], 0.0), abs=1e-12)
         assert hi == pytest.approx(min(roots[1], 1.0), abs=1e-12)
-    assert theory.wilson_interval(0, 10) == pytest.approx((0.0, z * z / (10 + z * z)))
-    assert theory.wilson_interval(10, 10) == pytest.approx((10 / (10 + z * z), 1.0))
+    assert wilson_interval(0, 10) == pytest.approx((0.0, z * z / (10 + z * z)))
+    assert wilson_interval(10, 10) == pytest.approx((10 / (10 + z * z), 1.0))
     with pytest.raises(ValueError, match="successes"):
-        theory.wilson_interval(11, 10)
+        wilson_interval(11, 10)
 
 
 _Z80 = stats.norm.ppf(0.9)  # +-1.2816 sd covers 80%
@@ -231,7 +232,7 @@ def _coverage80_fit(eigs, gamma, form="direct", rng=None, ci=True):
 
 
 def test_estimator_study_coverage_summary_on_known_coverage():
-    df = theory.estimator_study(
+    df = experiments.estimator_study(
         0.5,
         3.0,
         ns=(20, 40),
@@ -254,12 +255,12 @@ def test_estimator_study_coverage_summary_on_known_coverage():
     ]
     assert len(df) == 600
     assert df["covered"].dtype == "boolean"
-    summary = theory.summarise_estimator(df)
+    summary = experiments.summarise_estimator(df)
     assert list(summary["n"]) == [20, 40]
     for row in summary.itertuples():
         k = int(df.loc[df["n"] == row.n, "covered"].sum())
         assert row.coverage == k / 300
-        assert (row.coverage_lo, row.coverage_hi) == theory.wilson_interval(k, 300)
+        assert (row.coverage_lo, row.coverage_hi) == wilson_interval(k, 300)
         assert row.coverage_lo < 0.8 < row.coverage_hi
         # bias of 0.1 z over 300 draws: standard error 0.1/sqrt(300) = 0.0058
         assert abs(row.bias) < 4 * 0.1 / math.sqrt(300)
@@ -271,15 +272,15 @@ def test_estimator_study_missing_intervals_and_determinism():
     def no_ci(eigs, gamma, form="direct", rng=None, ci=True):
         return _Fit(float("nan"), None, "failed")
 
-    df = theory.estimator_study(
+    df = experiments.estimator_study(
         0.5, 3.0, ns=(20,), draws=3, rng=np.random.default_rng(0), sampler=_normal_sampler, fit=no_ci
     )
     assert df["covered"].isna().all()
-    s = theory.summarise_estimator(df)
+    s = experiments.summarise_estimator(df)
     assert s.loc[0, "n_intervals"] == 0 and np.isnan(s.loc[0, "coverage"]) and np.isnan(s.loc[0, "bias"])
     kw = dict(ns=(20, 30), draws=4, sampler=_normal_sampler, fit=_coverage80_fit)
-    a = theory.estimator_study(0.5, 3.0, rng=np.random.default_rng(1), **kw)
-    b = theory.estimator_study(0.5, 3.0, rng=np.random.default_rng(1), **kw)
+    a = experiments.estimator_study(0.5, 3.0, rng=np.random.default_rng(1), **kw)
+    b = experiments.estimator_study(0.5, 3.0, rng=np.random.default_rng(1), **kw)
     pd.testing.assert_frame_equal(a, b)
 
 
@@ -291,23 +292,25 @@ def test_estimator_study_missing_intervals_and_determinism():
 def test_eigenvector_freedom_closed_forms():
     n = 60
     dim = n * (n - 1) / 2
-    assert theory.eigenvector_freedom("haar", n) == 1.0
-    assert theory.eigenvector_freedom("fixed_eigenvectors", n) == 0.0
-    assert theory.eigenvector_freedom("block_diagonal", n, block_size=15) == pytest.approx(4 * 105 / dim)
+    assert experiments.eigenvector_freedom("haar", n) == 1.0
+    assert experiments.eigenvector_freedom("fixed_eigenvectors", n) == 0.0
+    assert experiments.eigenvector_freedom("block_diagonal", n, block_size=15) == pytest.approx(4 * 105 / dim)
     # 60 = 4 blocks of 14 + one of 4
-    assert theory.eigenvector_freedom("block_diagonal", n, block_size=14) == pytest.approx((4 * 91 + 6) / dim)
-    assert theory.eigenvector_freedom("block_diagonal", n, block_size=n) == 1.0
-    assert theory.eigenvector_freedom("block_diagonal", n, block_size=1) == 0.0
-    assert theory.eigenvector_freedom("kronecker", n) == pytest.approx((6 * 5 / 2 + 10 * 9 / 2) / dim)
+    assert experiments.eigenvector_freedom("block_diagonal", n, block_size=14) == pytest.approx(
+        (4 * 91 + 6) / dim
+    )
+    assert experiments.eigenvector_freedom("block_diagonal", n, block_size=n) == 1.0
+    assert experiments.eigenvector_freedom("block_diagonal", n, block_size=1) == 0.0
+    assert experiments.eigenvector_freedom("kronecker", n) == pytest.approx((6 * 5 / 2 + 10 * 9 / 2) / dim)
     with pytest.raises(ValueError, match="structure"):
-        theory.eigenvector_freedom("banded", n)
+        experiments.eigenvector_freedom("banded", n)
     with pytest.raises(ValueError, match="factor"):
-        theory.eigenvector_freedom("kronecker", n, factor=7)
+        experiments.eigenvector_freedom("kronecker", n, factor=7)
 
 
 def test_structure_experiment_layout_and_trend_with_moment_fit():
     kw = dict(block_counts=(2, 6), select=_select, tail=_hill)
-    df = theory.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
+    df = experiments.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
     assert list(df["label"].unique()) == [
         "haar",
         "block_diagonal(k=2)",
@@ -342,16 +345,16 @@ def test_structure_experiment_layout_and_trend_with_moment_fit():
     per = df.groupby("label", sort=False)["freedom"].first()
     assert per.is_monotonic_decreasing
     assert per["block_diagonal(k=6)"] == pytest.approx(
-        theory.eigenvector_freedom("block_diagonal", 120, block_size=20)
+        experiments.eigenvector_freedom("block_diagonal", 120, block_size=20)
     )
     first = df.groupby("label", sort=False).first()
     assert first["block_size"].tolist() == [120, 60, 20, pd.NA, 1]
     assert first["n_blocks"].tolist() == [1, 2, 6, pd.NA, 120]
     assert df.loc[df["structure"] == "kronecker", "factor"].eq(10).all()
-    trend = theory.structure_trend(df, np.random.default_rng(1), n_boot=200)
+    trend = experiments.structure_trend(df, np.random.default_rng(1), n_boot=200)
     assert list(trend.columns) == ["x", "y", "rho", "lo", "hi", "p", "n_used", "n_dropped"]
     assert trend.loc[0, "n_used"] == 10
-    df2 = theory.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
+    df2 = experiments.structure_experiment(120, 0.5, 2, np.random.default_rng(0), **kw)
     pd.testing.assert_frame_equal(df, df2)
 
 
@@ -360,16 +363,16 @@ def test_kappa_moments_closed_form():
     gamma, kappa = 0.4, 3.0
     v = gamma * (1 + 2 / kappa)
     x = np.array([1 - math.sqrt(v), 1 + math.sqrt(v)])
-    assert theory.kappa_moments(x, gamma) == pytest.approx(kappa)
-    assert theory.kappa_moments(5.0 * x, gamma) == pytest.approx(kappa)
-    assert theory.kappa_moments(np.ones(5), gamma) == math.inf
+    assert experiments.kappa_moments(x, gamma) == pytest.approx(kappa)
+    assert experiments.kappa_moments(5.0 * x, gamma) == pytest.approx(kappa)
+    assert experiments.kappa_moments(np.ones(5), gamma) == math.inf
 
 
 def test_structure_trend_drops_failed_fits_and_ranks_infinity():
     df = pd.DataFrame(
         {"freedom": [0.0, 0.1, 0.2, 0.5, 1.0, 1.0], "kappa": [0.5, 1.0, 2.0, np.nan, np.inf, np.inf]}
     )
-    t = theory.structure_trend(df, np.random.default_rng(0), n_boot=100)
+    t = experiments.structure_trend(df, np.random.default_rng(0), n_boot=100)
     assert t.loc[0, "n_used"] == 5 and t.loc[0, "n_dropped"] == 1
     assert t.loc[0, "rho"] == pytest.approx(1.0)
 
@@ -380,7 +383,7 @@ def test_structure_trend_drops_failed_fits_and_ranks_infinity():
 
 
 def test_correlation_experiment_layout_and_power_law_in_power_law_out():
-    df = theory.correlation_experiment(
+    df = experiments.correlation_experiment(
         200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), select=_select, tail=_hill
     )
     assert len(df) == 4
@@ -407,12 +410,12 @@ def test_correlation_experiment_layout_and_power_law_in_power_law_out():
     heavy = df.loc[df["alpha_in"] == 1.5, "tail_alpha_out"].max()
     light = df.loc[df["alpha_in"] == 0.0, "tail_alpha_out"].min()
     assert heavy < 0.5 * light
-    df2 = theory.correlation_experiment(
+    df2 = experiments.correlation_experiment(
         200, 0.5, (0.0, 1.5), 2, np.random.default_rng(0), select=_select, tail=_hill
     )
     pd.testing.assert_frame_equal(df, df2)
     with pytest.raises(ValueError, match="activation"):
-        theory.correlation_experiment(20, 0.5, (0.0,), 1, np.random.default_rng(0), activation="tanh")
+        experiments.correlation_experiment(20, 0.5, (0.0,), 1, np.random.default_rng(0), activation="tanh")
 
 
 # --------------------------------------------------------------------------------------------------
@@ -429,7 +432,7 @@ def test_correlation_experiment_layout_and_power_law_in_power_law_out():
 def test_ensemble_check_real_law_and_estimator():
     # Under the null, sqrt(n) D follows the Kolmogorov law: P(sqrt(n) D > 1.95) = 0.001. The finite-n
     # ensemble differs from the limit law by O(1/n), far below that threshold at n = 400.
-    table, ds = theory.ensemble_check([(0.5, 2.0)], n=400, draws=1, rng=np.random.default_rng(0))
+    table, ds = experiments.ensemble_check([(0.5, 2.0)], n=400, draws=1, rng=np.random.default_rng(0))
     row = table.iloc[0]
     assert row["ks_vs_htmp"] < 1.95 / math.sqrt(400)
     assert row["status"].startswith("ok")
@@ -439,17 +442,17 @@ def test_ensemble_check_real_law_and_estimator():
     from htmu.laws import marchenko_pastur
 
     x = ds["eigenvalue"].values[0]
-    ks_wrong = theory._ks_statistic(x, marchenko_pastur.cdf(x, 0.5))
+    ks_wrong = experiments._ks_statistic(x, marchenko_pastur.cdf(x, 0.5))
     assert ks_wrong > 3 * row["ks_vs_htmp"]
 
 
 @pytest.mark.slow
 def test_structure_and_correlation_real_small():
-    df = theory.structure_experiment(60, 0.5, 1, np.random.default_rng(0), block_counts=(6,))
+    df = experiments.structure_experiment(60, 0.5, 1, np.random.default_rng(0), block_counts=(6,))
     assert len(df) == 4 and df["law"].isin(["MP", "MP+spikes", "HTMP-direct", "HTMP-inverse"]).all()
     # the fixed-eigenvector spectrum is iid Gamma: far heavier than MP, so an HTMP law with finite kappa
     fixed = df.loc[df["structure"] == "fixed_eigenvectors"].iloc[0]
     assert fixed["status"] == "ok" and fixed["law"].startswith("HTMP") and np.isfinite(fixed["kappa"])
-    cor = theory.correlation_experiment(60, 0.5, (1.0,), 1, np.random.default_rng(0))
+    cor = experiments.correlation_experiment(60, 0.5, (1.0,), 1, np.random.default_rng(0))
     assert len(cor) == 1 and cor["law"].isin(["MP", "MP+spikes", "HTMP-direct", "HTMP-inverse"]).all()
     assert (cor["status"] == "ok").all() and cor["tail_alpha_out"].notna().all()

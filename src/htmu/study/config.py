@@ -7,7 +7,7 @@ involve several keys, the data set's size or the architectures' layers follow th
 workflow stays fast: the few facts it needs from them are copied here and checked against the real
 modules by ``tests/test_config.py``.
 
-Run ``python -m htmu.config --schema workflow/schemas/config.schema.yaml FILE`` to check a config file
+Run ``python -m htmu.study.config --schema workflow/schemas/config.schema.yaml FILE`` to check a config file
 before Snakemake reads it (``make run`` does): a YAML error is then reported with its file and line.
 """
 
@@ -25,8 +25,8 @@ from typing import Any
 import jsonschema
 import yaml
 
-# Sizes of the data sets (htmu.data: DIGITS_SIZE, DIGITS_DEFAULT_TEST, CIFAR10_SIZES) and the default
-# CIFAR-10 folder (htmu.data.validate_dataset_cfg).
+# Sizes of the data sets (htmu.study.data: DIGITS_SIZE, DIGITS_DEFAULT_TEST, CIFAR10_SIZES) and the default
+# CIFAR-10 folder (htmu.study.data.validate_dataset_cfg).
 DIGITS_SIZE = 1797
 DIGITS_DEFAULT_TEST = 360
 CIFAR10_SIZES = {"train": 50_000, "test": 10_000}
@@ -54,7 +54,7 @@ def _resnet_parameters(blocks_per_stage: int) -> tuple[str, ...]:
     return (*names, "fc.weight", "fc.bias")
 
 
-# Trainable parameters of each architecture, in ``named_parameters`` order (htmu.models.build_model).
+# Trainable parameters of each architecture, in ``named_parameters`` order (htmu.study.models.build_model).
 PARAMETER_NAMES: dict[str, tuple[str, ...]] = {
     "minialexnet": _with_bias("conv1", "conv2", "fc1", "fc2"),
     "lenet": _with_bias("conv1", "conv2", "fc1", "fc2", "fc3"),
@@ -246,6 +246,18 @@ def _check_files(cfg: dict, base_dir: Path) -> None:
             )
 
 
+# --------------------------------------------------------------------------------------------- run names
+def run_name(arch: str, batch_size: int, seed: int) -> str:
+    """The name of one training run of the sweep: ``('minialexnet', 64, 0)`` -> ``'minialexnet_bs64_s0'``."""
+    return f"{arch}_bs{int(batch_size)}_s{int(seed)}"
+
+
+def parse_run(run: str) -> tuple[str, int, int]:
+    """``'minialexnet_bs64_s0'`` -> ``('minialexnet', 64, 0)`` (the inverse of :func:`run_name`)."""
+    arch, bs, seed = run.rsplit("_", 2)
+    return arch, int(bs[2:]), int(seed[1:])
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """yaml.SafeLoader that refuses a key given twice in one mapping (PyYAML keeps the last silently)."""
 
@@ -299,8 +311,8 @@ def load_config(path: str | Path, schema_path: str | Path, base_dir: str | Path 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """``python -m htmu.config``: check config files as the workflow will, one line per problem."""
-    parser = argparse.ArgumentParser(prog="python -m htmu.config", description=main.__doc__)
+    """``python -m htmu.study.config``: check config files as the workflow will, one line per problem."""
+    parser = argparse.ArgumentParser(prog="python -m htmu.study.config", description=main.__doc__)
     parser.add_argument("files", nargs="+", metavar="FILE", help="YAML config files")
     parser.add_argument("--schema", required=True, help="the workflow's config.schema.yaml")
     parser.add_argument(

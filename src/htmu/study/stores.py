@@ -12,7 +12,7 @@ of the longest spectrum (at least 1, so that a file of empty spectra is still a 
 * Per-spectrum coordinates on ``spectrum``: ``matrix``, ``layer``, ``method``, ``status``,
   ``convention`` (variable-length strings), ``gamma`` and ``floor`` (float64), ``n_rows``, ``n_cols``,
   ``n_eigs``, ``rank`` (int64), plus every key of the caller's ``coords`` (dataset, arch, batch_size, seed, stage, ...).
-* Dataset attributes: the caller's provenance attributes (``htmu.provenance.provenance_attrs``: config
+* Dataset attributes: the caller's provenance attributes (``htmu.study.provenance.provenance_attrs``: config
   hash, seed, version, git commit), ``Conventions = "CF-1.10"`` and ``title``.
 
 Units: every matrix in the study is dimensionless (weights, logits and the loss are pure numbers), so
@@ -22,15 +22,13 @@ eigenvalues carry the CF unit ``"1"``; what they are eigenvalues *of* (raw ``W W
 Files with the same coordinate names concatenate along ``spectrum`` (:func:`combine_spectra`); a
 spectrum's ``source`` coordinates keep the file and provenance it came from.
 
-The single engine is ``netcdf4``; HDF5 file locking is switched off by default
-(``HDF5_USE_FILE_LOCKING=FALSE``, unless the environment already sets it) because cluster file
-systems often do not support it and every file is written by exactly one job.
+Files are read with :func:`read_spectra` and written with :func:`write_netcdf` (atomically, one engine, zlib on
+floats; both from :mod:`htmu._io`, which says how HDF5's file locking is handled).
 """
 
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,12 +36,14 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from htmu._io import read_netcdf as read_spectra
+from htmu._io import write_netcdf
+
 if TYPE_CHECKING:  # the stores are read by jobs that never need torch
     from htmu.spectra import SpectrumRecord
 
 __all__ = ["combine_spectra", "iter_spectra", "read_spectra", "spectra_to_dataset", "write_netcdf"]
 
-ENGINE = "netcdf4"
 _RECORD_STR = ("matrix", "layer", "method", "status", "convention")
 _RECORD_INT = ("n_rows", "n_cols", "n_eigs", "rank")
 _RESERVED = ("spectrum", "k", "eigenvalue", "weight", "gamma", "floor", *_RECORD_STR, *_RECORD_INT)
@@ -98,7 +98,7 @@ def spectra_to_dataset(
         Extra per-spectrum coordinates. A scalar (str, int, float) is broadcast along ``spectrum``; a
         sequence must have one value per record. Names may not shadow the record fields.
     attrs : mapping, optional
-        Dataset attributes, typically ``htmu.provenance.provenance_attrs(config, seed)``; values must be
+        Dataset attributes, typically ``htmu.study.provenance.provenance_attrs(config, seed)``; values must be
         str, int or float. ``Conventions`` and ``title`` are set unless given.
 
     Returns
@@ -185,52 +185,6 @@ def spectra_to_dataset(
         coord_vars[name] = ("spectrum", _coord_values(name, value, n))
     ds_attrs = {"Conventions": "CF-1.10", "title": TITLE, **attrs}
     return xr.Dataset(data_vars=data_vars, coords=coord_vars, attrs=ds_attrs)
-
-
-def write_netcdf(ds: xr.Dataset, path: str | os.PathLike) -> Path:
-    """Write ``ds`` atomically to ``path`` with engine ``netcdf4`` and zlib (level 4) on float variables.
-
-    The file is written under a temporary name in the target directory and moved into place with
-    ``os.replace`` (atomic on POSIX within one file system), so readers and Snakemake never see a
-    partial file; on any error the temporary file is removed and the exception propagates. Encodings
-    carried over from a file that was read are discarded so that the layout is always this one.
-
-    Returns
-    -------
-    pathlib.Path
-        The target path.
-    """
-    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    ds = ds.copy(deep=False)
-    encoding: dict[str, dict[str, Any]] = {}
-    for name, var in ds.variables.items():
-        var.encoding = {}
-        if var.dtype.kind == "f":
-            encoding[name] = {"zlib": True, "complevel": 4}
-        elif var.dtype.kind == "U" or (
-            var.dtype == object and all(isinstance(v, str) for v in np.asarray(var.values).ravel())
-        ):
-            # variable-length strings; mixed object columns are left to xarray's own checks
-            encoding[name] = {"dtype": str}
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        ds.to_netcdf(tmp, mode="w", engine=ENGINE, format="NETCDF4", encoding=encoding)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
-    return path
-
-
-def read_spectra(path: str | os.PathLike) -> xr.Dataset:
-    """Load a spectra file fully into memory and close it (safe to overwrite or move afterwards)."""
-    os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
-    with xr.open_dataset(path, engine=ENGINE) as ds:
-        return ds.load()
 
 
 def _python_scalar(value: Any) -> Any:

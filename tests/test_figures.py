@@ -1,4 +1,4 @@
-"""Tests of htmu.plots on small synthetic inputs built here (independent of the other modules' progress)."""
+"""Tests of htmu.study.figures on small synthetic inputs built here (independent of the other modules' progress)."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ import pytest
 import xarray as xr
 from scipy import stats
 
-from htmu import plots
-from htmu.theory import spearman_ci
+from htmu.stats import spearman_ci
+from htmu.study import figures
 
 # ------------------------------------------------------------------------------------------ builders
 
@@ -122,8 +122,8 @@ def visible_titles(fig) -> list[str]:
 
 
 def law_row(law: str, kappa: float, gamma: float, **kw) -> dict:
-    """The selection columns of a spectrum (phase and alpha from htmu.selection's own rule)."""
-    from htmu.selection import phase_of, tail_exponent
+    """The selection columns of a spectrum (phase and alpha from htmu.fit.selection's own rule)."""
+    from htmu.fit.selection import phase_of, tail_exponent
 
     phase = kw.pop("phase", "random-like" if law == "MP" else ("bulk+spikes" if law == "MP+spikes" else
                                                                phase_of(kappa, gamma)))  # fmt: skip
@@ -199,8 +199,8 @@ def test_backend_is_agg():
 
 def test_save_figure_writes_both_formats(tmp_path, sweep):
     spectra, fits = sweep
-    fig = plots.fig_kappa_accuracy(fits, n_boot=50)  # one panel: cheap to render on a loaded machine
-    paths = plots.save_figure(fig, tmp_path / "deep" / "dir" / "kappa_accuracy")
+    fig = figures.fig_kappa_accuracy(fits, n_boot=50)  # one panel: cheap to render on a loaded machine
+    paths = figures.save_figure(fig, tmp_path / "deep" / "dir" / "kappa_accuracy")
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     for p in paths:
         assert p.exists() and p.stat().st_size > 1000
@@ -210,7 +210,7 @@ def test_save_figure_writes_both_formats(tmp_path, sweep):
 
 def test_save_figure_rejects_no_format(tmp_path):
     with pytest.raises(ValueError, match="formats"):
-        plots.save_figure(plots.fig_structure(None), tmp_path / "x", formats=())
+        figures.save_figure(figures.fig_structure(None), tmp_path / "x", formats=())
 
 
 # ------------------------------------------------------------------------------------------ Figure 2
@@ -223,7 +223,7 @@ def panel_text(ax) -> str:
 def test_fig_phases_panels_descending_with_the_selections_labels(sweep):
     """Each panel names its own spectrum's selected law, κ [interval], phase, accuracy and training status."""
     spectra, fits = sweep
-    fig = plots.fig_phases(spectra, fits, pdf=RecordingPdf())
+    fig = figures.fig_phases(spectra, fits, pdf=RecordingPdf())
     batches = (1000, 500, 250, 100, 5)
     assert visible_titles(fig) == [f"batch size {b}, seed 0" for b in batches]
     axes = [ax for ax in fig.axes if ax.get_visible()]
@@ -248,7 +248,7 @@ def test_fig_phases_panels_descending_with_the_selections_labels(sweep):
 def test_fig_phases_draws_mp_and_the_selected_law(sweep):
     spectra, fits = sweep
     pdf = RecordingPdf()
-    fig = plots.fig_phases(spectra, fits, pdf=pdf)
+    fig = figures.fig_phases(spectra, fits, pdf=pdf)
     refs = pdf.calls[0::2][:5]
     # one reference MP(γ) per panel at the mean eigenvalue of the seed-0 spectrum
     assert all(c["law"] == "mp" for c in refs)
@@ -282,7 +282,7 @@ def test_fig_phases_histogram_is_density_per_unit_lambda():
     gamma = 0.25
     ev = mp_sample(240, gamma, rng, scale=1.5)
     spectra = make_spectra([({"gamma": gamma}, ev)])
-    fig = plots.fig_phases(spectra, make_fits([{"gamma": gamma}]), pdf=RecordingPdf())
+    fig = figures.fig_phases(spectra, make_fits([{"gamma": gamma}]), pdf=RecordingPdf())
     ax = fig.axes[0]
     bars = ax.patches
     heights = np.array([b.get_height() for b in bars])
@@ -304,46 +304,46 @@ def test_weighted_slq_spectra_use_their_weights():
     ds = make_spectra([(meta, nodes)])
     ds["weight"] = (("spectrum", "k"), w[None, :])
     pdf = RecordingPdf()
-    fig = plots.fig_phases(ds, None, arch="lenet", matrix="ntk", stage="init", layer="fc1", pdf=pdf)
+    fig = figures.fig_phases(ds, None, arch="lenet", matrix="ntk", stage="init", layer="fc1", pdf=pdf)
     assert [c["scale"] for c in pdf.calls] == [pytest.approx(np.sum(w * nodes))]
     bars = fig.axes[0].patches
     heights = np.array([b.get_height() for b in bars])
     assert len(bars) == 10  # sqrt(40) bins, clipped to at least 10
     expected, _ = np.histogram(nodes, bins=np.geomspace(0.5, 4.0, 11), weights=w, density=True)
     assert np.allclose(heights, expected)
-    fig = plots.fig_ntk(ds, None, stages=("init",), pdf=pdf)
+    fig = figures.fig_ntk(ds, None, stages=("init",), pdf=pdf)
     assert "inverse-Gamma fit: not done (weighted SLQ nodes)" in texts(fig)
 
 
 def test_fig_phases_seed_selection(sweep):
     spectra, fits = sweep
-    fig = plots.fig_phases(spectra, fits, seed=1, pdf=RecordingPdf())
+    fig = figures.fig_phases(spectra, fits, seed=1, pdf=RecordingPdf())
     assert visible_titles(fig)[0] == "batch size 1000, seed 1"
 
 
 def test_fig_phases_density_failure_is_shown_not_raised(sweep):
     spectra, fits = sweep
-    fig = plots.fig_phases(spectra, fits, pdf=RecordingPdf(fail_on="inverse"))
+    fig = figures.fig_phases(spectra, fits, pdf=RecordingPdf(fail_on="inverse"))
     assert "selected: HTMP-inverse not drawn: ValueError" in texts(fig)
 
 
 @pytest.mark.parametrize("spectra", [None, make_spectra([])])
 def test_fig_phases_empty(spectra):
-    fig = plots.fig_phases(spectra, None, pdf=RecordingPdf())
+    fig = figures.fig_phases(spectra, None, pdf=RecordingPdf())
     assert "no data" in texts(fig)
 
 
 def test_spectra_without_the_needed_coordinates_say_so(sweep):
     spectra, fits = sweep
     bare = spectra.drop_vars(["batch_size", "arch"])
-    assert "spectra lack coordinates ['arch', 'batch_size']" in texts(plots.fig_phases(bare, fits))
+    assert "spectra lack coordinates ['arch', 'batch_size']" in texts(figures.fig_phases(bare, fits))
     ntk = make_spectra([({"matrix": "ntk"}, np.linspace(0.1, 2.0, 50))]).drop_vars("arch")
-    assert "spectra lack coordinates ['arch']" in texts(plots.fig_ntk(ntk, fits))
+    assert "spectra lack coordinates ['arch']" in texts(figures.fig_ntk(ntk, fits))
 
 
 def test_fig_phases_unknown_arch_says_no_data(sweep):
     spectra, fits = sweep
-    assert "no data" in texts(plots.fig_phases(spectra, fits, arch="vgg11", pdf=RecordingPdf()))
+    assert "no data" in texts(figures.fig_phases(spectra, fits, arch="vgg11", pdf=RecordingPdf()))
 
 
 # ------------------------------------------------------------------------------------------ Figure 1
@@ -353,7 +353,7 @@ def test_fit_invgamma_lower_recovers_known_law():
     rng = np.random.default_rng(3)
     a, s = 3.0, 2.0
     x = stats.invgamma.rvs(a, scale=s, size=20000, random_state=rng)
-    fit = plots.fit_invgamma_lower(x, quantile=0.5)
+    fit = figures.fit_invgamma_lower(x, quantile=0.5)
     assert fit.status == "ok"
     assert fit.n_used == 10000 and fit.n_total == 20000
     assert fit.shape == pytest.approx(a, rel=0.1)
@@ -367,8 +367,8 @@ def test_fit_invgamma_lower_ignores_the_upper_part():
     t = np.median(x)
     y = x.copy()
     y[x > t] = t + rng.exponential(50.0, size=(x > t).sum())
-    fx = plots.fit_invgamma_lower(x)
-    fy = plots.fit_invgamma_lower(y)
+    fx = figures.fit_invgamma_lower(x)
+    fy = figures.fit_invgamma_lower(y)
     assert fy.threshold == t
     assert fy.shape == pytest.approx(fx.shape, rel=1e-6)
     # the lower-half shape estimate has a standard error near 0.2 at this size (seen over seeds): 2.5 SE
@@ -379,10 +379,10 @@ def test_fit_invgamma_lower_ignores_the_upper_part():
 
 
 def test_fit_invgamma_lower_too_few_and_bad_quantile():
-    assert plots.fit_invgamma_lower(np.array([1.0, 2.0, -1.0])).status == "too_few"
-    assert plots.fit_invgamma_lower(np.array([])).status == "too_few"
+    assert figures.fit_invgamma_lower(np.array([1.0, 2.0, -1.0])).status == "too_few"
+    assert figures.fit_invgamma_lower(np.array([])).status == "too_few"
     with pytest.raises(ValueError, match="quantile"):
-        plots.fit_invgamma_lower(np.ones(50), quantile=0.0)
+        figures.fit_invgamma_lower(np.ones(50), quantile=0.0)
 
 
 def test_fig_ntk_grid_with_fits():
@@ -404,7 +404,7 @@ def test_fig_ntk_grid_with_fits():
                              "law_scale": 2.0, "form": form, "selected": form == "inverse",
                              "train_status": "ok" if stage == "final" else math.nan})  # fmt: skip
     pdf = RecordingPdf()
-    fig = plots.fig_ntk(make_spectra(items), make_fits(rows), pdf=pdf)
+    fig = figures.fig_ntk(make_spectra(items), make_fits(rows), pdf=pdf)
     assert visible_titles(fig) == ["resnet9, init", "resnet9, final", "vgg11, init", "vgg11, final"]
     # the selected law in each panel: the inverse form at its κ and scale
     assert [(c["law"], c["kappa"], c["scale"]) for c in pdf.calls] == [("inverse", 2.0, 2.0)] * 4
@@ -430,22 +430,22 @@ def test_fig_ntk_init_spectrum_finds_its_fit_without_a_batch_size():
     rows = [{**meta, **law_row("HTMP-inverse", 2.0, 0.5), "batch_size": math.nan, "law_scale": 2.0, "form": form,
              "selected": form == "inverse", "train_status": math.nan} for form in ("direct", "inverse")]  # fmt: skip
     pdf = RecordingPdf()
-    fig = plots.fig_ntk(spectra, make_fits(rows), stages=("init",), pdf=pdf)
+    fig = figures.fig_ntk(spectra, make_fits(rows), stages=("init",), pdf=pdf)
     assert "law: HTMP-inverse" in texts(fig) and [c["law"] for c in pdf.calls] == ["inverse"]
     # a final spectrum still needs its own batch size
     final = make_spectra([({**meta, "stage": "final"}, stats.invgamma.rvs(3.0, size=200, random_state=rng))])
     fits = make_fits([{**r, "stage": "final", "batch_size": 64} for r in rows])
-    assert "no fit" in texts(plots.fig_ntk(final, fits, stages=("final",), pdf=pdf))
+    assert "no fit" in texts(figures.fig_ntk(final, fits, stages=("final",), pdf=pdf))
 
 
 def test_fig_ntk_missing_stage_and_empty():
     rng = np.random.default_rng(6)
     meta = {"arch": "resnet18", "stage": "init", "matrix": "ntk"}
-    fig = plots.fig_ntk(make_spectra([(meta, rng.gamma(2.0, size=100))]), None, pdf=RecordingPdf())
+    fig = figures.fig_ntk(make_spectra([(meta, rng.gamma(2.0, size=100))]), None, pdf=RecordingPdf())
     assert "no final NTK spectrum" in texts(fig)
     assert "no fit" in texts(fig)
-    assert "no data" in texts(plots.fig_ntk(None, None))
-    assert "no data" in texts(plots.fig_ntk(make_spectra([]), make_fits([])))
+    assert "no data" in texts(figures.fig_ntk(None, None))
+    assert "no data" in texts(figures.fig_ntk(make_spectra([]), make_fits([])))
 
 
 # ------------------------------------------------------------------------------------------ κ vs accuracy
@@ -453,7 +453,7 @@ def test_fig_ntk_missing_stage_and_empty():
 
 def test_fig_kappa_accuracy_legend_matches_spearman(sweep):
     _, fits = sweep
-    fig = plots.fig_kappa_accuracy(fits, seed=0, n_boot=200)
+    fig = figures.fig_kappa_accuracy(fits, seed=0, n_boot=200)
     labels = fig.axes[0].get_legend_handles_labels()[1]
     assert labels[0].startswith("minialexnet fc1: ρ = ")
     # independent truth: the selected rows of networks that learned; MP laws at +inf (collapsed batch 5 left out)
@@ -494,7 +494,7 @@ def test_fig_kappa_accuracy_legend_matches_spearman(sweep):
     ],
 )
 def test_fig_kappa_accuracy_no_data(fits):
-    assert "no data" in texts(plots.fig_kappa_accuracy(fits))
+    assert "no data" in texts(figures.fig_kappa_accuracy(fits))
 
 
 # ------------------------------------------------------------------------------------------ theory figures
@@ -521,15 +521,15 @@ def test_fig_ensemble_with_ks():
         }
     )
     pdf = RecordingPdf()
-    fig = plots.fig_ensemble(rows, ds, pdf=pdf)
+    fig = figures.fig_ensemble(rows, ds, pdf=pdf)
     assert visible_titles(fig) == ["γ = 0.5, κ = 2", "γ = 0.25, κ = 10"]
     assert "KS median 0.0200 (2 draws)" in texts(fig) and "KS median 0.0050 (1 draws)" in texts(fig)
     assert [(c["law"], c["gamma"], c["kappa"]) for c in pdf.calls] == [
         ("direct", 0.5, 2.0),
         ("direct", 0.25, 10.0),
     ]
-    assert "no data" in texts(plots.fig_ensemble(None, None))
-    assert "no KS rows" in texts(plots.fig_ensemble(None, ds, pdf=pdf))
+    assert "no data" in texts(figures.fig_ensemble(None, None))
+    assert "no KS rows" in texts(figures.fig_ensemble(None, ds, pdf=pdf))
 
 
 def test_fig_estimator():
@@ -544,14 +544,14 @@ def test_fig_estimator():
             "coverage_hi": [0.94, 0.96, 0.97, 0.92, 0.95, 0.96],
         }
     )
-    fig = plots.fig_estimator(summary)
+    fig = figures.fig_estimator(summary)
     ax_b, ax_c = fig.axes
     assert ax_b.get_legend_handles_labels()[1] == ["kappa=2", "kappa=8"]
     assert "nominal 0.95" in ax_c.get_legend_handles_labels()[1]
     assert ax_b.get_ylabel() == "relative bias (κ̂ − κ)/κ"
     assert np.allclose(ax_b.lines[0].get_ydata(), [0.15, 0.05, 0.01])
     assert any(np.allclose(line.get_ydata(), 0.95) for line in ax_c.lines)
-    assert texts(plots.fig_estimator(None)).count("no data") == 2
+    assert texts(figures.fig_estimator(None)).count("no data") == 2
 
 
 def test_fig_structure():
@@ -568,7 +568,7 @@ def test_fig_structure():
             "form": ["direct", "direct", "direct", "inverse", "direct"],
         }
     )
-    fig = plots.fig_structure(rows)
+    fig = figures.fig_structure(rows)
     ax = fig.axes[0]
     assert ax.get_legend_handles_labels()[1] == ["block", "circulant"]
     assert "no data" not in texts(fig)
@@ -579,7 +579,7 @@ def test_fig_structure():
     ys = sorted(float(y) for c in ax.collections if isinstance(c, PathCollection) for _, y in c.get_offsets())
     assert ys == pytest.approx([1.0 / 3.0, 1.0, 3.0, 8.0, 24.0])  # κ → 0 at min/3, ∞ at max·3
     assert lo < ys[0] and ys[-1] < hi
-    assert "no data" in texts(plots.fig_structure(rows.iloc[:0]))
+    assert "no data" in texts(figures.fig_structure(rows.iloc[:0]))
 
 
 def test_fig_correlation():
@@ -598,7 +598,7 @@ def test_fig_correlation():
             "tail_status": ["ok", "ok", "ok", "too_few"],
         }
     )
-    fig = plots.fig_correlation(rows)
+    fig = figures.fig_correlation(rows)
     ax = fig.axes[0]
     assert "1 rows without an ok tail fit omitted" in texts(fig)
     labels = ax.get_legend_handles_labels()[1]
@@ -609,15 +609,15 @@ def test_fig_correlation():
     ]
     ref = next(line for line in ax.lines if line.get_label() == "input tail exponent (theory)")
     assert np.allclose(ref.get_ydata(), 1 + 1 / np.asarray(ref.get_xdata()))
-    assert "no data" in texts(plots.fig_correlation(None))
+    assert "no data" in texts(figures.fig_correlation(None))
 
 
 def test_fig_scaling_draws_measured_derived_and_claimed_slopes():
-    from htmu import theory
+    from htmu.study import experiments
 
-    raw = theory.scaling_experiment([(1.0, 0.5, 0.9)], (200, 400, 800), 2, np.random.default_rng(0))
-    exps = theory.scaling_exponents(raw, n_max_theory=1e6, points=5)
-    fig = plots.fig_scaling(raw, exps)
+    raw = experiments.scaling_experiment([(1.0, 0.5, 0.9)], (200, 400, 800), 2, np.random.default_rng(0))
+    exps = experiments.scaling_exponents(raw, n_max_theory=1e6, points=5)
+    fig = figures.fig_scaling(raw, exps)
     assert len(fig.axes) == 3
     ax_err, ax_prop, ax_fixed = fig.axes
     assert ax_prop.get_title() == "p = 0.1·n, direct form, σ = 0"
@@ -642,23 +642,23 @@ def test_fig_scaling_draws_measured_derived_and_claimed_slopes():
     points = next(c for c in ax_prop.containers)
     np.testing.assert_allclose(points.lines[0].get_ydata(), sim["slope"])
     assert ax_err.get_yscale() == "log" and len(ax_err.get_legend().get_texts()) == 3
-    assert texts(plots.fig_scaling(None, None)).count("no data") == 2
+    assert texts(figures.fig_scaling(None, None)).count("no data") == 2
 
 
 @pytest.mark.parametrize(
     "fn",
     [
-        lambda: plots.fig_estimator(pd.DataFrame()),
-        lambda: plots.fig_structure(pd.DataFrame()),
-        lambda: plots.fig_correlation(pd.DataFrame()),
-        lambda: plots.fig_scaling(pd.DataFrame(), pd.DataFrame()),
-        lambda: plots.fig_ensemble(pd.DataFrame(), xr.Dataset()),
+        lambda: figures.fig_estimator(pd.DataFrame()),
+        lambda: figures.fig_structure(pd.DataFrame()),
+        lambda: figures.fig_correlation(pd.DataFrame()),
+        lambda: figures.fig_scaling(pd.DataFrame(), pd.DataFrame()),
+        lambda: figures.fig_ensemble(pd.DataFrame(), xr.Dataset()),
     ],
 )
 def test_empty_frames_give_no_data_and_save(fn, tmp_path):
     fig = fn()
     assert "no data" in texts(fig)
-    for p in plots.save_figure(fig, tmp_path / "empty"):
+    for p in figures.save_figure(fig, tmp_path / "empty"):
         assert p.stat().st_size > 0
 
 
@@ -670,15 +670,15 @@ def test_package_pdf_wiring_against_closed_forms():
     pytest.importorskip("htmu.laws")
     x = np.linspace(0.3, 2.5, 12)
     assert np.allclose(
-        plots.package_pdf("mp", x, gamma=0.25, scale=1.3), mp_pdf_closed(x, 0.25, 1.3), rtol=1e-8
+        figures.package_pdf("mp", x, gamma=0.25, scale=1.3), mp_pdf_closed(x, 0.25, 1.3), rtol=1e-8
     )
     gamma, kappa, c = 0.3255, 5.5, 2.0
-    rho = plots.package_pdf("direct", c / x, gamma=gamma, kappa=kappa, scale=1.0)
+    rho = figures.package_pdf("direct", c / x, gamma=gamma, kappa=kappa, scale=1.0)
     # Λ = c/X with X ~ HTMP(γ, κ): f_Λ(λ) = c/λ² ρ(c/λ)
-    inv = plots.package_pdf("inverse", x, gamma=gamma, kappa=kappa, scale=c)
+    inv = figures.package_pdf("inverse", x, gamma=gamma, kappa=kappa, scale=c)
     assert np.allclose(inv, c / x**2 * rho, rtol=1e-6)
     # a direct-form scale s: f(x) = ρ(x/s)/s
-    direct = plots.package_pdf("direct", x, gamma=gamma, kappa=kappa, scale=c)
-    assert np.allclose(direct, plots.package_pdf("direct", x / c, gamma=gamma, kappa=kappa) / c, rtol=1e-6)
+    direct = figures.package_pdf("direct", x, gamma=gamma, kappa=kappa, scale=c)
+    assert np.allclose(direct, figures.package_pdf("direct", x / c, gamma=gamma, kappa=kappa) / c, rtol=1e-6)
     with pytest.raises(ValueError, match="law"):
-        plots.package_pdf("wishart", x, gamma=0.5)
+        figures.package_pdf("wishart", x, gamma=0.5)

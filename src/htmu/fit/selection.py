@@ -9,10 +9,10 @@ r"""One decision per spectrum: which law, which of the 5+1 phases, with the evid
 ``"HTMP-direct"``, ``"HTMP-inverse"``
     the HTMP law in the direct form (:math:`x/s \sim \mathrm{HTMP}(\gamma, \kappa)`) or the inverse form
     (:math:`s/\lambda \sim \mathrm{HTMP}(\gamma, \kappa)`, density :math:`s\lambda^{-2}\rho(s/\lambda)`, the
-    paper's Theorem 4.1), fitted by :func:`htmu.estimate.fit_htmp` (censoring at the eigensolver floor, ensemble
+    paper's Theorem 4.1), fitted by :func:`htmu.fit.estimate.fit_htmp` (censoring at the eigensolver floor, ensemble
     bootstrap interval).
 
-A power-law tail (:func:`htmu.estimate.fit_powerlaw`, Clauset--Shalizi--Newman) is reported as evidence: it
+A power-law tail (:func:`htmu.fit.estimate.fit_powerlaw`, Clauset--Shalizi--Newman) is reported as evidence: it
 describes a tail only and is never the law of a whole spectrum.
 
 The rule
@@ -28,7 +28,7 @@ asymptotics; ``tests/test_selection.py`` measures the false-alarm rates stated h
    :math:`n` from 30 to 1000 and :math:`\gamma \in \{0.1, 0.5, 0.9\}`. At most ``max_spikes(n)`` outliers count
    as spikes; more is not "a few spikes" and rules the MP+spikes law out.
 2. **MP test of the bulk** (the eigenvalues without the outliers): the statistic :math:`R = m_2/m_1^2` against its
-   exact finite-n law under the real Wishart ensemble (:func:`htmu.estimate.mp_test`), one-sided at
+   exact finite-n law under the real Wishart ensemble (:func:`htmu.fit.estimate.mp_test`), one-sided at
    ``MP_LEVEL`` = 4%. Together with the spike test, a pure Wishart spectrum is called MP (random-like) in at
    least 95% of draws.
 3. **Decision.** No outlier and the MP test passes: ``"MP"``. Between 1 and ``max_spikes(n)`` outliers and a bulk
@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from htmu.estimate import (
+from htmu.fit.estimate import (
     MIN_EIGENVALUES,
     FitResult,
     as_spectrum,
@@ -226,7 +226,7 @@ class LawSelection:
     n : int
         Eigenvalues used.
     fits : dict
-        The two HTMP fits (``"direct"``, ``"inverse"``) as :class:`htmu.estimate.FitResult`.
+        The two HTMP fits (``"direct"``, ``"inverse"``) as :class:`htmu.fit.estimate.FitResult`.
     message : str
         Why, in words.
     """
@@ -291,7 +291,7 @@ def select_law(
     rng : numpy.random.Generator, int or None
         Randomness of the HTMP fits' bootstrap; ``None`` is the fixed seed 0.
     floor, rank : optional
-        As in :func:`htmu.estimate.fit_htmp` (numerical floor; rank implied by the matrix's shape).
+        As in :func:`htmu.fit.estimate.fit_htmp` (numerical floor; rank implied by the matrix's shape).
     ci : bool
         Compute the kappa intervals (the decision itself does not need them; ``False`` is much faster).
 

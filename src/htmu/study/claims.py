@@ -3,7 +3,7 @@
 Every verdict comes from one of two documented rules, applied uniformly:
 
 *Trend rule* (a claimed monotone relation between two quantities). Spearman's rank correlation ρ with a
-percentile-bootstrap 95% interval (:func:`htmu.theory.spearman_ci`: pairs resampled, ``n_boot`` resamples,
+percentile-bootstrap 95% interval (:func:`htmu.stats.spearman_ci`: pairs resampled, ``n_boot`` resamples,
 seeded). With the claimed
 direction written as the sign ``s`` of ρ:
 
@@ -19,7 +19,7 @@ Missing or empty inputs give ``"not run"`` with the reason, never an exception. 
 consistent with its stated assumptions can produce gets ``"not testable as stated"`` with the derivation's reason
 (the scaling law: :func:`scaling_verdict`, docs/scaling.md).
 
-Which spectra count. Every spectrum's law and phase come from :func:`htmu.selection.select_law` (the
+Which spectra count. Every spectrum's law and phase come from :func:`htmu.fit.selection.select_law` (the
 ``selected`` rows of ``results/fits.csv``, one per spectrum). The training claims are scored per architecture on
 its fc1-like weight layer after training, and only networks that learned (training status ``ok``) count as
 evidence for a law or a κ. A run that ``collapsed`` or ``diverged`` enters only as the rank-collapse end of the
@@ -42,13 +42,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from htmu.theory import spearman_ci, wilson_interval
+from htmu.stats import SpearmanResult, spearman_with_ci, wilson_interval
 
 __all__ = [
     "COLLAPSE_END",
@@ -56,12 +55,10 @@ __all__ = [
     "MIN_TREND_POINTS",
     "SCORECARD_COLUMNS",
     "SPECTRUM_KEYS",
-    "SpearmanResult",
     "build_scorecard",
     "kappa_rank",
     "scaling_verdict",
     "scorecard_rst",
-    "spearman_with_ci",
     "spectrum_rows",
 ]
 
@@ -76,7 +73,7 @@ SPECTRUM_KEYS: tuple[str, ...] = (
     "matrix",
     "layer",
 )
-#: Training outcomes that are the rank-collapse end of a batch-size sweep (htmu.train.training_outcome).
+#: Training outcomes that are the rank-collapse end of a batch-size sweep (htmu.study.train.training_outcome).
 COLLAPSE_END = frozenset({"collapsed", "diverged"})
 #: Laws whose κ is ∞.
 MP_LAWS = frozenset({"MP", "MP+spikes"})
@@ -104,7 +101,7 @@ def _text(values: pd.Series) -> pd.Series:
 
 
 def spectrum_rows(fits: pd.DataFrame) -> pd.DataFrame:
-    """One row per spectrum: the ``selected`` rows of ``results/fits.csv`` (see :data:`htmu.pipeline.FIT_COLUMNS`).
+    """One row per spectrum: the ``selected`` rows of ``results/fits.csv`` (see :data:`htmu.study.pipeline.FIT_COLUMNS`).
 
     Each carries the spectrum's law, phase and ``law_kappa`` and the form whose κ the selection reports; a
     spectrum without a law (diverged, too few eigenvalues, ...) keeps its direct-form row, with ``law_status``
@@ -153,63 +150,6 @@ def kappa_rank(rows: pd.DataFrame, kappa: str = "law_kappa") -> np.ndarray:
         np.isin(law, list(MP_LAWS)), np.inf, np.where(np.char.startswith(law.astype(str), "HTMP"), k, np.nan)
     )
     return np.where(phase == "rank-collapse", 0.0, out)
-
-
-@dataclass(frozen=True)
-class SpearmanResult:
-    """Spearman's ρ with a percentile-bootstrap interval; ``status`` says why ρ is missing, if it is."""
-
-    rho: float
-    lo: float
-    hi: float
-    n: int
-    status: str
-
-    def text(self) -> str:
-        if self.status != "ok":
-            return f"ρ not computed ({self.status}, n={self.n})"
-        return f"ρ = {self.rho:+.2f} [{self.lo:+.2f}, {self.hi:+.2f}] (n={self.n})"
-
-
-def spearman_with_ci(
-    x: Iterable[float], y: Iterable[float], *, rng: np.random.Generator, n_boot: int = 1000
-) -> SpearmanResult:
-    """Spearman's ρ with a percentile-bootstrap 95% interval, failures returned as a status.
-
-    A thin wrapper of :func:`htmu.theory.spearman_ci` (pairs resampled; ``±inf`` ranks at the ends, so
-    κ = ∞ sits above every finite κ) that drops pairs with a NaN first and turns its preconditions into
-    statuses instead of exceptions, for claims computed on whatever data a run produced.
-
-    Parameters
-    ----------
-    x, y : array_like
-        Paired observations of equal length; pairs with a NaN are removed.
-    rng : numpy.random.Generator
-        Source of the bootstrap resamples.
-    n_boot : int
-        Bootstrap resamples (at least 10).
-
-    Returns
-    -------
-    SpearmanResult
-        ``status`` is ``"ok"``, ``"too_few"`` (fewer than 3 pairs) or ``"constant"`` (a variable has a
-        single value, or no resample had a defined ρ).
-    """
-    xa = np.asarray(list(x), dtype=float)
-    ya = np.asarray(list(y), dtype=float)
-    if xa.shape != ya.shape:
-        raise ValueError(f"x and y must have the same length, got {xa.shape} and {ya.shape}")
-    keep = ~(np.isnan(xa) | np.isnan(ya))
-    xa, ya = xa[keep], ya[keep]
-    n = int(xa.size)
-    if n < 3:
-        return SpearmanResult(math.nan, math.nan, math.nan, n, "too_few")
-    if np.unique(xa).size < 2 or np.unique(ya).size < 2:
-        return SpearmanResult(math.nan, math.nan, math.nan, n, "constant")
-    rho, lo, hi, _ = spearman_ci(xa, ya, rng, n_boot=n_boot)
-    if math.isnan(lo) or math.isnan(hi):
-        return SpearmanResult(float(rho), math.nan, math.nan, n, "constant")
-    return SpearmanResult(float(rho), float(lo), float(hi), n, "ok")
 
 
 def _as_float(v: object) -> float:
@@ -553,7 +493,7 @@ _SCALING_COLUMNS = ("kind", "setup_label", "kappa", "gamma", "ell", "n", "n_lo",
 
 
 def scaling_verdict(scaling: pd.DataFrame | None) -> tuple[str, str, str]:
-    """Verdict on Proposition 5.1 from :func:`htmu.theory.scaling_exponents`'s table.
+    """Verdict on Proposition 5.1 from :func:`htmu.study.experiments.scaling_exponents`'s table.
 
     The rule (docs/scaling.md, section 7). A (setup, κ, γ, ℓ) case tests the claim only where the derivation
     gives the claimed exponent (``derived_slope`` equal to ``claimed_slope``), and only through its largest-n
@@ -668,7 +608,7 @@ def build_scorecard(
     correlation : DataFrame or None
         Correlation rows (``alpha_in, tail_alpha_out, tail_alpha_lo, tail_alpha_hi, kappa, status``).
     scaling : DataFrame or None
-        Local slopes of the scaling experiment (:func:`htmu.theory.scaling_exponents`); see
+        Local slopes of the scaling experiment (:func:`htmu.study.experiments.scaling_exponents`); see
         :func:`scaling_verdict`.
     seed : int
         Seed of the bootstrap resampling (results are reproducible bit for bit).

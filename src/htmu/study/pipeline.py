@@ -2,7 +2,7 @@
 
 The Snakemake scripts in ``scripts/`` only unpack ``snakemake.*`` and call these; the functions know
 nothing about Snakemake, so each stage can be run and tested on its own. Every function writes its
-outputs atomically (through :mod:`htmu.stores` or a temporary name) and stamps provenance.
+outputs atomically (through :mod:`htmu.study.stores` or a temporary name) and stamps provenance.
 """
 
 from __future__ import annotations
@@ -22,17 +22,18 @@ import pandas as pd
 
 from htmu._io import write_csv_atomic as _write_csv_atomic
 from htmu._io import write_text_atomic
-from htmu.provenance import provenance_attrs
+from htmu.study.config import parse_run
+from htmu.study.provenance import provenance_attrs
 
 log = logging.getLogger("htmu")
 
 #: Columns of results/fits.csv, in order (the outputs contract of the README). One row per (spectrum, form):
-#: the spectrum's keys; the law selected for the spectrum (:func:`htmu.selection.select_law`, the same on both
+#: the spectrum's keys; the law selected for the spectrum (:func:`htmu.fit.selection.select_law`, the same on both
 #: rows: ``law``, ``phase``, ``law_kappa`` with its interval, ``law_scale``, ``n_spikes``, ``alpha``,
 #: ``law_status``, ``law_message``) and its evidence (``mp_*``: the MP test of the whole spectrum, log-likelihood,
 #: statistic z of m2/m1^2 and p-value; ``spikes_*``: the MP fit of the bulk without the outliers, the largest
 #: eigenvalue's Tracy-Widom statistic and the MP test of the bulk); then this form's HTMP fit
-#: (:class:`htmu.estimate.FitResult`); ``selected`` is true on the row of the form whose kappa the selection
+#: (:class:`htmu.fit.estimate.FitResult`); ``selected`` is true on the row of the form whose kappa the selection
 #: reports (the direct row for MP laws, and for spectra without a law, so that the selected rows list every
 #: spectrum once); the run's outcome.
 FIT_COLUMNS = [
@@ -43,7 +44,7 @@ FIT_COLUMNS = [
     "message", "p_mp", "n_censored", "floor", "n_structural_zeros", "n_boot", "method",
     "test_acc", "train_acc", "train_status",
 ]  # fmt: skip
-#: The HTMP forms fitted to every spectrum (both, by :func:`htmu.selection.select_law`).
+#: The HTMP forms fitted to every spectrum (both, by :func:`htmu.fit.selection.select_law`).
 FORMS = ("direct", "inverse")
 
 
@@ -84,16 +85,10 @@ def _resolve_device(device: str) -> str:
     return device
 
 
-def parse_run(run: str) -> tuple[str, int, int]:
-    """``'minialexnet_bs64_s0'`` -> ``('minialexnet', 64, 0)``."""
-    arch, bs, seed = run.rsplit("_", 2)
-    return arch, int(bs[2:]), int(seed[1:])
-
-
 # ------------------------------------------------------------------------------------------------ data
 def run_subset(dataset: Mapping[str, Any], seed: int, out: str | os.PathLike) -> dict:
-    """Draw the seeded random subset and save its indices (see :func:`htmu.data.write_subset`)."""
-    from htmu.data import write_subset
+    """Draw the seeded random subset and save its indices (see :func:`htmu.study.data.write_subset`)."""
+    from htmu.study.data import write_subset
 
     t0 = time.perf_counter()
     meta = write_subset(dict(dataset), int(seed), out)
@@ -112,10 +107,10 @@ def run_train(
 ) -> dict:
     """Train one (architecture, batch size, seed) and write its checkpoints, metrics and summary.
 
-    ``resume_dir`` holds the resume state while the job runs (see :mod:`htmu.train`); the workflow keeps it
+    ``resume_dir`` holds the resume state while the job runs (see :mod:`htmu.study.train`); the workflow keeps it
     outside the job's declared outputs, which Snakemake deletes when a job was interrupted.
     """
-    from htmu.train import train
+    from htmu.study.train import train
 
     arch, batch_size, seed = parse_run(run)
     snapshots = tuple(training.get("snapshot_epochs", ()))
@@ -161,10 +156,10 @@ def run_spectra(
     """
     import torch
 
-    from htmu.data import load_subset
     from htmu.spectra import ck_spectrum, hessian_spectrum, ntk_spectrum, weight_spectra
-    from htmu.stores import spectra_to_dataset, write_netcdf
-    from htmu.train import load_checkpoint
+    from htmu.study.data import load_subset
+    from htmu.study.stores import spectra_to_dataset, write_netcdf
+    from htmu.study.train import load_checkpoint
 
     arch, batch_size, seed = parse_run(run)
     model, header = load_checkpoint(model_path)
@@ -216,7 +211,7 @@ def run_spectra(
 
 
 def run_combine_spectra(paths: Sequence[str | os.PathLike], out: str | os.PathLike) -> None:
-    from htmu.stores import combine_spectra
+    from htmu.study.stores import combine_spectra
 
     combine_spectra(list(paths), out)
     log.info("combined %d spectra files into %s", len(paths), out)
@@ -226,7 +221,7 @@ def run_combine_spectra(paths: Sequence[str | os.PathLike], out: str | os.PathLi
 def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[str, Any], rng) -> list[dict]:
     """Select the law of one spectrum and report both HTMP forms: two rows (see :data:`FIT_COLUMNS`).
 
-    :func:`htmu.selection.select_law` is called once per spectrum (it fits both forms itself). A spectrum that
+    :func:`htmu.fit.selection.select_law` is called once per spectrum (it fits both forms itself). A spectrum that
     cannot be fitted keeps both rows, with ``status`` and ``law_status`` saying why: ``diverged`` (every stage
     after the initialisation of a diverged run: its weights may be finite yet meaningless), the store's own
     status, ``too_few`` (fewer than ``fit["min_eigenvalues"]``), ``no_aspect_ratio`` (e.g. a Hessian block:
@@ -236,7 +231,7 @@ def fit_rows(coords: Mapping[str, Any], eigenvalues: np.ndarray, fit: Mapping[st
     the eigenvalues' accuracy when coarser than float64's (the NTK's float32 products). A spectrum that
     select_law refuses gets status ``invalid`` with the reason; the store's other spectra are still fitted.
     """
-    from htmu.selection import select_law
+    from htmu.fit.selection import select_law
 
     base = {k: coords.get(k) for k in ("dataset", "arch", "batch_size", "seed", "stage", "epoch", "matrix",
                                        "layer", "gamma", "train_status")}  # fmt: skip
@@ -294,7 +289,7 @@ def run_fit(
     spectra_path: str | os.PathLike, out: str | os.PathLike, fit: Mapping[str, Any], seed: int
 ) -> None:
     """Select the law of every spectrum of one store; write one CSV row per (spectrum, form)."""
-    from htmu.stores import iter_spectra, read_spectra
+    from htmu.study.stores import iter_spectra, read_spectra
 
     rng = np.random.default_rng(seed)
     rows = []
@@ -325,7 +320,7 @@ def aggregate_fits(
     """Join all fits with the training metrics of their run; write results/fits.csv and fits.nc."""
     import xarray as xr
 
-    from htmu.stores import write_netcdf
+    from htmu.study.stores import write_netcdf
 
     fits = pd.concat([pd.read_csv(p) for p in fit_paths], ignore_index=True)
     metrics = []
@@ -357,7 +352,7 @@ def aggregate_fits(
         ds[name].attrs["units"] = unit
     long_names = {
         "kappa": "HTMP eigenvalue repulsion kappa of this form's fit (inf: Marchenko-Pastur)",
-        "law": "law selected for the spectrum (htmu.selection.select_law): MP, MP+spikes, HTMP-direct, HTMP-inverse",
+        "law": "law selected for the spectrum (htmu.fit.selection.select_law): MP, MP+spikes, HTMP-direct, HTMP-inverse",
         "phase": "phase of the spectrum (Martin & Mahoney's 5+1 phases, htmu's thresholds on alpha)",
         "law_kappa": "kappa of the selected law (inf for MP and MP+spikes)",
         "law_scale": "scale of the selected law (MP laws: mean of the bulk)",
@@ -377,9 +372,9 @@ def aggregate_fits(
 
 # ---------------------------------------------------------------------------------------------- theory
 def run_theory(experiment: str, theory: Mapping[str, Any], outputs: Sequence[str], config: Mapping) -> None:
-    """Run one theory experiment of :mod:`htmu.theory` and save its tables."""
+    """Run one theory experiment of :mod:`htmu.study.experiments` and save its tables."""
     from htmu import theory as th
-    from htmu.stores import write_netcdf
+    from htmu.study.stores import write_netcdf
 
     rng = np.random.default_rng([theory["seed"], sorted(_EXPERIMENTS).index(experiment)])
     t0 = time.perf_counter()
@@ -446,9 +441,9 @@ def make_figures(
     figures: Sequence[str],
     formats: Sequence[str],
 ) -> list[Path]:
-    """Draw every figure of the study from the aggregated stores (see :mod:`htmu.plots`)."""
+    """Draw every figure of the study from the aggregated stores (see :mod:`htmu.study.figures`)."""
     from htmu import plots
-    from htmu.stores import read_spectra
+    from htmu.study.stores import read_spectra
 
     spectra = read_spectra(spectra_path)
     fits = pd.read_csv(fits_path)
@@ -478,12 +473,12 @@ def make_scorecard(
     out_rst: str | os.PathLike,
     intro_path: str | os.PathLike,
 ) -> pd.DataFrame:
-    """Turn each claim of the paper into a verdict row (see :mod:`htmu.scorecard`).
+    """Turn each claim of the paper into a verdict row (see :mod:`htmu.study.claims`).
 
     ``out_rst`` is the report's introduction: the text of ``intro_path`` followed by the scorecard table,
     so that the HTML report opens with the verdicts.
     """
-    from htmu.scorecard import build_scorecard, scorecard_rst
+    from htmu.study.claims import build_scorecard, scorecard_rst
 
     t = _theory_tables(theory_dir)
     card = build_scorecard(

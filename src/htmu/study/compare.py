@@ -11,7 +11,7 @@ the matrix itself, Theorem 4.1 of [2]_) the upper tail is a power law with expon
 
 Isolation
     ``import weightwatcher`` silences Python warnings process-wide and configures logging globally. htmu
-    therefore never imports it in its own process: :func:`run_compare` runs ``python -m htmu.compare ww``
+    therefore never imports it in its own process: :func:`run_compare` runs ``python -m htmu.study.compare ww``
     in a subprocess (:func:`_ww_main`) and reads back a CSV. Without the optional extra the comparison is
     skipped with one line (:data:`SKIP_STATUS`) and every output is still written, with that ``status``.
 
@@ -72,7 +72,7 @@ import numpy as np
 import pandas as pd
 
 from htmu._io import write_csv_atomic
-from htmu.pipeline import parse_run
+from htmu.study.config import parse_run
 
 log = logging.getLogger("htmu")
 
@@ -103,7 +103,7 @@ WW_METRICS: tuple[str, ...] = ("alpha", "alpha_weighted", "log_norm", "stable_ra
 CORRELATION_METRICS: tuple[str, ...] = ("kappa", *WW_METRICS)
 LAYER_TYPES: tuple[str, ...] = ("linear", "conv")
 _WW_TYPE = {"linear": "dense", "conv": "conv2d"}
-#: Exit status of ``python -m htmu.compare`` when weightwatcher is not importable.
+#: Exit status of ``python -m htmu.study.compare`` when weightwatcher is not importable.
 _EXIT_MISSING = 3
 #: Relative tolerance of the Linear-layer ESD convention check (float64 SVD against float64 eigvalsh).
 ESD_RTOL = 1e-8
@@ -251,7 +251,7 @@ def _final_weight_fits(fits: pd.DataFrame) -> pd.DataFrame:
 
 def _htmu_side(fits: pd.DataFrame) -> pd.DataFrame:
     """One row per (arch, batch_size, seed, layer): the selected law and its κ, plus the inverse form's fit."""
-    from htmu.scorecard import kappa_rank, spectrum_rows
+    from htmu.study.claims import kappa_rank, spectrum_rows
 
     cols = [*_KEYS, "gamma", "n_eigs", "law", "phase", "kappa", "kappa_lo", "kappa_hi", "form", "n_spikes",
             "law_status", "test_acc", "train_status"]  # fmt: skip
@@ -287,7 +287,7 @@ def join_fits(ww: pd.DataFrame, fits: pd.DataFrame) -> pd.DataFrame:
 
     From ``fits`` (the ``results/fits.csv`` table) only ``stage == "final"`` weight spectra are used.
     ``law``, ``phase``, ``kappa`` and ``form`` are the law selected for the spectrum
-    (:func:`htmu.selection.select_law`; ``kappa`` on the rank scale of :func:`htmu.scorecard.kappa_rank`:
+    (:func:`htmu.fit.selection.select_law`; ``kappa`` on the rank scale of :func:`htmu.study.claims.kappa_rank`:
     ``inf`` for MP and MP+spikes, 0 at rank collapse); ``kappa_inverse*`` are the inverse form's fit, whose
     tail gives ``alpha_theory`` :math:`= 1 + \kappa_{inv}(1-\gamma)/(2\gamma)`.
     A WeightWatcher row without a matching fit keeps its metrics and gets ``status="no_fit: ..."``.
@@ -345,7 +345,7 @@ def rank_correlations(
     The runs of one architecture (batch sizes × seeds) are the observations. Only rows with
     ``status == "ok"`` and ``train_status == "ok"`` (networks that learned: a diverged, collapsed or undertrained
     run is no evidence) and a non-NaN metric enter; ``kappa = inf`` (MP laws) ranks above every finite κ. :math:`\rho`, its
-    percentile-bootstrap 95% interval and p-value come from :func:`htmu.theory.spearman_ci`.
+    percentile-bootstrap 95% interval and p-value come from :func:`htmu.stats.spearman_ci`.
 
     Parameters
     ----------
@@ -362,7 +362,7 @@ def rank_correlations(
         :data:`CORRELATION_COLUMNS`; ``status`` is ``"ok"``, ``"too_few: n=..."`` (fewer than 3 runs)
         or ``"constant: ..."`` (a variable without spread, ρ undefined).
     """
-    from htmu.theory import spearman_ci
+    from htmu.stats import spearman_ci
 
     rows = []
     if table.empty:
@@ -401,7 +401,7 @@ def fig_kappa_alpha(table: pd.DataFrame, reason: str = ""):
 
     Each layer has its colour; the line of that colour is the relation :math:`\alpha = 1 + \kappa(1-\gamma)/
     (2\gamma)` of the inverse HTMP form's tail at the layer's :math:`\gamma`. The marker is the law
-    :func:`htmu.selection.select_law` selected (:data:`_LAW_MARKERS`); the line applies to the HTMP-inverse
+    :func:`htmu.fit.selection.select_law` selected (:data:`_LAW_MARKERS`); the line applies to the HTMP-inverse
     points. Laws MP and MP+spikes (:math:`\kappa = \infty`) are drawn at the right edge, the rank-collapse phase
     (:math:`\kappa \to 0`) at the left edge. Hollow markers: runs whose training is not ``ok``.
 
@@ -565,14 +565,14 @@ def run_compare(
 def _run_ww_subprocess(
     checkpoints: Sequence[str | os.PathLike], layer_types: Sequence[str], seed: int, python: str
 ) -> tuple[pd.DataFrame, dict] | None:
-    """Rows and metadata from ``python -m htmu.compare ww``; None when weightwatcher is missing there."""
+    """Rows and metadata from ``python -m htmu.study.compare ww``; None when weightwatcher is missing there."""
     ckpts = [str(Path(c).resolve()) for c in checkpoints]
     with tempfile.TemporaryDirectory(prefix="htmu-ww-") as tmp:
         rows_csv, meta_json = Path(tmp) / "ww.csv", Path(tmp) / "meta.json"
-        cmd = [python, "-m", "htmu.compare", "ww", "--out", str(rows_csv), "--meta", str(meta_json),
+        cmd = [python, "-m", "htmu.study.compare", "ww", "--out", str(rows_csv), "--meta", str(meta_json),
                "--seed", str(seed), "--layer-types", *layer_types, "--", *ckpts]  # fmt: skip
         env = dict(os.environ)
-        src = str(Path(__file__).resolve().parents[1])
+        src = str(Path(__file__).resolve().parents[2])  # src/, the folder above htmu/study/
         env["PYTHONPATH"] = os.pathsep.join(p for p in (src, env.get("PYTHONPATH")) if p)
         # cwd=tmp: WeightWatcher's default image folder (ww-img) must not land in the workflow's tree
         proc = subprocess.run(cmd, cwd=tmp, env=env, capture_output=True, text=True, check=False)
@@ -676,7 +676,7 @@ def _ww_main(args: argparse.Namespace) -> int:
     import weightwatcher as ww
     from torch import nn
 
-    from htmu.train import load_checkpoint
+    from htmu.study.train import load_checkpoint
 
     rng = np.random.default_rng(args.seed)
     selfcheck = {pkg: clamp_selfcheck(fit, rng) for pkg, fit in _ww_fitters().items()}
@@ -713,8 +713,8 @@ def _ww_main(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m htmu.compare ww --out rows.csv --meta meta.json [--layer-types linear conv] -- CKPT...``."""
-    parser = argparse.ArgumentParser(prog="python -m htmu.compare", description=__doc__.splitlines()[0])
+    """``python -m htmu.study.compare ww --out rows.csv --meta meta.json [--layer-types linear conv] -- CKPT...``."""
+    parser = argparse.ArgumentParser(prog="python -m htmu.study.compare", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True)
     p = sub.add_parser("ww", help="run WeightWatcher on checkpoints (this process imports weightwatcher)")
     p.add_argument("--out", required=True, help="per-layer CSV to write")

@@ -12,7 +12,7 @@ schedule. :func:`train` runs that loop and writes, into ``out_dir``:
 
 While it runs, the resume state lives in ``resume_dir`` (default ``out_dir``; see *Resume*). Every file is
 written to a temporary name in its folder and then ``os.replace``-d, so a crash never leaves a truncated
-file. Model files hold ``{"header": {...}, "state_dict": {...}}`` with header keys ``arch``,
+file. Model files hold ``{"header": {...}, "state_dict": {...}, "module_types": {...}}`` with header keys ``arch``,
 ``num_classes``, ``init``, ``seed``, ``epoch``, ``status`` and are read back by :func:`load_checkpoint`.
 
 Determinism
@@ -80,8 +80,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from htmu.data import load_subset
-from htmu.models import ARCHITECTURES, INITS, INPUT_SHAPE, build_model
+from htmu.study.data import load_subset
+from htmu.study.models import ARCHITECTURES, INITS, INPUT_SHAPE, build_model
 
 LR_SCALE = 2.0
 SCHEDULES: tuple[str, ...] = ("none", "cosine")
@@ -135,9 +135,14 @@ def _sha256(path: Path) -> str:
 
 
 def save_model(model: nn.Module, path: str | os.PathLike, header: dict) -> None:
-    """Write ``{"header": header, "state_dict": CPU copy of model.state_dict()}`` atomically."""
+    """Write ``{"header": header, "state_dict": ..., "module_types": ...}`` atomically.
+
+    ``state_dict`` is a CPU copy of ``model.state_dict()``; ``module_types`` maps each named module to its
+    class name, so that a reader without the architectures (``htmu analyze``) can name the layers' kinds.
+    """
     state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-    _save_torch({"header": dict(header), "state_dict": state}, Path(path))
+    types = {name: type(m).__name__ for name, m in model.named_modules() if name}
+    _save_torch({"header": dict(header), "state_dict": state, "module_types": types}, Path(path))
 
 
 def load_checkpoint(
@@ -389,9 +394,9 @@ def train(
     Parameters
     ----------
     model_name : str
-        One of :data:`htmu.models.ARCHITECTURES`.
+        One of :data:`htmu.study.models.ARCHITECTURES`.
     subset_path : path-like
-        Subset file from :func:`htmu.data.write_subset`.
+        Subset file from :func:`htmu.study.data.write_subset`.
     out_dir : path-like
         Output directory (created); see the module docstring for its files.
     batch_size : int
@@ -411,7 +416,7 @@ def train(
         ``"cosine"``: η_e = η/2 · (1 + cos(π e/epochs)) for epoch e = 0..epochs−1 (``CosineAnnealingLR``,
         stepped per epoch).
     init : {"default", "fan_in"}
-        See :func:`htmu.models.build_model`.
+        See :func:`htmu.study.models.build_model`.
     snapshot_epochs : iterable of int
         Epochs (1..epochs) after which ``model_epoch{E}.pt`` is written.
     device : str
