@@ -4,4 +4,5 @@ from htmu.study.pipeline import aggregate_fits, job_log
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):
-    aggregate_fits(sm.input.fits, sm.input.summaries, sm.output.csv, sm.output.nc, sm.params.config)
+    # the config is recorded in the provenance only: not a param, so that no change of it reruns this job
+    aggregate_fits(sm.input.fits, sm.input.summaries, sm.output.csv, sm.output.nc, sm.config)

@@ -6,11 +6,4 @@ from htmu.study.pipeline import job_log, make_figures
 
 sm = snakemake  # noqa: F821 (injected by Snakemake)
 with job_log(sm.log[0]):
-    make_figures(
-        sm.input.spectra,
-        sm.input.fits,
-        Path(sm.input.theory[0]).parent,
-        Path(sm.output[0]).parent,
-        sm.params.figures,
-        sm.params.formats,
-    )
+    make_figures(dict(sm.input.items()), Path(sm.output[0]).parent, sm.params.figures, sm.params.formats)

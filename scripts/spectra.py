@@ -10,8 +10,8 @@ with job_log(sm.log[0]):
         sm.input.subset,
         sm.output[0],
         sm.params.spectra,
-        sm.params.config,
         run=sm.wildcards.run,
         stage=sm.wildcards.stage,
-        device=sm.params.config["training"]["device"],
+        device=sm.params.device,
+        config=sm.config,  # provenance only: not a param, so that other sections' changes rerun nothing here
     )

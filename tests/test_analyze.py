@@ -405,7 +405,7 @@ def test_import_and_use_leave_warnings_logging_and_backend_alone():
 
 
 def test_layer_figure_draws_mp_and_the_selected_law():
-    from htmu.study.figures import fig_layer_esd
+    from htmu.plotting import fig_layer_esd
 
     calls = []
 

@@ -130,8 +130,14 @@ def test_decreasing_kappa_with_batch_size_is_reproduced():
     assert verdict(card, "κ = ∞ (MP) for large batches") == "reproduced"  # 6/6 MP at 1000 and 800
     assert verdict(card, "small batches give heavy tails") == "reproduced"  # κ = 2.3 and 0.5: heavy-tailed
     assert verdict(card, "lower κ goes with better test accuracy") == "reproduced"
+    # the medians it reports: every batch, largest first, each the median of its seeds' κ (MP: ∞)
     ours = row_of(card, "κ falls")["ours"]
-    assert "1000: ∞" in ours and "250: 5.78" in ours
+    medians = dict(item.split(": ") for item in ours.split("median κ by batch ")[1].split(", "))
+    expected = {
+        str(b): "∞" if math.isinf(k) else f"{np.median([k * (1 + 0.05 * s) for s in (0, 1, 2)]):.3g}"
+        for b, k in sorted(paper.items(), reverse=True)
+    }
+    assert list(medians.items()) == list(expected.items())
     assert (
         "law MP or MP+spikes in 6/6 runs that learned at batch 1000, 800 (MP ×6)"
         in row_of(card, "κ = ∞")["ours"]
@@ -218,7 +224,11 @@ def test_all_missing_is_not_run():
     assert card["details"].str.len().min() > 0
     assert len(card) >= 8
     card = claims.build_scorecard(
-        pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame(), pd.DataFrame()
+        pd.DataFrame(),
+        ensemble=pd.DataFrame(),
+        estimator=pd.DataFrame(),
+        structure=pd.DataFrame(),
+        correlation=pd.DataFrame(),
     )
     assert set(card["verdict"]) == {"not run"}
     assert "fits lacks columns" in claims.build_scorecard(pd.DataFrame({"x": [1]}))["details"].iloc[0]

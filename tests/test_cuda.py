@@ -18,6 +18,7 @@ Tolerances, relative to the largest entry / eigenvalue, against the same weights
 from __future__ import annotations
 
 import copy
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -166,11 +167,10 @@ def test_training_on_cuda_logs_is_reproducible_and_resumes(digits_subset, tmp_pa
 
 def test_pipeline_train_and_spectra_store_on_cuda(digits_subset, tmp_path) -> None:
     pytest.importorskip("netCDF4")
+    from htmu.study.config import load_schema, validate_config
     from htmu.study.pipeline import run_spectra, run_train
     from htmu.study.stores import read_spectra
 
-    training = {"device": "cuda", "snapshot_epochs": [], "lr_scale": 2.0}
-    run_train("lenet_bs64_s0", digits_subset, tmp_path / "run", training, epochs=1)
     spectra = {
         "matrices": ["weight", "ck", "ntk", "hessian"],
         "ntk": {"n": 6, "max_memory_mb": 512},
@@ -180,10 +180,16 @@ def test_pipeline_train_and_spectra_store_on_cuda(digits_subset, tmp_path) -> No
             "max_exact_params": 4000,
         },
     }  # fmt: skip
+    cfg = validate_config(
+        {"dataset": {"name": "digits"}, "architectures": ["lenet"], "batch_sizes": [64], "seeds": [0], "epochs": 1,
+         "training": {"device": "cuda", "lr_scale": 2.0}, "spectra": spectra},
+        load_schema(Path(__file__).resolve().parents[1] / "workflow/schemas/config.schema.yaml"),
+    )  # fmt: skip
+    run_train("lenet_bs64_s0", digits_subset, tmp_path / "run", cfg["training"], epochs=1)
     out = tmp_path / "final.nc"
     run_spectra(
-        tmp_path / "run" / "model_final.pt", tmp_path / "run" / "summary.json", digits_subset, out, spectra,
-        {"spectra": spectra}, "lenet_bs64_s0", "final", device="cuda",
+        tmp_path / "run" / "model_final.pt", tmp_path / "run" / "summary.json", digits_subset, out, cfg["spectra"],
+        "lenet_bs64_s0", "final", device="cuda", config=cfg,
     )  # fmt: skip
     ds = read_spectra(out)
     assert ds.attrs["device"] == "cuda"

@@ -71,7 +71,7 @@ def test_digits_defaults_and_seeds(tmp_path):
 
 
 def test_cifar10_through_torchvision(tiny_cifar10, tmp_path):
-    cfg = {"name": "cifar10", "n_train": 25, "n_test": 8, "root": str(tiny_cifar10["root"])}
+    cfg = {"name": "cifar10", "n_train": 25, "n_test": 10, "root": str(tiny_cifar10["root"])}
     path = tmp_path / "c.npz"
     meta = write_subset(cfg, 3, path)
     assert meta["indices_source"] == "torchvision.datasets.CIFAR10"
@@ -143,7 +143,7 @@ def test_synthetic_power_law_covariance(tmp_path):
 
 
 def test_synthetic_isotropic_seeds(tmp_path):
-    cfg = {"name": "synthetic", "n_train": 30, "n_test": 5}
+    cfg = {"name": "synthetic", "n_train": 30, "n_test": 10, "covariance": "isotropic"}
     write_subset(cfg, 0, tmp_path / "a.npz")
     write_subset(cfg, 1, tmp_path / "b.npz")
     a, b = load_subset(tmp_path / "a.npz"), load_subset(tmp_path / "b.npz")
@@ -160,9 +160,9 @@ def test_synthetic_isotropic_seeds(tmp_path):
         ({"name": "digits", "colour": True}, "dataset.colour"),
         ({"name": "cifar10", "download": "yes"}, "dataset.download"),
         ({"name": "synthetic", "n_train": 10}, "dataset.n_test"),
-        ({"name": "synthetic", "n_train": 10, "n_test": 5, "covariance": "toeplitz"}, "dataset.covariance"),
-        ({"name": "synthetic", "n_train": 10, "n_test": 5, "alpha": -1}, "dataset.alpha"),
-        ({"name": "synthetic", "n_train": 10, "n_test": 5, "num_classes": 1}, "dataset.num_classes"),
+        ({"name": "synthetic", "n_train": 10, "n_test": 10, "covariance": "toeplitz"}, "dataset.covariance"),
+        ({"name": "synthetic", "n_train": 10, "n_test": 10, "alpha": -1}, "dataset.alpha"),
+        ({"name": "synthetic", "n_train": 10, "n_test": 10, "num_classes": 1}, "dataset.num_classes"),
     ],
 )
 def test_bad_config_names_the_key(cfg, key):

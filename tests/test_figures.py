@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import json
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
-import matplotlib
 import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
 from scipy import stats
 
+from htmu import plotting
 from htmu.stats import spearman_ci
 from htmu.study import figures
+from htmu.study.claims import SPECTRUM_KEYS
 
 # ------------------------------------------------------------------------------------------ builders
 
@@ -64,18 +70,7 @@ def make_spectra(items: list[tuple[dict, np.ndarray]]) -> xr.Dataset:
     for i, (_, ev) in enumerate(items):
         eig[i, : ev.size] = np.sort(ev)
     coords = {}
-    for name in (
-        "dataset",
-        "arch",
-        "batch_size",
-        "seed",
-        "stage",
-        "epoch",
-        "matrix",
-        "layer",
-        "gamma",
-        "status",
-    ):
+    for name in (*SPECTRUM_KEYS, "gamma", "status"):
         coords[name] = ("spectrum", [{**FIT_DEFAULTS, **meta}[name] for meta, _ in items])
     coords["n_eigs"] = ("spectrum", [ev.size for _, ev in items])
     return xr.Dataset({"eigenvalue": (("spectrum", "k"), eig)}, coords=coords)
@@ -193,14 +188,37 @@ def sweep():
 # ------------------------------------------------------------------------------------------ module basics
 
 
-def test_backend_is_agg():
-    assert matplotlib.get_backend().lower() == "agg"
+def test_figures_leave_matplotlibs_global_state_alone(tmp_path):
+    """Importing the figures, drawing one and saving it as PNG and PDF selects no backend and imports no pyplot.
+
+    Run in a fresh interpreter: this test session has imported matplotlib already. A ``matplotlib.use`` or a
+    pyplot import anywhere on the path would change the backend or leave pyplot in ``sys.modules``.
+    """
+    script = f"""
+import json, sys
+import matplotlib
+backend = dict.__getitem__(matplotlib.rcParams, "backend")  # unresolved: the auto sentinel
+from htmu.study import figures
+from htmu.plotting import save_figure
+paths = save_figure(figures.fig_structure(None), {str(tmp_path / "fig")!r}, ("png", "pdf"))
+print(json.dumps({{"same_backend": dict.__getitem__(matplotlib.rcParams, "backend") is backend,
+                  "pyplot": "matplotlib.pyplot" in sys.modules, "sizes": [p.stat().st_size for p in paths]}}))
+"""
+    env = {k: v for k, v in os.environ.items() if k != "MPLBACKEND"}
+    env["PYTHONPATH"] = str(Path(__file__).resolve().parents[1] / "src")
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["same_backend"] and not out["pyplot"]
+    assert all(size > 1000 for size in out["sizes"])
 
 
 def test_save_figure_writes_both_formats(tmp_path, sweep):
     spectra, fits = sweep
     fig = figures.fig_kappa_accuracy(fits, n_boot=50)  # one panel: cheap to render on a loaded machine
-    paths = figures.save_figure(fig, tmp_path / "deep" / "dir" / "kappa_accuracy")
+    paths = plotting.save_figure(fig, tmp_path / "deep" / "dir" / "kappa_accuracy")
     assert [p.suffix for p in paths] == [".png", ".pdf"]
     for p in paths:
         assert p.exists() and p.stat().st_size > 1000
@@ -210,7 +228,7 @@ def test_save_figure_writes_both_formats(tmp_path, sweep):
 
 def test_save_figure_rejects_no_format(tmp_path):
     with pytest.raises(ValueError, match="formats"):
-        figures.save_figure(figures.fig_structure(None), tmp_path / "x", formats=())
+        plotting.save_figure(figures.fig_structure(None), tmp_path / "x", formats=())
 
 
 # ------------------------------------------------------------------------------------------ Figure 2
@@ -615,7 +633,14 @@ def test_fig_correlation():
 def test_fig_scaling_draws_measured_derived_and_claimed_slopes():
     from htmu.study import experiments
 
-    raw = experiments.scaling_experiment([(1.0, 0.5, 0.9)], (200, 400, 800), 2, np.random.default_rng(0))
+    setup = {
+        k: v
+        for k, v in experiments.EXPERIMENTS["scaling"].defaults().items()
+        if k in ("ratio", "d", "sigma", "spectrum")
+    }
+    raw = experiments.scaling_experiment(
+        [(1.0, 0.5, 0.9)], (200, 400, 800), 2, np.random.default_rng(0), **setup
+    )
     exps = experiments.scaling_exponents(raw, n_max_theory=1e6, points=5)
     fig = figures.fig_scaling(raw, exps)
     assert len(fig.axes) == 3
@@ -658,7 +683,7 @@ def test_fig_scaling_draws_measured_derived_and_claimed_slopes():
 def test_empty_frames_give_no_data_and_save(fn, tmp_path):
     fig = fn()
     assert "no data" in texts(fig)
-    for p in figures.save_figure(fig, tmp_path / "empty"):
+    for p in plotting.save_figure(fig, tmp_path / "empty"):
         assert p.stat().st_size > 0
 
 
@@ -670,15 +695,15 @@ def test_package_pdf_wiring_against_closed_forms():
     pytest.importorskip("htmu.laws")
     x = np.linspace(0.3, 2.5, 12)
     assert np.allclose(
-        figures.package_pdf("mp", x, gamma=0.25, scale=1.3), mp_pdf_closed(x, 0.25, 1.3), rtol=1e-8
+        plotting.package_pdf("mp", x, gamma=0.25, scale=1.3), mp_pdf_closed(x, 0.25, 1.3), rtol=1e-8
     )
     gamma, kappa, c = 0.3255, 5.5, 2.0
-    rho = figures.package_pdf("direct", c / x, gamma=gamma, kappa=kappa, scale=1.0)
+    rho = plotting.package_pdf("direct", c / x, gamma=gamma, kappa=kappa, scale=1.0)
     # Λ = c/X with X ~ HTMP(γ, κ): f_Λ(λ) = c/λ² ρ(c/λ)
-    inv = figures.package_pdf("inverse", x, gamma=gamma, kappa=kappa, scale=c)
+    inv = plotting.package_pdf("inverse", x, gamma=gamma, kappa=kappa, scale=c)
     assert np.allclose(inv, c / x**2 * rho, rtol=1e-6)
     # a direct-form scale s: f(x) = ρ(x/s)/s
-    direct = figures.package_pdf("direct", x, gamma=gamma, kappa=kappa, scale=c)
-    assert np.allclose(direct, figures.package_pdf("direct", x / c, gamma=gamma, kappa=kappa) / c, rtol=1e-6)
+    direct = plotting.package_pdf("direct", x, gamma=gamma, kappa=kappa, scale=c)
+    assert np.allclose(direct, plotting.package_pdf("direct", x / c, gamma=gamma, kappa=kappa) / c, rtol=1e-6)
     with pytest.raises(ValueError, match="law"):
-        figures.package_pdf("wishart", x, gamma=0.5)
+        plotting.package_pdf("wishart", x, gamma=0.5)

@@ -9,8 +9,6 @@ from pathlib import Path
 
 import pytest
 
-import htmu
-
 SRC = Path(__file__).resolve().parents[1] / "src"
 TOOL_MODULES = sorted(
     ".".join(p.relative_to(SRC).with_suffix("").parts).removesuffix(".__init__")
@@ -34,7 +32,9 @@ def _imports(path: Path) -> list[tuple[int, str]]:
 
 
 def test_tool_modules_are_found():
-    assert {"htmu", "htmu.laws", "htmu.fit", "htmu.fit.estimate", "htmu.cli", "htmu.analysis"} <= set(TOOL_MODULES)
+    assert {"htmu", "htmu.laws", "htmu.fit", "htmu.fit.estimate", "htmu.cli", "htmu.analysis"} <= set(
+        TOOL_MODULES
+    )
     assert not any(m.startswith("htmu.study") for m in TOOL_MODULES)
 
 
@@ -68,7 +68,9 @@ for name in htmu.__all__:
 from htmu.cli import main
 assert main(["fit", "{tmp_path / "x.npy"}", "--gamma", "0.5", "--form", "direct"]) == 2  # missing file: one line
 """
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)})
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env={"PYTHONPATH": str(SRC)}
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     assert "no such file" in proc.stderr
 

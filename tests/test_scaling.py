@@ -17,6 +17,13 @@ import pytest
 from htmu.laws import htmp
 from htmu.study import claims, experiments
 
+#: The workflow's default setup of the scaling experiment (its config section's defaults), less the sizes
+SETUP = {
+    k: v
+    for k, v in experiments.EXPERIMENTS["scaling"].defaults().items()
+    if k in ("ratio", "d", "sigma", "spectrum")
+}
+
 # (kappa, gamma) with q = kappa (1 - gamma) / (2 gamma) below, at and above 1
 Q_HALF, Q_ONE, Q_BIG = (1.0, 0.5), (2.0, 0.5), (5.5, 0.3255)
 
@@ -347,7 +354,7 @@ def test_local_slope_interval_covers_at_the_nominal_rate():
 
 
 def test_scaling_experiment_layout_determinism_and_errors():
-    kw = dict(ratio=0.25, d=6, sigma=0.1)
+    kw = dict(ratio=0.25, d=6, sigma=0.1, spectrum="quantiles")
     a = experiments.scaling_experiment([(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
     b = experiments.scaling_experiment([(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **kw)
     pd.testing.assert_frame_equal(a, b)
@@ -366,7 +373,7 @@ def test_scaling_experiment_layout_determinism_and_errors():
     # quantile spectra: the direct form's smallest eigenvalue is the law's 1/(2p) quantile
     assert prop.loc[prop.n == 80, "lambda_min"].iloc[0] == pytest.approx(float(htmp.ppf(1 / 40, 0.5, 1.0)))
     ens = experiments.scaling_experiment(
-        [(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), spectrum="ensemble"
+        [(1.0, 0.5, 0.5)], (20, 40, 80), 2, np.random.default_rng(3), **(SETUP | {"spectrum": "ensemble"})
     )
     assert ens.groupby(["setup", "n"])["lambda_min"].nunique().eq(2).all()  # a fresh draw each time
     for bad, match in [
@@ -378,14 +385,16 @@ def test_scaling_experiment_layout_determinism_and_errors():
         (dict(ratio=0.01), "ratio"),
         (dict(spectrum="flat"), "spectrum"),
     ]:
-        args = dict(grid=[(2.0, 0.5, 0.5)], ns=(20, 40, 80), draws=2, rng=np.random.default_rng(0)) | bad
+        args = (
+            dict(grid=[(2.0, 0.5, 0.5)], ns=(20, 40, 80), draws=2, rng=np.random.default_rng(0)) | SETUP | bad
+        )
         with pytest.raises(ValueError, match=match):
             experiments.scaling_experiment(**args)
 
 
 def test_scaling_exponents_on_the_real_experiment():
     raw = experiments.scaling_experiment([(1.0, 0.5, 0.9), (5.5, 0.3255, 0.5)], (200, 400, 800), 3,
-                                    np.random.default_rng(7))  # fmt: skip
+                                         np.random.default_rng(7), **SETUP)  # fmt: skip
     res = experiments.scaling_exponents(raw, n_max_theory=1e6, points=6)
     sim, th = res[res.kind == "simulation"], res[res.kind == "theory"]
     assert len(sim) == 2 * 2 * 2 and len(th) == 2 * 2 * 6

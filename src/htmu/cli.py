@@ -477,6 +477,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Heavy-tailed mechanistic universality: fit the HTMP law to eigenvalue spectra.",
     )
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    _add_fit(sub)
+    _add_analyze(sub)
+    return parser
+
+
+def _add_fit(sub) -> None:
+    """The ``htmu fit`` subcommand."""
+    from htmu.fit.estimate import FORMS, METHODS  # the estimator's own lists: a new method shows up here
+
     fit = sub.add_parser(
         "fit",
         help="fit HTMP (kappa, scale, 95%% interval) and select the spectrum's law and phase",
@@ -501,13 +510,8 @@ def build_parser() -> argparse.ArgumentParser:
         "its last dimension along each spectrum, as in htmu's stores results/spectra/*/*.nc)",
     )
     fit.add_argument("--gamma", type=float, required=True, help="aspect ratio in (0, 1) of the matrix")
-    fit.add_argument("--form", choices=["direct", "inverse"], required=True, help="which HTMP form to fit")
-    fit.add_argument(
-        "--method",
-        choices=["mle", "moments", "ks", "stieltjes"],
-        default="mle",
-        help="estimator (default mle)",
-    )
+    fit.add_argument("--form", choices=FORMS, required=True, help="which HTMP form to fit")
+    fit.add_argument("--method", choices=METHODS, default="mle", help="estimator (default mle)")
     fit.add_argument("--no-ci", action="store_true", help="skip the bootstrap interval for kappa")
     fit.add_argument(
         "--boot",
@@ -555,6 +559,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     fit.set_defaults(func=_cmd_fit)
 
+
+def _add_analyze(sub) -> None:
+    """The ``htmu analyze`` subcommand."""
     an = sub.add_parser(
         "analyze",
         help="law, phase, kappa [95%% CI] and norms of every weight matrix of a PyTorch model file",
@@ -581,7 +588,6 @@ def build_parser() -> argparse.ArgumentParser:
     an.add_argument("--seed", type=int, default=0, help="seed of the bootstraps (default 0)")
     an.add_argument("--no-progress", action="store_true", help="no progress bar")
     an.set_defaults(func=_cmd_analyze)
-    return parser
 
 
 def _store_floor_rank(args: argparse.Namespace) -> tuple[float | None, int | None]:

@@ -153,7 +153,8 @@ def draw_pdf(
     return ""
 
 
-def fmt_kappa(k: float) -> str:
+def fmt_kappa(k: float | None) -> str:
+    """κ (or α) as figures and the scorecard write it: three significant digits, ``∞``, ``n/a`` when unknown."""
     if k is None or math.isnan(k):
         return "n/a"
     return "∞" if math.isinf(k) else f"{k:.3g}"

@@ -1,6 +1,8 @@
-"""Statistics helpers shared by the tool and the study: rank correlation with a bootstrap interval, binomial
-intervals.
+"""Statistics helpers shared by the tool and the study: random generators, the Kolmogorov distance, rank
+correlation with a bootstrap interval, binomial intervals.
 
+* :func:`as_rng` -- a ``numpy.random.Generator`` from a generator or a seed (what every ``rng`` argument takes).
+* :func:`ks_statistic` -- the Kolmogorov distance of a sample to a continuous law, with left-censored points.
 * :func:`spearman_ci` -- Spearman's rank correlation with a percentile-bootstrap 95% interval and its p-value;
   :func:`spearman_with_ci` the same with failures returned as a status (:class:`SpearmanResult`), for claims
   computed on whatever data a run produced.
@@ -17,10 +19,61 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-__all__ = ["SpearmanResult", "spearman_ci", "spearman_with_ci", "wilson_interval"]
+__all__ = ["SpearmanResult", "as_rng", "ks_statistic", "spearman_ci", "spearman_with_ci", "wilson_interval"]
 
 # Two-sided 95% standard-normal quantile, Phi^{-1}(0.975).
 Z95 = float(stats.norm.ppf(0.975))
+
+
+def as_rng(rng: np.random.Generator | int | None, *, default_seed: int | None = None) -> np.random.Generator:
+    """A ``numpy.random.Generator`` from ``rng``: a generator as it is, a non-negative int as the seed of a new one.
+
+    ``None`` seeds a new generator with ``default_seed`` where the caller names one (the estimators: the same
+    spectrum always gets the same interval), and is refused where it does not (a draw that must be asked for).
+
+    Raises
+    ------
+    ValueError
+        Anything else (a negative or non-integer seed, None without a default), naming ``rng``.
+    """
+    if isinstance(rng, np.random.Generator):
+        return rng
+    if rng is None and default_seed is not None:
+        rng = default_seed
+    if isinstance(rng, int | np.integer) and not isinstance(rng, bool) and rng >= 0:
+        return np.random.default_rng(int(rng))
+    allowed = "a numpy.random.Generator or an int seed >= 0" + (
+        " (or None)" if default_seed is not None else ""
+    )
+    raise ValueError(f"rng must be {allowed}, got {rng!r}")
+
+
+def ks_statistic(
+    cdf_values: Sequence[float] | np.ndarray, *, n: int | None = None, n_below: int = 0
+) -> float:
+    r"""Kolmogorov distance :math:`\sup_x |F_n(x) - F(x)|` of a sample from a continuous law.
+
+    The supremum is attained at a sample point, on either side of its jump:
+    :math:`\max_i \max(i/n - F(x_{(i)}),\ F(x_{(i)}) - (i-1)/n)`.
+
+    Parameters
+    ----------
+    cdf_values : array_like
+        :math:`F` at the observed points, in any order.
+    n : int, optional
+        The sample size :math:`n` of the empirical CDF (default: the observed points and ``n_below``).
+    n_below : int
+        Points known only to lie below every observed one (left-censored): the empirical CDF starts at
+        ``n_below / n``.
+
+    Returns
+    -------
+    float
+    """
+    f = np.sort(np.asarray(cdf_values, dtype=float))
+    n = f.size + n_below if n is None else n
+    i = np.arange(1, f.size + 1) + n_below
+    return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
 
 
 def _check_int(value: Any, name: str, minimum: int) -> int:

@@ -12,7 +12,10 @@ os.environ.update(PYTHONPATH=os.pathsep.join(p for p in (_SRC, os.environ.get("P
 # Shared cluster filesystems often lack POSIX locks; HDF5's locking then makes netCDF writes fail.
 os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")
 
+from htmu.study.claims import CLAIMS  # noqa: E402
 from htmu.study.config import ConfigError, load_schema, parse_run, run_name, validate_config  # noqa: E402
+from htmu.study.experiments import EXPERIMENTS  # noqa: E402
+from htmu.study.figures import FIGURES  # noqa: E402
 
 try:
     # Snakemake has moved into the working directory (--directory), from which the jobs read relative paths.
@@ -74,15 +77,19 @@ def fit_files():
     return [f"results/fits/{run}/{stage}.csv" for run, stage in spectra_jobs()]
 
 
-THEORY_OUTPUTS = {
-    "ensemble": ["results/theory/ensemble.csv", "results/theory/ensemble_eigs.nc"],
-    "estimator": ["results/theory/estimator.csv", "results/theory/estimator_summary.csv"],
-    "structure": ["results/theory/structure.csv"],
-    "correlation": ["results/theory/correlation.csv"],
-    "scaling": ["results/theory/scaling.csv", "results/theory/scaling_exponents.csv"],
+# Every result table the claims and figures read, by name (the experiments' from their registry).
+TABLES = {
+    "spectra": "results/spectra.nc",
+    "fits": "results/fits.csv",
+    **{table: f"results/theory/{file}" for e in EXPERIMENTS.values() for table, file in e.outputs.items()},
 }
 
-FIGURES = ["phases", "ntk", "kappa_accuracy", "ensemble", "estimator", "structure", "correlation", "scaling"]
+
+def tables_of(specs):
+    """Named inputs of a rule: the tables that the given claims or figures read."""
+    return {
+        table: TABLES[table] for table in dict.fromkeys(t for spec in specs.values() for t in spec.inputs)
+    }
 
 
 def figure_files():

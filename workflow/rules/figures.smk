@@ -1,16 +1,18 @@
+# The figures of htmu.study.figures.FIGURES and the claims of htmu.study.claims.CLAIMS, each rule reading the
+# tables they name.
+
+
 rule figures:
     input:
-        spectra="results/spectra.nc",
-        fits="results/fits.csv",
-        theory=[f for outs in THEORY_OUTPUTS.values() for f in outs],
+        **tables_of(FIGURES),
     output:
         [
             report(
                 f"results/figures/{name}.{ext}",
-                caption=f"../report/{name}.rst",
+                caption=f"../report/{spec.caption}",
                 category="Figures",
             )
-            for name in FIGURES
+            for name, spec in FIGURES.items()
             for ext in FIG_FORMATS
         ],
     log:
@@ -18,7 +20,7 @@ rule figures:
     benchmark:
         "results/benchmarks/figures.tsv"
     params:
-        figures=FIGURES,
+        figures=list(FIGURES),
         formats=FIG_FORMATS,
     conda:
         "../../envs/plots.yaml"
@@ -28,15 +30,15 @@ rule figures:
 
 rule scorecard:
     input:
-        fits="results/fits.csv",
-        theory=[f for outs in THEORY_OUTPUTS.values() for f in outs],
+        **tables_of(CLAIMS),
     output:
         csv=report("results/scorecard.csv", caption="../report/scorecard.rst", category="Scorecard"),
         intro="results/report_intro.rst",
     log:
         "results/logs/scorecard.log",
     params:
-        intro=str(Path(workflow.basedir) / "workflow/report/workflow.rst"),
+        # the text, not its path: editing it reruns the rule, moving the checkout does not
+        intro=(Path(workflow.basedir) / "workflow/report/workflow.rst").read_text(),
     conda:
         "../../envs/analysis.yaml"
     script:

@@ -28,8 +28,6 @@ rule aggregate_fits:
         nc="results/fits.nc",
     log:
         "results/logs/aggregate_fits.log",
-    params:
-        config=config,
     conda:
         "../../envs/analysis.yaml"
     script:

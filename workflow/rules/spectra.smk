@@ -11,7 +11,7 @@ rule spectra:
         "results/benchmarks/spectra/{run}/{stage}.tsv"
     params:
         spectra=config["spectra"],
-        config=config,
+        device=config["training"]["device"],
     threads: config["training"]["threads"]
     resources:
         mem_mb=spectra_mem_mb,

@@ -1,24 +1,25 @@
 # Checks of the theory on sampled random-matrix ensembles: independent of the trained networks.
-# One rule per experiment (outputs in THEORY_OUTPUTS, common.smk), all through scripts/theory.py.
+# One rule per experiment of htmu.study.experiments.EXPERIMENTS (its tables, config section, resources),
+# all through scripts/theory.py.
 
-for _experiment, _outputs in THEORY_OUTPUTS.items():
+for _name, _experiment in EXPERIMENTS.items():
 
     rule:
         name:
-            f"theory_{_experiment}"
+            f"theory_{_name}"
         output:
-            _outputs,
+            **{table: TABLES[table] for table in _experiment.outputs},
         log:
-            f"results/logs/theory/{_experiment}.log",
+            f"results/logs/theory/{_name}.log",
         benchmark:
-            f"results/benchmarks/theory/{_experiment}.tsv"
+            f"results/benchmarks/theory/{_name}.tsv"
         params:
-            experiment=_experiment,
-            theory=config["theory"],
-            config=config,
+            experiment=_name,
+            params=config["theory"][_name],
+            seed=config["theory"]["seed"],
         resources:
-            mem_mb=4000,
-            runtime=60,
+            mem_mb=_experiment.mem_mb,
+            runtime=_experiment.runtime,
         conda:
             "../../envs/analysis.yaml"
         script:

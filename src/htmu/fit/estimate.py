@@ -86,6 +86,7 @@ from scipy import optimize, stats
 
 from htmu.ensembles import eigensolver_floor, sample_htmp_ensemble
 from htmu.fit import _likelihood as lik
+from htmu.stats import as_rng, ks_statistic
 
 __all__ = [
     "FitResult",
@@ -463,10 +464,7 @@ def _ks(spec: lik.Spectrum, kappa: float, log_scale: float) -> float:
         f = htmp.cdf(z, g, kappa)
     if spec.form == "inverse":
         f = 1.0 - f  # P(lambda <= x) = P(z >= s/x)
-    f = np.sort(f)
-    n, nc = spec.n, spec.n_censored
-    i = np.arange(1, f.size + 1) + nc
-    return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
+    return ks_statistic(f, n=spec.n, n_below=spec.n_censored)
 
 
 def _ks_objective(spec: lik.Spectrum) -> Callable[[np.ndarray], float]:
@@ -681,17 +679,6 @@ def fit_units(n_boot: int = 20, ci: bool = True) -> int:
     return 2 + (n_boot if ci else 0)
 
 
-def _as_rng(rng) -> np.random.Generator:
-    if rng is None:
-        # A fixed default seed: the same spectrum always gets the same interval.
-        return np.random.default_rng(0)
-    if isinstance(rng, np.random.Generator):
-        return rng
-    if isinstance(rng, int | np.integer) and not isinstance(rng, bool):
-        return np.random.default_rng(int(rng))
-    raise ValueError(f"rng must be None, an int seed or a numpy.random.Generator, got {type(rng).__name__}")
-
-
 #: one-sided 95% profile-likelihood drop, chi2_1(0.90)/2
 _PROFILE_DROP = 0.5 * float(stats.chi2.ppf(0.90, 1))
 
@@ -715,6 +702,8 @@ def _profile_bound(prof: lik.Profile, u_hat: float, direction: float) -> float:
         a, step = b, 2 * step
 
 
+# Long by design: the estimator's procedure read top to bottom (checks, the point fit, the MP end, the
+# interval, the result), each step a call of a helper above; split, its state would travel between them.
 def fit_htmp(
     eigenvalues,
     gamma: float,
@@ -776,7 +765,7 @@ def fit_htmp(
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     if not isinstance(n_boot, int | np.integer) or isinstance(n_boot, bool) or n_boot < 5:
         raise ValueError(f"n_boot must be an integer >= 5, got {n_boot!r}")
-    gen = _as_rng(rng)
+    gen = as_rng(rng, default_seed=0)  # None: a fixed seed, the same spectrum always gets the same interval
     if progress is None:
 
         def progress(units: int, stage: str) -> None:
@@ -963,9 +952,7 @@ def fit_powerlaw(eigenvalues, xmin: float | None = None, max_candidates: int = 1
         if s <= 0:
             return math.nan, math.inf
         alpha = _powerlaw_alpha(s, nt)
-        f = 1.0 - np.exp((1.0 - alpha) * (t - t[0]))
-        i = np.arange(1, nt + 1)
-        return alpha, float(max(np.max(i / nt - f), np.max(f - (i - 1) / nt)))
+        return alpha, ks_statistic(1.0 - np.exp((1.0 - alpha) * (t - t[0])))
 
     if xmin is not None:
         if not (math.isfinite(xmin) and xmin > 0):
@@ -977,9 +964,7 @@ def fit_powerlaw(eigenvalues, xmin: float | None = None, max_candidates: int = 1
         t = logx[k:]
         nt = t.size
         alpha = _powerlaw_alpha(float(np.sum(t) - nt * math.log(xmin)), nt)
-        f = 1.0 - np.exp((1.0 - alpha) * (t - math.log(xmin)))
-        i = np.arange(1, nt + 1)
-        ks = float(max(np.max(i / nt - f), np.max(f - (i - 1) / nt)))
+        ks = ks_statistic(1.0 - np.exp((1.0 - alpha) * (t - math.log(xmin))))
         x0 = float(xmin)
     else:
         if n < MIN_TAIL + 1:

@@ -269,6 +269,8 @@ def _row(candidate: str, loglik: float, statistic: float, p_value: float, note: 
     }
 
 
+# Long by design: the decision rule of the module docstring, steps 1-4 in their order, each a few lines around
+# a helper; split, the evidence table each step adds to would travel between them.
 def select_law(
     eigenvalues,
     gamma: float,

@@ -8,12 +8,15 @@ stage or concern:
 ``data``            seeded subsets of digits, CIFAR-10 and a synthetic power-law-covariance task
 ``models``          the architectures (:data:`htmu.study.models.ARCHITECTURES`)
 ``train``           resumable, deterministic SGD training and its checkpoints
-``stores``          the NetCDF stores of spectra and the layout of the fits table
-``experiments``     the checks of the theory on sampled random matrices
-``claims``          the scorecard: one verdict per claim of the paper
-``figures``         the study's figures
+``stores``          the NetCDF stores of spectra: one layout for every matrix, file and study
+``experiments``     the checks of the theory on sampled matrices; :data:`~htmu.study.experiments.EXPERIMENTS`
+``claims``          the scorecard, one verdict per claim; :data:`~htmu.study.claims.CLAIMS`
+``figures``         the study's figures; :data:`~htmu.study.figures.FIGURES`
 ``compare``         WeightWatcher's alpha next to htmu's kappa
 ``pipeline``        one function per workflow stage, on plain paths and dicts (what ``scripts/`` call)
 ``provenance``      the attributes stamped on every file the workflow writes
 ==================  ===================================================================================
+
+The registries (``EXPERIMENTS``, ``CLAIMS``, ``FIGURES``) declare each part once, with its tables, config section,
+resources and caption; the Snakefile, the config schema and the scorecard read them.
 """

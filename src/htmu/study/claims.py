@@ -41,15 +41,19 @@ E. B. Wilson, "Probable inference, the law of succession, and statistical infere
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
+from htmu.plotting import fmt_kappa
 from htmu.stats import SpearmanResult, spearman_with_ci, wilson_interval
 
 __all__ = [
+    "CLAIMS",
+    "Claim",
     "COLLAPSE_END",
     "KS_GOOD",
     "MIN_TREND_POINTS",
@@ -164,14 +168,6 @@ def _isnan(v: object) -> bool:
     return isinstance(v, float) and math.isnan(v)
 
 
-def _fmt_kappa(k: float) -> str:
-    if math.isnan(k):
-        return "n/a"
-    if math.isinf(k):
-        return "∞"
-    return f"{k:.3g}"
-
-
 def _trend_verdict(res: SpearmanResult, sign: int) -> tuple[str, str]:
     """Trend rule (see the module docstring)."""
     if res.status != "ok":
@@ -264,99 +260,136 @@ def _left_out(g: pd.DataFrame, keep: np.ndarray, why: str) -> str:
     return f"left out{why}: {len(gone)} run(s) ({_counts(reasons)})"
 
 
-def _claims_batch(fits: pd.DataFrame | None, rng: np.random.Generator, n_boot: int) -> list[dict[str, str]]:
-    claims = (
-        ("κ falls as batch size falls", _BATCH_PAPER),
-        ("κ = ∞ (MP) for large batches", "MiniAlexNet fc1: κ = ∞ (MP) at batch 1000 and 800"),
-        ("small batches give heavy tails or rank collapse/divergence",
-         "MiniAlexNet fc1: κ = 2.3 at batch 100; no fit (rank collapse) at 50 and 5"),
-        ("lower κ goes with better test accuracy",
-         "not quantified: heavier-tailed (smaller κ) layers in better-trained networks, the premise of the 5+1 "
-         "phases (Martin & Mahoney 2021)"),
+#: The four claims about the batch-size sweep: (claim, the paper's value).
+_BATCH_CLAIMS = (
+    ("κ falls as batch size falls", _BATCH_PAPER),
+    ("κ = ∞ (MP) for large batches", "MiniAlexNet fc1: κ = ∞ (MP) at batch 1000 and 800"),
+    ("small batches give heavy tails or rank collapse/divergence",
+     "MiniAlexNet fc1: κ = 2.3 at batch 100; no fit (rank collapse) at 50 and 5"),
+    ("lower κ goes with better test accuracy",
+     "not quantified: heavier-tailed (smaller κ) layers in better-trained networks, the premise of the 5+1 "
+     "phases (Martin & Mahoney 2021)"),
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Sweep:
+    """One architecture's fc1-like layer across the batch-size sweep: what the four batch claims read."""
+
+    name: str
+    g: pd.DataFrame
+    bs: np.ndarray  # batch size per run
+    train: np.ndarray  # training status per run
+    learned: np.ndarray  # training ok
+    end: np.ndarray  # collapsed or diverged: the rank-collapse end
+    k: np.ndarray  # κ on the rank scale (kappa_rank)
+    has_law: np.ndarray
+    batches: np.ndarray  # the sweep's batch sizes, ascending
+
+    @classmethod
+    def of(cls, name: str, g: pd.DataFrame) -> _Sweep:
+        bs = pd.to_numeric(g["batch_size"], errors="coerce").to_numpy(float)
+        train = g["train_status"].to_numpy(str)
+        k = kappa_rank(g)
+        return cls(name, g, bs, train, train == "ok", np.isin(train, list(COLLAPSE_END)), k, ~np.isnan(k),
+                   np.unique(bs[~np.isnan(bs)]))  # fmt: skip
+
+
+def _batch_trend(sw: _Sweep, rng: np.random.Generator, n_boot: int) -> dict[str, str]:
+    """κ against batch size: runs that learned, and the rank-collapse end at κ = 0."""
+    use = (sw.learned & sw.has_law) | sw.end
+    kap = np.where(sw.end, 0.0, sw.k)
+    medians = [f"{int(b)}: {fmt_kappa(float(np.median(kap[use & (sw.bs == b)])))}"
+               for b in sorted(np.unique(sw.bs[use & ~np.isnan(sw.bs)]), reverse=True)]  # fmt: skip
+    res = spearman_with_ci(sw.bs[use], kap[use], rng=rng, n_boot=n_boot)
+    verdict, why = _trend_verdict(res, +1)
+    claim, paper = _BATCH_CLAIMS[0]
+    return _row(
+        f"{claim} ({sw.name})", _BATCH_SOURCE, paper,
+        f"{res.text()}; median κ by batch {', '.join(medians) or 'none'}", verdict,
+        f"trend rule on Spearman(batch size, κ), claimed sign +: {why}. Points: {int((sw.learned & sw.has_law).sum())} "
+        f"runs that learned (law MP or MP+spikes → κ = ∞, phase rank-collapse → κ = 0) and {int(sw.end.sum())} "
+        f"collapsed or diverged runs as the rank-collapse end (κ = 0); {_left_out(sw.g, use, '')}.",
     )  # fmt: skip
+
+
+def _batch_large(sw: _Sweep) -> dict[str, str]:
+    """κ = ∞ at the largest batches, on networks that learned."""
+    large = sw.batches[sw.batches >= 800] if np.any(sw.batches >= 800) else sw.batches[-1:]
+    at = np.isin(sw.bs, large)
+    use = at & sw.learned & sw.has_law
+    laws = sw.g.loc[use, "law"].tolist()
+    succ = sum(law in MP_LAWS for law in laws)
+    verdict, why = _majority_verdict(succ, len(laws))
+    batches = ", ".join(str(int(b)) for b in large[::-1])
+    claim, paper = _BATCH_CLAIMS[1]
+    return _row(
+        f"{claim} ({sw.name})", _BATCH_SOURCE, paper,
+        f"law MP or MP+spikes in {succ}/{len(laws)} runs that learned at batch {batches}"
+        + (f" ({_counts(laws)})" if laws else ""), verdict,
+        f"majority rule, success = the selected law is MP or MP+spikes (κ = ∞): {why}. Large = batch ≥ 800, or "
+        f"the largest in the sweep if none is; {_left_out(sw.g[at], use[at], ' at these batches')}.",
+    )  # fmt: skip
+
+
+def _batch_small(sw: _Sweep) -> dict[str, str]:
+    """Small batches: heavy tails or the rank-collapse end."""
+    small = sw.batches[sw.batches <= 100] if np.any(sw.batches <= 100) else sw.batches[:1]
+    at = np.isin(sw.bs, small)
+    use = at & ((sw.learned & sw.has_law) | sw.end)
+    labels = [f"training {t} (rank-collapse end)" if t in COLLAPSE_END else p
+              for t, p in zip(sw.train[use], sw.g.loc[use, "phase"], strict=True)]  # fmt: skip
+    succ = sum(
+        lab.endswith("(rank-collapse end)") or lab in ("heavy-tailed", "rank-collapse") for lab in labels
+    )
+    verdict, why = _majority_verdict(succ, len(labels))
+    batches = ", ".join(str(int(b)) for b in small[::-1])
+    claim, paper = _BATCH_CLAIMS[2]
+    return _row(
+        f"{claim} ({sw.name})", _BATCH_SOURCE, paper,
+        f"at batch {batches}: " + (_counts(labels) or "no usable run"), verdict,
+        f"majority rule, success = phase heavy-tailed or rank-collapse on a network that learned, or training "
+        f"collapsed or diverged: {why}. Small = batch ≤ 100, or the smallest in the sweep if none is; "
+        f"{_left_out(sw.g[at], use[at], ' at these batches')}.",
+    )  # fmt: skip
+
+
+def _batch_accuracy(sw: _Sweep, rng: np.random.Generator, n_boot: int) -> dict[str, str]:
+    """κ against test accuracy, on networks that learned."""
+    use = sw.learned & sw.has_law
+    g = sw.g
+    acc = (
+        pd.to_numeric(g["test_acc"], errors="coerce").to_numpy(float)
+        if "test_acc" in g
+        else np.full(len(g), np.nan)
+    )
+    res = spearman_with_ci(sw.k[use], acc[use], rng=rng, n_boot=n_boot)
+    verdict, why = _trend_verdict(res, -1)
+    claim, paper = _BATCH_CLAIMS[3]
+    return _row(
+        f"{claim} ({sw.name})", "5+1 phases (Martin & Mahoney 2021), cited by Figure 2", paper,
+        res.text(), verdict,
+        f"trend rule on Spearman(κ, test accuracy) over runs that learned, claimed sign −: {why}. Law MP or "
+        f"MP+spikes → κ = ∞, phase rank-collapse → κ = 0; {_left_out(g, use, '')}.",
+    )  # fmt: skip
+
+
+def _claims_batch(fits: pd.DataFrame | None, rng: np.random.Generator, n_boot: int) -> list[dict[str, str]]:
+    """The batch-size sweep's four claims, one row per architecture each (rows grouped by claim)."""
     reason = _missing(fits, _FITS_COLUMNS, "fits")
     groups = {} if reason else _weight_layer_rows(fits)
     if not reason and not groups:
         reason = "no final-stage weight spectra in fits"
     if reason:
-        return [_row(c, _BATCH_SOURCE, p, "", "not run", reason) for c, p in claims]
-
+        return [_row(c, _BATCH_SOURCE, p, "", "not run", reason) for c, p in _BATCH_CLAIMS]
     per_claim: list[list[dict[str, str]]] = [[], [], [], []]
     for name, g in groups.items():
-        bs = pd.to_numeric(g["batch_size"], errors="coerce").to_numpy(float)
-        train = g["train_status"].to_numpy(str)
-        learned = train == "ok"
-        end = np.isin(train, list(COLLAPSE_END))
-        k = kappa_rank(g)
-        has_law = ~np.isnan(k)
-
-        # 1. κ against batch size: runs that learned, and the rank-collapse end at κ = 0
-        use = (learned & has_law) | end
-        kap = np.where(end, 0.0, k)
-        medians = []
-        for b in sorted(np.unique(bs[use & ~np.isnan(bs)]), reverse=True):
-            medians.append(f"{int(b)}: {_fmt_kappa(float(np.median(kap[use & (bs == b)])))}")
-        res = spearman_with_ci(bs[use], kap[use], rng=rng, n_boot=n_boot)
-        verdict, why = _trend_verdict(res, +1)
-        per_claim[0].append(_row(
-            f"{claims[0][0]} ({name})", _BATCH_SOURCE, claims[0][1],
-            f"{res.text()}; median κ by batch {', '.join(medians) or 'none'}", verdict,
-            f"trend rule on Spearman(batch size, κ), claimed sign +: {why}. Points: {int((learned & has_law).sum())} "
-            f"runs that learned (law MP or MP+spikes → κ = ∞, phase rank-collapse → κ = 0) and {int(end.sum())} "
-            f"collapsed or diverged runs as the rank-collapse end (κ = 0); {_left_out(g, use, '')}.",
-        ))  # fmt: skip
-
-        ubs = np.unique(bs[~np.isnan(bs)])
-        # 2. κ = ∞ at the largest batches, on networks that learned
-        large = ubs[ubs >= 800] if np.any(ubs >= 800) else ubs[-1:]
-        at = np.isin(bs, large)
-        use = at & learned & has_law
-        laws = g.loc[use, "law"].tolist()
-        succ = sum(law in MP_LAWS for law in laws)
-        verdict, why = _majority_verdict(succ, len(laws))
-        batches = ", ".join(str(int(b)) for b in large[::-1])
-        per_claim[1].append(_row(
-            f"{claims[1][0]} ({name})", _BATCH_SOURCE, claims[1][1],
-            f"law MP or MP+spikes in {succ}/{len(laws)} runs that learned at batch {batches}"
-            + (f" ({_counts(laws)})" if laws else ""), verdict,
-            f"majority rule, success = the selected law is MP or MP+spikes (κ = ∞): {why}. Large = batch ≥ 800, or "
-            f"the largest in the sweep if none is; {_left_out(g[at], use[at], ' at these batches')}.",
-        ))  # fmt: skip
-
-        # 3. small batches: heavy tails or the rank-collapse end
-        small = ubs[ubs <= 100] if np.any(ubs <= 100) else ubs[:1]
-        at = np.isin(bs, small)
-        use = at & ((learned & has_law) | end)
-        labels = [f"training {t} (rank-collapse end)" if t in COLLAPSE_END else p
-                  for t, p in zip(train[use], g.loc[use, "phase"], strict=True)]  # fmt: skip
-        succ = sum(
-            lab.endswith("(rank-collapse end)") or lab in ("heavy-tailed", "rank-collapse") for lab in labels
-        )
-        verdict, why = _majority_verdict(succ, len(labels))
-        batches = ", ".join(str(int(b)) for b in small[::-1])
-        per_claim[2].append(_row(
-            f"{claims[2][0]} ({name})", _BATCH_SOURCE, claims[2][1],
-            f"at batch {batches}: " + (_counts(labels) or "no usable run"), verdict,
-            f"majority rule, success = phase heavy-tailed or rank-collapse on a network that learned, or training "
-            f"collapsed or diverged: {why}. Small = batch ≤ 100, or the smallest in the sweep if none is; "
-            f"{_left_out(g[at], use[at], ' at these batches')}.",
-        ))  # fmt: skip
-
-        # 4. κ against test accuracy, on networks that learned
-        use = learned & has_law
-        acc = (
-            pd.to_numeric(g["test_acc"], errors="coerce").to_numpy(float)
-            if "test_acc" in g
-            else np.full(len(g), np.nan)
-        )
-        res = spearman_with_ci(k[use], acc[use], rng=rng, n_boot=n_boot)
-        verdict, why = _trend_verdict(res, -1)
-        per_claim[3].append(_row(
-            f"{claims[3][0]} ({name})", "5+1 phases (Martin & Mahoney 2021), cited by Figure 2", claims[3][1],
-            res.text(), verdict,
-            f"trend rule on Spearman(κ, test accuracy) over runs that learned, claimed sign −: {why}. Law MP or "
-            f"MP+spikes → κ = ∞, phase rank-collapse → κ = 0; {_left_out(g, use, '')}.",
-        ))  # fmt: skip
+        sw = _Sweep.of(name, g)
+        # in this order: the trend claims' resamples come from one stream, group after group
+        per_claim[0].append(_batch_trend(sw, rng, n_boot))
+        per_claim[1].append(_batch_large(sw))
+        per_claim[2].append(_batch_small(sw))
+        per_claim[3].append(_batch_accuracy(sw, rng, n_boot))
     return [row for rows in per_claim for row in rows]
 
 
@@ -435,16 +468,12 @@ def _claim_structure(structure: pd.DataFrame | None, rng: np.random.Generator, n
         fg = pd.to_numeric(g["freedom"], errors="coerce").to_numpy(float)
         if np.unique(fg[~np.isnan(kg)]).size >= 2:
             per.append(f"{name}: ρ = {stats.spearmanr(fg, kg, nan_policy='omit').statistic:+.2f}")
-    return _row(
-        claim,
-        source,
-        paper,
-        res.text(),
-        verdict,
+    details = (
         f"trend rule on Spearman(freedom, κ of the selected law) pooled over structures, claimed sign +: {why}. "
         f"Law MP or MP+spikes → κ = ∞, phase rank-collapse → κ = 0; {int(np.isnan(kap).sum())} spectra without "
-        "a law left out. " + ("; ".join(per) if per else ""),
+        "a law left out. " + ("; ".join(per) if per else "")
     )
+    return _row(claim, source, paper, res.text(), verdict, details)
 
 
 def _claim_correlation(
@@ -474,18 +503,14 @@ def _claim_correlation(
         n_boot=n_boot,
     )
     verdict, why = _trend_verdict(res, -1)
-    return _row(
-        claim,
-        source,
-        paper,
-        res.text(),
-        verdict,
+    details = (
         "trend rule on Spearman(input covariance exponent α, output tail exponent), claimed sign −: a covariance "
         "decaying like i^(−α) has a spectral tail exponent 1 + 1/α, heavier as α grows, and the output's tail "
         f"should follow it: {why}. {excluded} rows excluded (α = 0, or no ok tail fit"
         + (f" by '{status_col}'" if status_col else "")
-        + ").",
+        + ")."
     )
+    return _row(claim, source, paper, res.text(), verdict, details)
 
 
 _SCALING_COLUMNS = ("kind", "setup_label", "kappa", "gamma", "ell", "n", "n_lo", "n_hi", "slope", "slope_lo",
@@ -582,38 +607,29 @@ def _claim_scaling(scaling: pd.DataFrame | None) -> dict[str, str]:
 
 
 def build_scorecard(
-    fits: pd.DataFrame | None,
-    ensemble: pd.DataFrame | None = None,
-    estimator: pd.DataFrame | None = None,
-    structure: pd.DataFrame | None = None,
-    correlation: pd.DataFrame | None = None,
-    scaling: pd.DataFrame | None = None,
+    fits: pd.DataFrame | None = None,
     *,
     seed: int = 0,
     n_boot: int = 2000,
+    **tables: pd.DataFrame | None,
 ) -> pd.DataFrame:
-    """Score each claim of the paper against the study's results.
+    """Score each claim of the paper (:data:`CLAIMS`, in order) against the study's results.
 
     Parameters
     ----------
     fits : DataFrame or None
         ``results/fits.csv`` (one row per spectrum and form).
-    ensemble : DataFrame or None
-        Theory ensemble rows (``gamma, kappa, draw, ks_vs_htmp, kappa_hat, kappa_lo, kappa_hi, status``).
-    estimator : DataFrame or None
-        Estimator summary (``n, bias, rel_bias, coverage, coverage_lo, coverage_hi``); adds a row on the
-        coverage of the κ interval (majority rule, success = Wilson interval of the coverage contains 0.95).
-    structure : DataFrame or None
-        Structure rows (``structure, param, freedom, kappa, kappa_lo, kappa_hi, preferred, alpha_tail``).
-    correlation : DataFrame or None
-        Correlation rows (``alpha_in, tail_alpha_out, tail_alpha_lo, tail_alpha_hi, kappa, status``).
-    scaling : DataFrame or None
-        Local slopes of the scaling experiment (:func:`htmu.study.experiments.scaling_exponents`); see
-        :func:`scaling_verdict`.
     seed : int
         Seed of the bootstrap resampling (results are reproducible bit for bit).
     n_boot : int
         Bootstrap resamples per trend claim.
+    **tables : DataFrame or None
+        The theory tables the claims read, by name (the tables of
+        :data:`htmu.study.experiments.EXPERIMENTS`): ``ensemble`` (``gamma, kappa, draw, ks_vs_htmp, ...``),
+        ``estimator`` (the estimator summary: ``n, bias, rel_bias, coverage, coverage_lo, coverage_hi``),
+        ``structure`` (``structure, param, freedom, kappa, ...``), ``correlation`` (``alpha_in,
+        tail_alpha_out, ...``) and ``scaling`` (:func:`htmu.study.experiments.scaling_exponents`, see
+        :func:`scaling_verdict`). A missing table makes its claim "not run".
 
     Returns
     -------
@@ -624,20 +640,19 @@ def build_scorecard(
     """
     if n_boot < 1:
         raise ValueError(f"n_boot must be positive, got {n_boot!r}")
+    tables = {"fits": fits, **tables}
+    read = {name for claim in CLAIMS.values() for name in claim.inputs}
+    unknown = sorted(set(tables) - read)
+    if unknown:
+        raise ValueError(f"tables {unknown}: no claim reads them; the claims read {sorted(read)}")
     rng = np.random.default_rng(seed)
-
-    def boot_rng() -> np.random.Generator:
-        # one child stream per trend claim, so adding a claim does not shift the others' resamples
-        return np.random.default_rng(rng.integers(2**63))
-
     rows: list[dict[str, str]] = []
-    rows += _claims_batch(fits, boot_rng(), n_boot)
-    rows += _claim_ntk(fits)
-    rows.append(_claim_ensemble(ensemble))
-    rows.append(_claim_estimator(estimator))
-    rows.append(_claim_structure(structure, boot_rng(), n_boot))
-    rows.append(_claim_correlation(correlation, boot_rng(), n_boot))
-    rows.append(_claim_scaling(scaling))
+    for claim in CLAIMS.values():
+        args = [tables.get(name) for name in claim.inputs]
+        # one child stream per bootstrapping claim, so adding a claim does not shift the others' resamples
+        kw = {"rng": np.random.default_rng(rng.integers(2**63)), "n_boot": n_boot} if claim.bootstrap else {}
+        out = claim.score(*args, **kw)
+        rows += out if isinstance(out, list) else [out]
     return pd.DataFrame(rows, columns=list(SCORECARD_COLUMNS))
 
 
@@ -662,6 +677,40 @@ def _claim_estimator(estimator: pd.DataFrame | None) -> dict[str, str]:
         verdict,
         f"majority rule, success = 0.95 within the Wilson interval of the empirical coverage: {why}.",
     )
+
+
+@dataclass(frozen=True)
+class Claim:
+    """One claim of the paper (or a group of rows, one per architecture), scored from the tables it reads.
+
+    Attributes
+    ----------
+    score : callable
+        ``score(*tables) -> row or list of rows`` (:data:`SCORECARD_COLUMNS`), the tables in the order of
+        ``inputs`` (None when missing: the claim is then "not run"); a bootstrapping claim also takes
+        ``rng`` and ``n_boot``.
+    inputs : tuple of str
+        The tables it reads: ``fits`` or tables of :data:`htmu.study.experiments.EXPERIMENTS`.
+    bootstrap : bool
+        Whether it resamples (trend rule); each such claim gets its own child stream of the scorecard's seed.
+    """
+
+    score: Callable[..., list[dict[str, str]] | dict[str, str]]
+    inputs: tuple[str, ...]
+    bootstrap: bool = False
+
+
+#: Every claim of the scorecard, in the order of its rows. To add one: write its ``_claim_<name>`` above and an
+#: entry here (its experiment goes into :data:`htmu.study.experiments.EXPERIMENTS`).
+CLAIMS: dict[str, Claim] = {
+    "batch_size": Claim(_claims_batch, ("fits",), bootstrap=True),
+    "ntk": Claim(_claim_ntk, ("fits",)),
+    "ensemble": Claim(_claim_ensemble, ("ensemble",)),
+    "estimator": Claim(_claim_estimator, ("estimator",)),
+    "structure": Claim(_claim_structure, ("structure",), bootstrap=True),
+    "correlation": Claim(_claim_correlation, ("correlation",), bootstrap=True),
+    "scaling": Claim(_claim_scaling, ("scaling",)),
+}
 
 
 # ---------------------------------------------------------------------------------------------- report

@@ -1,14 +1,16 @@
-"""Validation of the workflow configuration against its JSON Schema, with defaults filled in.
+"""The workflow's configuration: validation against its JSON Schema, defaults filled in, and the run names.
 
-The schema lives in ``workflow/schemas/config.schema.yaml``; this module only interprets it, so the
-package stays ignorant of Snakemake while the Snakefile and the tests share one validator. Checks that
-involve several keys, the data set's size or the architectures' layers follow the schema
-(:func:`validate_config`). The module imports neither torch nor the data sets, so that planning the
-workflow stays fast: the few facts it needs from them are copied here and checked against the real
-modules by ``tests/test_config.py``.
+The schema lives in ``workflow/schemas/config.schema.yaml`` (each theory experiment's section is declared with
+the experiment and joined to it by :func:`load_schema`); it alone holds the defaults, and this module only
+interprets it, so the package stays ignorant of Snakemake while the Snakefile, the tests and direct callers of
+:mod:`htmu.study.data` (:func:`validate_dataset`) share one validator. Checks that involve several keys, the
+data set's size or the architectures' layers follow the schema (:func:`validate_config`). The module imports
+neither torch nor the data sets, so that planning the workflow stays fast: the data sets' sizes live here
+(:mod:`htmu.study.data` reads them), and the architectures' parameter names are copied here and checked
+against the real models by ``tests/test_config.py``.
 
-Run ``python -m htmu.study.config --schema workflow/schemas/config.schema.yaml FILE`` to check a config file
-before Snakemake reads it (``make run`` does): a YAML error is then reported with its file and line.
+Run ``python -m htmu.study.config FILE`` to check a config file before Snakemake reads it (``make run``
+does): a YAML error is then reported with its file and line.
 """
 
 from __future__ import annotations
@@ -25,12 +27,16 @@ from typing import Any
 import jsonschema
 import yaml
 
-# Sizes of the data sets (htmu.study.data: DIGITS_SIZE, DIGITS_DEFAULT_TEST, CIFAR10_SIZES) and the default
-# CIFAR-10 folder (htmu.study.data.validate_dataset_cfg).
+from htmu.study.experiments import EXPERIMENTS
+
+#: The workflow's schema, in the checkout that holds this package (src/htmu/study -> workflow/schemas).
+SCHEMA_PATH = Path(__file__).resolve().parents[3] / "workflow" / "schemas" / "config.schema.yaml"
+
+#: Sizes of the data sets (htmu.study.data reads them from here): scikit-learn's digits (its test subset, 20% by
+#: default) and CIFAR-10's two splits.
 DIGITS_SIZE = 1797
 DIGITS_DEFAULT_TEST = 360
 CIFAR10_SIZES = {"train": 50_000, "test": 10_000}
-CIFAR10_DEFAULT_ROOT = "data/"
 
 
 def _with_bias(*modules: str) -> tuple[str, ...]:
@@ -99,8 +105,18 @@ def _key(path) -> str:
 
 
 def load_schema(path: str | Path) -> dict:
+    """The workflow's JSON Schema: the YAML file at ``path``, with one ``theory.<name>`` section per experiment.
+
+    Each experiment declares its section's keys, bounds and defaults itself
+    (:data:`htmu.study.experiments.EXPERIMENTS`), so that adding one touches no schema file.
+    """
     with open(path) as fh:
-        return yaml.safe_load(fh)
+        schema = yaml.safe_load(fh)
+    theory = schema["properties"]["theory"]["properties"]
+    for name, experiment in EXPERIMENTS.items():
+        theory[name] = {"type": "object", "additionalProperties": False, "default": {},
+                        "properties": copy.deepcopy(experiment.params)}  # fmt: skip
+    return schema
 
 
 def validate_config(
@@ -125,17 +141,51 @@ def validate_config(
         maximum of 1``.
     """
     cfg = copy.deepcopy(dict(config))
-    _check_finite(cfg, ())
-    errors = sorted(_Validator(schema).iter_errors(cfg), key=lambda e: (len(e.path), list(map(str, e.path))))
-    if errors:
-        err = errors[0]
-        # a tuple entry (e.g. the gamma of a (gamma, kappa) pair) says what it is through its title
-        what = f" ({err.schema['title']})" if err.path and "title" in err.schema else ""
-        raise ConfigError(f"config key '{_key(err.path)}'{what}: {err.message}")
+    _validate(cfg, schema)
     _check_cross_keys(cfg)
     if base_dir is not None:
         _check_files(cfg, Path(base_dir))
     return cfg
+
+
+def validate_dataset(dataset: Mapping[str, Any]) -> dict:
+    """Return a validated copy of a ``dataset`` config section, defaults filled in, as the workflow checks it.
+
+    The section is checked against the workflow's schema (:data:`SCHEMA_PATH`) and its sizes against the data
+    set's (:func:`validate_config` does the same as part of the whole configuration). For direct callers of
+    :mod:`htmu.study.data`.
+
+    Raises
+    ------
+    ConfigError
+        On the first problem found, as one line naming the key (``config key 'dataset.n_train': ...``).
+    """
+    schema = load_schema(SCHEMA_PATH)
+    cfg = {"dataset": copy.deepcopy(dataset) if isinstance(dataset, Mapping) else dataset}
+    _validate(cfg, {"type": "object", "properties": {"dataset": schema["properties"]["dataset"]}})
+    _check_dataset(cfg["dataset"])
+    return cfg["dataset"]
+
+
+def _validate(cfg: dict, schema: Mapping[str, Any]) -> None:
+    """Fill ``cfg``'s defaults in place; raise the first error (shallowest key first) as one line."""
+    _check_finite(cfg, ())
+    errors = sorted(_Validator(schema).iter_errors(cfg), key=lambda e: (len(e.path), list(map(str, e.path))))
+    if not errors:
+        return
+    err = errors[0]
+    key = _key(err.path)
+    if err.validator == "additionalProperties":
+        # name the unknown key itself, and what the mapping takes instead
+        allowed = list(err.schema.get("properties", {}))
+        unknown = [str(k) for k in err.instance if k not in allowed]
+        where = "" if key == "<top level>" else f"{key}."
+        raise ConfigError(
+            f"config key '{key}': unknown key {', '.join(where + k for k in unknown)} (it takes {', '.join(allowed)})"
+        )
+    # a tuple entry (e.g. the gamma of a (gamma, kappa) pair) says what it is through its title
+    what = f" ({err.schema['title']})" if err.path and "title" in err.schema else ""
+    raise ConfigError(f"config key '{key}'{what}: {err.message}")
 
 
 def _check_finite(value: Any, path: tuple) -> None:
@@ -169,12 +219,10 @@ def _check_cross_keys(cfg: dict) -> None:
             raise ConfigError(
                 f"config key 'spectra.stages[{i}]': {stage!r} needs {int(m.group(1))} in training.snapshot_epochs"
             )
-    sc = cfg["theory"]["scaling"]
-    if sc["ratio"] * min(sc["ns"]) < 2:
-        raise ConfigError(
-            f"config key 'theory.scaling.ratio': {sc['ratio']} x min(ns) = {sc['ratio'] * min(sc['ns']):g} is below "
-            "the 2 features the proportional setup needs"
-        )
+    for name, experiment in EXPERIMENTS.items():
+        message = experiment.check(cfg["theory"][name]) if experiment.check else None
+        if message:
+            raise ConfigError(message)
     for i, epoch in enumerate(cfg["training"]["snapshot_epochs"]):
         if epoch > cfg["epochs"]:
             raise ConfigError(
@@ -188,26 +236,7 @@ def _check_cross_keys(cfg: dict) -> None:
                     f"config key 'spectra.{kind}.architectures[{i}]': {arch!r} is not in architectures"
                 )
     ds = cfg["dataset"]
-    if ds["name"] == "digits" and ds["n_train"] is not None:
-        n_test = DIGITS_DEFAULT_TEST if ds["n_test"] is None else ds["n_test"]
-        if ds["n_train"] + n_test > DIGITS_SIZE:
-            raise ConfigError(
-                f"config key 'dataset.n_train': digits has {DIGITS_SIZE} images, n_train + n_test "
-                f"({ds['n_train']} + {n_test}) exceeds it"
-            )
-    if ds["name"] == "cifar10":
-        for split in ("train", "test"):
-            n = ds[f"n_{split}"]
-            if n is not None and n > CIFAR10_SIZES[split]:
-                raise ConfigError(
-                    f"config key 'dataset.n_{split}': {n} exceeds the {CIFAR10_SIZES[split]} CIFAR-10 {split} images"
-                )
-    if ds["name"] == "synthetic":
-        for key in ("n_train", "n_test"):
-            if ds[key] is None:
-                raise ConfigError(
-                    f"config key 'dataset.{key}': required (an integer) for the synthetic data set"
-                )
+    _check_dataset(ds)
 
     # Sizes beyond the training subset would silently shrink to it.
     n_train = _training_size(ds)
@@ -234,11 +263,35 @@ def _check_cross_keys(cfg: dict) -> None:
                 )
 
 
+def _check_dataset(ds: dict) -> None:
+    """The data set's sizes (constraints between the keys of a validated ``dataset`` section)."""
+    if ds["name"] == "digits" and ds["n_train"] is not None:
+        n_test = DIGITS_DEFAULT_TEST if ds["n_test"] is None else ds["n_test"]
+        if ds["n_train"] + n_test > DIGITS_SIZE:
+            raise ConfigError(
+                f"config key 'dataset.n_train': digits has {DIGITS_SIZE} images, n_train + n_test "
+                f"({ds['n_train']} + {n_test}) exceeds it"
+            )
+    if ds["name"] == "cifar10":
+        for split in ("train", "test"):
+            n = ds[f"n_{split}"]
+            if n is not None and n > CIFAR10_SIZES[split]:
+                raise ConfigError(
+                    f"config key 'dataset.n_{split}': {n} exceeds the {CIFAR10_SIZES[split]} CIFAR-10 {split} images"
+                )
+    if ds["name"] == "synthetic":
+        for key in ("n_train", "n_test"):
+            if ds[key] is None:
+                raise ConfigError(
+                    f"config key 'dataset.{key}': required (an integer) for the synthetic data set"
+                )
+
+
 def _check_files(cfg: dict, base_dir: Path) -> None:
     """Files the config names exist (relative paths are read from ``base_dir``)."""
     ds = cfg["dataset"]
-    if ds["name"] == "cifar10" and not ds.get("download", False):
-        folder = (base_dir / ds.get("root", CIFAR10_DEFAULT_ROOT)).resolve() / "cifar-10-batches-py"
+    if ds["name"] == "cifar10" and not ds["download"]:
+        folder = (base_dir / ds["root"]).resolve() / "cifar-10-batches-py"
         if not folder.is_dir():
             raise ConfigError(
                 f"config key 'dataset.root': {folder} does not exist; point dataset.root at the folder holding "
@@ -314,7 +367,9 @@ def main(argv: list[str] | None = None) -> int:
     """``python -m htmu.study.config``: check config files as the workflow will, one line per problem."""
     parser = argparse.ArgumentParser(prog="python -m htmu.study.config", description=main.__doc__)
     parser.add_argument("files", nargs="+", metavar="FILE", help="YAML config files")
-    parser.add_argument("--schema", required=True, help="the workflow's config.schema.yaml")
+    parser.add_argument(
+        "--schema", default=SCHEMA_PATH, help=f"the workflow's config.schema.yaml (default: {SCHEMA_PATH})"
+    )
     parser.add_argument(
         "--base-dir", default=".", help="the workflow's working directory (relative paths; default: .)"
     )

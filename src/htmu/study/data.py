@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,19 +44,11 @@ from typing import Any
 import numpy as np
 import torch
 
-DATASETS: tuple[str, ...] = ("digits", "cifar10", "synthetic")
-COVARIANCES: tuple[str, ...] = ("isotropic", "power_law")
-IMAGE_SHAPE: tuple[int, int, int] = (3, 32, 32)
-DIGITS_SIZE = 1797
-DIGITS_DEFAULT_TEST = 360
-CIFAR10_SIZES = {"train": 50_000, "test": 10_000}
-SUBSET_FORMAT_VERSION = 1
+from htmu._io import atomic_path
+from htmu.study.config import DIGITS_DEFAULT_TEST, DIGITS_SIZE, validate_dataset
 
-_KEYS: dict[str, set[str]] = {
-    "digits": {"name", "n_train", "n_test"},
-    "cifar10": {"name", "n_train", "n_test", "root", "download"},
-    "synthetic": {"name", "n_train", "n_test", "num_classes", "covariance", "alpha", "teacher_seed"},
-}
+IMAGE_SHAPE: tuple[int, int, int] = (3, 32, 32)
+SUBSET_FORMAT_VERSION = 1
 
 
 @dataclass(frozen=True)
@@ -79,75 +70,27 @@ class Subset:
     meta: dict = field(default_factory=dict)
 
 
-def _check_count(cfg: dict, key: str, maximum: int | None) -> int | None:
-    value = cfg.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"dataset.{key}: expected a positive integer or null, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"dataset.{key}: {value} exceeds the {maximum} available points")
-    return int(value)
-
-
 def validate_dataset_cfg(dataset_cfg: dict) -> dict:
-    """Check a data-set config and fill in its defaults.
+    """Check a data-set config and fill in its defaults, as the workflow does.
+
+    The section is validated against the workflow's schema, which holds every default
+    (:func:`htmu.study.config.validate_dataset`); for digits, null sizes then become numbers: the default test
+    subset (:data:`htmu.study.config.DIGITS_DEFAULT_TEST` images) and the rest for training.
 
     Returns
     -------
     dict
-        A new dict with every key of the data set's kind present (defaults filled in).
+        A new dict with every key of the data set's kind present.
 
     Raises
     ------
     ValueError
         Unknown ``name``, unknown key, or a bad value; the message names the key.
     """
-    if not isinstance(dataset_cfg, dict):
-        raise ValueError(f"dataset: expected a mapping, got {type(dataset_cfg).__name__}")
-    name = dataset_cfg.get("name")
-    if name not in DATASETS:
-        raise ValueError(f"dataset.name: unknown data set {name!r}; expected one of {DATASETS}")
-    unknown = set(dataset_cfg) - _KEYS[name]
-    if unknown:
-        raise ValueError(f"dataset.{sorted(unknown)[0]}: unknown key for data set {name!r}")
-    cfg = dict(dataset_cfg)
-    if name == "digits":
-        n_test = _check_count(cfg, "n_test", DIGITS_SIZE - 1)
-        cfg["n_test"] = DIGITS_DEFAULT_TEST if n_test is None else n_test
-        n_train = _check_count(cfg, "n_train", DIGITS_SIZE - cfg["n_test"])
-        cfg["n_train"] = DIGITS_SIZE - cfg["n_test"] if n_train is None else n_train
-    elif name == "cifar10":
-        cfg["n_train"] = _check_count(cfg, "n_train", CIFAR10_SIZES["train"])
-        cfg["n_test"] = _check_count(cfg, "n_test", CIFAR10_SIZES["test"])
-        cfg["root"] = str(cfg.get("root", "data/"))
-        download = cfg.get("download", False)
-        if not isinstance(download, bool):
-            raise ValueError(f"dataset.download: expected true or false, got {download!r}")
-        cfg["download"] = download
-    else:
-        for key in ("n_train", "n_test"):
-            if cfg.get(key) is None:
-                raise ValueError(f"dataset.{key}: required (a positive integer) for the synthetic data set")
-            _check_count(cfg, key, None)
-        num_classes = cfg.setdefault("num_classes", 10)
-        if isinstance(num_classes, bool) or not isinstance(num_classes, int) or num_classes < 2:
-            raise ValueError(f"dataset.num_classes: expected an integer ≥ 2, got {num_classes!r}")
-        covariance = cfg.setdefault("covariance", "isotropic")
-        if covariance not in COVARIANCES:
-            raise ValueError(f"dataset.covariance: unknown {covariance!r}; expected one of {COVARIANCES}")
-        alpha = cfg.setdefault("alpha", 1.0)
-        if (
-            isinstance(alpha, bool)
-            or not isinstance(alpha, (int, float))
-            or not np.isfinite(alpha)
-            or alpha < 0
-        ):
-            raise ValueError(f"dataset.alpha: expected a finite number ≥ 0, got {alpha!r}")
-        cfg["alpha"] = float(alpha)
-        teacher_seed = cfg.setdefault("teacher_seed", 0)
-        if isinstance(teacher_seed, bool) or not isinstance(teacher_seed, int) or teacher_seed < 0:
-            raise ValueError(f"dataset.teacher_seed: expected a non-negative integer, got {teacher_seed!r}")
+    cfg = validate_dataset(dataset_cfg)
+    if cfg["name"] == "digits":
+        cfg["n_test"] = DIGITS_DEFAULT_TEST if cfg["n_test"] is None else cfg["n_test"]
+        cfg["n_train"] = DIGITS_SIZE - cfg["n_test"] if cfg["n_train"] is None else cfg["n_train"]
     return cfg
 
 
@@ -284,7 +227,9 @@ def _meta(cfg: dict, seed: int, train_idx: np.ndarray, test_idx: np.ndarray, sou
         "indices_source": source,
         "n_train": int(train_idx.size),
         "n_test": int(test_idx.size),
-        "num_classes": int(cfg.get("num_classes", 10)),
+        "num_classes": int(
+            cfg.get("num_classes", 10)
+        ),  # only the synthetic task names it: 10 classes otherwise
         "input_shape": list(IMAGE_SHAPE),
         "config": cfg,
         "format_version": SUBSET_FORMAT_VERSION,
@@ -319,23 +264,15 @@ def write_subset(dataset_cfg: dict, seed: int, path: str | os.PathLike) -> dict:
     seed = _check_seed(seed)
     train_idx, test_idx, source = _indices(cfg, seed)
     meta = _meta(cfg, seed, train_idx, test_idx, source)
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            np.savez(
-                fh,
-                train_indices=train_idx.astype(np.int64),
-                test_indices=test_idx.astype(np.int64),
-                seed=np.int64(seed),
-                config_json=np.array(json.dumps(cfg, sort_keys=True)),
-                meta_json=np.array(json.dumps(meta, sort_keys=True)),
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        np.savez(
+            fh,
+            train_indices=train_idx.astype(np.int64),
+            test_indices=test_idx.astype(np.int64),
+            seed=np.int64(seed),
+            config_json=np.array(json.dumps(cfg, sort_keys=True)),
+            meta_json=np.array(json.dumps(meta, sort_keys=True)),
+        )
     return meta
 
 

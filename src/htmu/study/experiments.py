@@ -19,6 +19,9 @@ The random-matrix samplers and estimators come from :mod:`htmu.ensembles`, :mod:
 :mod:`htmu.fit.estimate`; every experiment also accepts them as arguments (``sampler=``, ``fit=``, ...) so that
 it can be checked against samplers and estimators with known behaviour.
 
+:data:`EXPERIMENTS` is what the workflow runs: one rule per experiment, with the tables it writes, the schema of
+its config section (with the defaults) and its random stream (:class:`Experiment`).
+
 References
 ----------
 L. Hodgkinson, Z. Wang, M. W. Mahoney, "Models of Heavy-Tailed Mechanistic Universality", ICML 2025
@@ -27,8 +30,10 @@ L. Hodgkinson, Z. Wang, M. W. Mahoney, "Models of Heavy-Tailed Mechanistic Unive
 
 from __future__ import annotations
 
+import copy
 import math
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,9 +41,11 @@ import pandas as pd
 import xarray as xr
 from scipy import stats
 
-from htmu.stats import Z95, spearman_ci, wilson_interval
+from htmu.stats import Z95, ks_statistic, spearman_ci, wilson_interval
 
 __all__ = [
+    "EXPERIMENTS",
+    "Experiment",
     "ensemble_check",
     "estimator_study",
     "summarise_estimator",
@@ -166,18 +173,6 @@ def kappa_moments(eigenvalues: np.ndarray, gamma: float) -> float:
     return 2.0 * gamma / excess if excess > 0 else math.inf
 
 
-def _ks_statistic(x: np.ndarray, cdf_values: np.ndarray) -> float:
-    r"""Kolmogorov distance :math:`\sup_x |F_n(x) - F(x)|` of a sample from a continuous law.
-
-    The supremum is attained at a sample point, on either side of its jump:
-    :math:`\max_i \max(i/n - F(x_{(i)}),\ F(x_{(i)}) - (i-1)/n)`.
-    """
-    f = np.asarray(cdf_values, dtype=float)[np.argsort(x, kind="stable")]
-    n = f.size
-    i = np.arange(1, n + 1)
-    return float(max(np.max(i / n - f), np.max(f - (i - 1) / n)))
-
-
 # --------------------------------------------------------------------------------------------------
 # 6. Spearman correlation with a bootstrap interval (used by the others)
 # --------------------------------------------------------------------------------------------------
@@ -187,14 +182,12 @@ def _ks_statistic(x: np.ndarray, cdf_values: np.ndarray) -> float:
 # 1. the ensemble against the law
 # --------------------------------------------------------------------------------------------------
 
-DEFAULT_ENSEMBLE_GRID = ((0.3255, 1.9), (0.3255, 5.5), (0.5, 2.0), (0.25, 6.0))
-
 
 def ensemble_check(
-    grid: Sequence[tuple[float, float]] = DEFAULT_ENSEMBLE_GRID,
-    n: int = 1000,
-    draws: int = 3,
-    rng: np.random.Generator | None = None,
+    grid: Sequence[tuple[float, float]],
+    n: int,
+    draws: int,
+    rng: np.random.Generator,
     *,
     sampler: Sampler | None = None,
     fit: FitFn | None = None,
@@ -256,7 +249,7 @@ def ensemble_check(
         for d in range(draws):
             eigs = np.sort(np.asarray(sampler(n, gamma, kappa, rng), dtype=float))
             pooled[c, d * n : (d + 1) * n] = eigs
-            ks = _ks_statistic(eigs, cdf(eigs, gamma, kappa))
+            ks = ks_statistic(cdf(eigs, gamma, kappa))
             rows.append(
                 {"gamma": gamma, "kappa": kappa, "draw": d, "n": n, "ks_vs_htmp": ks}
                 | _fit_fields(fit(eigs, gamma, form="direct", rng=rng, ci=True))
@@ -291,11 +284,11 @@ def ensemble_check(
 
 
 def estimator_study(
-    gamma: float = 0.3255,
-    kappa: float = 5.5,
-    ns: Sequence[int] = (200, 500, 1000),
-    draws: int = 20,
-    rng: np.random.Generator | None = None,
+    gamma: float,
+    kappa: float,
+    ns: Sequence[int],
+    draws: int,
+    rng: np.random.Generator,
     *,
     sampler: Sampler | None = None,
     fit: FitFn | None = None,
@@ -500,10 +493,10 @@ def eigenvector_freedom(
 
 
 def structure_experiment(
-    n: int = 500,
-    gamma: float = 0.5,
-    draws: int = 3,
-    rng: np.random.Generator | None = None,
+    n: int,
+    gamma: float,
+    draws: int,
+    rng: np.random.Generator,
     *,
     block_counts: Sequence[int] = (2, 5, 10, 25, 50),
     sampler: Sampler | None = None,
@@ -688,11 +681,11 @@ def structure_trend(
 
 
 def correlation_experiment(
-    n: int = 300,
-    gamma: float = 0.5,
-    alphas: Sequence[float] = (0.0, 0.5, 1.0, 1.5),
-    draws: int = 3,
-    rng: np.random.Generator | None = None,
+    n: int,
+    gamma: float,
+    alphas: Sequence[float],
+    draws: int,
+    rng: np.random.Generator,
     *,
     activation: str = "linear",
     select: FitFn | None = None,
@@ -815,7 +808,6 @@ def correlation_experiment(
 
 #: (kappa, gamma, ell) of the default sweep: q = κ(1 − γ)/(2γ) = 0.5 twice, where κ and γ enter the derived
 #: exponent, and the paper's (κ, γ) = (5.5, 0.3255), q = 5.7, where the derived exponent is 2ℓ.
-DEFAULT_SCALING_GRID = ((1.0, 0.5, 0.9), (1.0, 0.5, 0.6), (5.5, 0.3255, 0.5))
 #: The setups of :func:`scaling_experiment`, each with its spectral form.
 SCALING_SETUPS = {"proportional": "direct", "fixed_d": "inverse"}
 #: A local slope counts as asymptotic when the deterministic equivalent's local slope at that n lies within
@@ -1035,16 +1027,18 @@ def _setup_label(setup: str, form: str, sigma: float, ratio: float, p: int) -> s
     return f"{size}, {form} form, σ = {sigma:g}"
 
 
+# Long by design: the checks of every argument of the two setups, then one loop over (setup, case, n, draw)
+# building the rows; the numerics are in ridge_exact_error and the samplers.
 def scaling_experiment(
-    grid: Sequence[tuple[float, float, float]] = DEFAULT_SCALING_GRID,
-    ns: Sequence[int] = (200, 400, 800, 1600, 3200, 6400),
-    draws: int = 3,
-    rng: np.random.Generator | None = None,
+    grid: Sequence[tuple[float, float, float]],
+    ns: Sequence[int],
+    draws: int,
+    rng: np.random.Generator,
     *,
-    ratio: float = 0.1,
-    d: int = 50,
-    sigma: float = 0.1,
-    spectrum: str | Sampler = "quantiles",
+    ratio: float,
+    d: int,
+    sigma: float,
+    spectrum: str | Sampler,
 ) -> pd.DataFrame:
     r"""Generalisation error of ridge regression on Master-Model features against the sample size n.
 
@@ -1202,6 +1196,8 @@ def _secant_slope(n1: float, e1: np.ndarray, n2: float, e2: np.ndarray) -> tuple
     return slope, slope - half, slope + half
 
 
+# Long by design: one pass over the cases, the simulated local slopes with their intervals, then the
+# deterministic equivalent's slopes on a grid, both rows in one layout.
 def scaling_exponents(
     df: pd.DataFrame, *, n_max_theory: float = 1e8, points: int = 40, tol: float = ASYMPTOTIC_TOL
 ) -> pd.DataFrame:
@@ -1333,3 +1329,178 @@ def scaling_exponents(
             "slope_hi", "theory_slope", "derived_slope", "claimed_slope", "bound_slope", "asymptotic",
             "agrees_theory", "draws"]  # fmt: skip
     return res[cols]
+
+
+# --------------------------------------------------------------------------------------------------
+# the registry: what the workflow runs
+# --------------------------------------------------------------------------------------------------
+
+#: What an experiment returns: table name -> DataFrame (written as CSV) or Dataset (written as NetCDF).
+Tables = dict[str, "pd.DataFrame | xr.Dataset"]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    """One experiment of the workflow: rule ``theory_<name>``, config section ``theory.<name>``.
+
+    Attributes
+    ----------
+    run : callable
+        ``run(params, rng) -> Tables``: the experiment on its validated config section.
+    outputs : mapping of str to str
+        Table name -> file under ``results/theory/`` (``.csv`` for a DataFrame, ``.nc`` for a Dataset). Claims
+        and figures name the tables they read; names are unique across the study.
+    params : mapping
+        JSON Schema ``properties`` of the config section ``theory.<name>``, each with its default: the
+        workflow's schema takes them from here (:func:`htmu.study.config.load_schema`), so that the defaults
+        live in one place.
+    stream : int
+        The experiment's random stream: its generator is ``default_rng([theory.seed, stream])``. Fixed per
+        experiment (unique), so that adding an experiment changes no other's numbers.
+    check : callable, optional
+        ``check(params) -> message or None``: a constraint between the section's keys that JSON Schema cannot
+        state (the message names the key).
+    mem_mb, runtime : int
+        Cluster resources of the rule (MB, minutes).
+    """
+
+    run: Callable[[dict[str, Any], np.random.Generator], Tables]
+    outputs: dict[str, str]
+    params: dict[str, dict[str, Any]]
+    stream: int
+    check: Callable[[dict[str, Any]], str | None] | None = None
+    mem_mb: int = 4000
+    runtime: int = 60
+
+    def defaults(self) -> dict[str, Any]:
+        """The section's default values (a fresh copy)."""
+        return {key: copy.deepcopy(spec["default"]) for key, spec in self.params.items()}
+
+
+def _int(minimum: int, default: int, description: str = "") -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": "integer", "minimum": minimum, "default": default}
+    return spec | ({"description": description} if description else {})
+
+
+def _number(bounds: dict[str, float], default: float, description: str = "") -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": "number", **bounds, "default": default}
+    return spec | ({"description": description} if description else {})
+
+
+def _array(items: dict[str, Any], min_items: int, default: list, description: str = "") -> dict[str, Any]:
+    spec: dict[str, Any] = {"type": "array", "minItems": min_items, "items": items, "default": default}
+    return spec | ({"description": description} if description else {})
+
+
+def _tuples(titles: dict[str, dict[str, Any]], default: list, description: str) -> dict[str, Any]:
+    """An array of fixed-length tuples whose entries say what they are through their titles."""
+    items = [{"title": title, "type": "number", **bounds} for title, bounds in titles.items()]
+    return {
+        "type": "array",
+        "minItems": 1,
+        "items": {"type": "array", "minItems": len(items), "maxItems": len(items), "items": items},
+        "default": default,
+        "description": description,
+    }
+
+
+_UNIT = {"exclusiveMinimum": 0, "exclusiveMaximum": 1}
+_POSITIVE = {"exclusiveMinimum": 0}
+
+
+def _run_ensemble(c: dict[str, Any], rng: np.random.Generator) -> Tables:
+    rows, eigs = ensemble_check([tuple(g) for g in c["grid"]], c["n"], c["draws"], rng)
+    return {"ensemble": rows, "ensemble_eigs": eigs}
+
+
+def _run_estimator(c: dict[str, Any], rng: np.random.Generator) -> Tables:
+    rows = estimator_study(c["gamma"], c["kappa"], c["ns"], c["draws"], rng)
+    return {"estimator_draws": rows, "estimator": summarise_estimator(rows)}
+
+
+def _run_structure(c: dict[str, Any], rng: np.random.Generator) -> Tables:
+    return {"structure": structure_experiment(c["n"], c["gamma"], c["draws"], rng)}
+
+
+def _run_correlation(c: dict[str, Any], rng: np.random.Generator) -> Tables:
+    return {"correlation": correlation_experiment(c["n"], c["gamma"], c["alphas"], c["draws"], rng)}
+
+
+def _run_scaling(c: dict[str, Any], rng: np.random.Generator) -> Tables:
+    raw = scaling_experiment([tuple(g) for g in c["grid"]], c["ns"], c["draws"], rng, ratio=c["ratio"], d=c["d"],
+                             sigma=c["sigma"], spectrum=c["spectrum"])  # fmt: skip
+    return {"scaling_raw": raw, "scaling": scaling_exponents(raw)}
+
+
+def _check_scaling(c: dict[str, Any]) -> str | None:
+    if c["ratio"] * min(c["ns"]) < 2:
+        return (
+            f"config key 'theory.scaling.ratio': {c['ratio']} x min(ns) = {c['ratio'] * min(c['ns']):g} is below "
+            "the 2 features the proportional setup needs"
+        )
+    return None
+
+
+#: Every experiment of the workflow, in the order of its rules. To add one: write its function above, a
+#: ``_run_<name>`` and an entry here; its claim goes into :data:`htmu.study.claims.CLAIMS`.
+EXPERIMENTS: dict[str, Experiment] = {
+    "ensemble": Experiment(
+        _run_ensemble,
+        outputs={"ensemble": "ensemble.csv", "ensemble_eigs": "ensemble_eigs.nc"},
+        params={
+            "n": _int(20, 1000),
+            "draws": _int(1, 3),
+            "grid": _tuples({"gamma": _UNIT, "kappa": _POSITIVE}, [[0.3255, 1.9], [0.3255, 5.5], [0.5, 2.0], [0.25, 6.0]],
+                            "(gamma, kappa) pairs sampled from the high-temperature ensemble."),
+        },
+        stream=1,
+    ),
+    "estimator": Experiment(
+        _run_estimator,
+        outputs={"estimator_draws": "estimator.csv", "estimator": "estimator_summary.csv"},
+        params={
+            "ns": _array({"type": "integer", "minimum": 20}, 1, [200, 500, 1000]),
+            "draws": _int(2, 20),
+            "gamma": _number(_UNIT, 0.3255),
+            "kappa": _number(_POSITIVE, 5.5),
+        },
+        stream=2,
+    ),
+    "structure": Experiment(
+        _run_structure,
+        outputs={"structure": "structure.csv"},
+        params={"n": _int(20, 500), "gamma": _number(_UNIT, 0.5), "draws": _int(1, 3)},
+        stream=4,
+    ),
+    "correlation": Experiment(
+        _run_correlation,
+        outputs={"correlation": "correlation.csv"},
+        params={
+            "n": _int(20, 300),
+            "gamma": _number(_UNIT, 0.5),
+            "alphas": _array({"type": "number", "minimum": 0}, 2, [0.0, 0.5, 1.0, 1.5]),
+            "draws": _int(1, 3),
+        },
+        stream=0,
+    ),
+    "scaling": Experiment(
+        _run_scaling,
+        outputs={"scaling_raw": "scaling.csv", "scaling": "scaling_exponents.csv"},
+        params={
+            "ns": _array({"type": "integer", "minimum": 10}, 3, [200, 400, 800, 1600, 3200, 6400],
+                         "Sample sizes; ratio * min(ns) must be at least 2 features."),
+            "grid": _tuples({"kappa": _POSITIVE, "gamma": _UNIT, "ell": _UNIT},
+                            [[1.0, 0.5, 0.9], [1.0, 0.5, 0.6], [5.5, 0.3255, 0.5]],
+                            "(kappa, gamma, ell) triples: gamma in (0, 1), ell in (0, 1); ridge mu = n^-ell."),
+            "draws": _int(2, 3),
+            "ratio": _number(_UNIT, 0.1, "p/n of the proportional setup (direct form, no noise)."),
+            "d": _int(2, 50, "Features of the fixed-d control (inverse form)."),
+            "sigma": _number({"minimum": 0}, 0.1, "Label noise of the fixed-d control."),
+            "spectrum": {"type": "string", "enum": ["quantiles", "ensemble"], "default": "quantiles",
+                         "description": "Feature spectrum: the HTMP law's p quantiles, or a draw of the "
+                         "beta-Laguerre ensemble."},
+        },
+        stream=3,
+        check=_check_scaling,
+    ),
+}  # fmt: skip

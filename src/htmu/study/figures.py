@@ -19,7 +19,7 @@ C. H. Martin, M. W. Mahoney, "Implicit self-regularization in deep neural networ
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +45,8 @@ from htmu.stats import spearman_with_ci
 from htmu.study.claims import SPECTRUM_KEYS, kappa_rank, scaling_verdict, spectrum_rows
 
 __all__ = [
+    "FIGURES",
+    "FigureSpec",
     "InvGammaFit",
     "fig_correlation",
     "fig_ensemble",
@@ -300,42 +302,36 @@ def fig_phases(
         if len(sub) == 0:
             no_data(ax, f"seed {chosen} not available")
             continue
-        i = int(sub.index[0])
-        row_meta = sub.loc[i]
-        ev, w, n_nonpos = positive(*_eigenvalues(spectra, i))
-        if ev.size < 2:
-            no_data(ax, f"{ev.size} positive eigenvalues (status {row_meta.get('status', '?')})")
-            continue
-        x = log_hist(ax, ev, w)
-        gamma = float(row_meta.get("gamma", math.nan))
-        notes = []
-        if math.isfinite(gamma):
-            notes.append(
-                draw_pdf(
-                    ax,
-                    pdf,
-                    "mp",
-                    x,
-                    f"MP(γ={gamma:.3g}) at the mean",
-                    {"color": "k", "ls": "--", "lw": 1},
-                    gamma=gamma,
-                    scale=float(np.average(ev, weights=w)),
-                )
-            )
-        sel = _selected(fits, row_meta)
-        lines = _draw_selected(ax, pdf, sel, x, ev)
-        outcome = _outcome_text(sel)
-        if outcome:
-            lines.append(outcome)
-        if n_nonpos:
-            lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
-        lines += [n for n in notes if n]
-        ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=TEXT_BOX)
-        ax.set_xlabel(_lambda_label(row_meta, f"eigenvalue λ of the {matrix} Gram matrix (arbitrary units)"))
-        ax.set_ylabel("density p(λ) (per unit λ)")
-        ax.legend(fontsize=7, loc="upper right")
+        _phase_panel(ax, spectra, fits, sub.loc[int(sub.index[0])], int(sub.index[0]), matrix, pdf)
     fig.suptitle(title)
     return fig
+
+
+def _phase_panel(ax: Axes, spectra: xr.Dataset, fits: pd.DataFrame | None, row_meta: pd.Series, i: int,
+                 matrix: str, pdf: PdfFn) -> None:  # fmt: skip
+    """One panel of :func:`fig_phases`: spectrum ``i``'s histogram, MP at its mean, the selected law, the text."""
+    ev, w, n_nonpos = positive(*_eigenvalues(spectra, i))
+    if ev.size < 2:
+        no_data(ax, f"{ev.size} positive eigenvalues (status {row_meta.get('status', '?')})")
+        return
+    x = log_hist(ax, ev, w)
+    gamma = float(row_meta.get("gamma", math.nan))
+    notes = []
+    if math.isfinite(gamma):
+        notes.append(draw_pdf(ax, pdf, "mp", x, f"MP(γ={gamma:.3g}) at the mean", {"color": "k", "ls": "--", "lw": 1},
+                              gamma=gamma, scale=float(np.average(ev, weights=w))))  # fmt: skip
+    sel = _selected(fits, row_meta)
+    lines = _draw_selected(ax, pdf, sel, x, ev)
+    outcome = _outcome_text(sel)
+    if outcome:
+        lines.append(outcome)
+    if n_nonpos:
+        lines.append(f"{n_nonpos} eigenvalues ≤ 0 not shown")
+    lines += [n for n in notes if n]
+    ax.text(0.03, 0.03, "\n".join(lines), transform=ax.transAxes, fontsize=7, va="bottom", bbox=TEXT_BOX)
+    ax.set_xlabel(_lambda_label(row_meta, f"eigenvalue λ of the {matrix} Gram matrix (arbitrary units)"))
+    ax.set_ylabel("density p(λ) (per unit λ)")
+    ax.legend(fontsize=7, loc="upper right")
 
 
 # ----------------------------------------------------------------------------------------------- Figure 1
@@ -1009,4 +1005,37 @@ def fig_scaling(raw: pd.DataFrame | None, exponents: pd.DataFrame | None) -> Fig
     return fig
 
 
-# ------------------------------------------------------------------------------------- htmu analyze
+# ------------------------------------------------------------------------------------------------ registry
+
+
+@dataclass(frozen=True)
+class FigureSpec:
+    """One figure of the study: how it is drawn, from which tables, with which caption.
+
+    Attributes
+    ----------
+    draw : callable
+        ``draw(*tables) -> Figure``, the tables in the order of ``inputs`` (None when missing: the panels say
+        "no data").
+    inputs : tuple of str
+        The tables it reads: ``spectra``, ``fits`` or tables of :data:`htmu.study.experiments.EXPERIMENTS`.
+    caption : str
+        Its caption in the report, a file under ``workflow/report/``.
+    """
+
+    draw: Callable[..., Figure]
+    inputs: tuple[str, ...]
+    caption: str
+
+
+#: Every figure of the study (``results/figures/<name>.<format>``), in the report's order.
+FIGURES: dict[str, FigureSpec] = {
+    "phases": FigureSpec(fig_phases, ("spectra", "fits"), "phases.rst"),
+    "ntk": FigureSpec(fig_ntk, ("spectra", "fits"), "ntk.rst"),
+    "kappa_accuracy": FigureSpec(fig_kappa_accuracy, ("fits",), "kappa_accuracy.rst"),
+    "ensemble": FigureSpec(fig_ensemble, ("ensemble", "ensemble_eigs"), "ensemble.rst"),
+    "estimator": FigureSpec(fig_estimator, ("estimator",), "estimator.rst"),
+    "structure": FigureSpec(fig_structure, ("structure",), "structure.rst"),
+    "correlation": FigureSpec(fig_correlation, ("correlation",), "correlation.rst"),
+    "scaling": FigureSpec(fig_scaling, ("scaling_raw", "scaling"), "scaling.rst"),
+}

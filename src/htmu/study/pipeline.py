@@ -75,16 +75,6 @@ def job_log(path: str | os.PathLike | None) -> Iterator[logging.Logger]:
             log.removeHandler(handler)
 
 
-def _resolve_device(device: str) -> str:
-    import torch
-
-    if device == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    if device == "cuda" and not torch.cuda.is_available():
-        raise RuntimeError("training.device is 'cuda' but torch sees no CUDA device on this machine")
-    return device
-
-
 # ------------------------------------------------------------------------------------------------ data
 def run_subset(dataset: Mapping[str, Any], seed: int, out: str | os.PathLike) -> dict:
     """Draw the seeded random subset and save its indices (see :func:`htmu.study.data.write_subset`)."""
@@ -107,20 +97,19 @@ def run_train(
 ) -> dict:
     """Train one (architecture, batch size, seed) and write its checkpoints, metrics and summary.
 
+    ``training`` is the validated config section (every key present: :func:`htmu.study.config.validate_config`).
     ``resume_dir`` holds the resume state while the job runs (see :mod:`htmu.study.train`); the workflow keeps it
     outside the job's declared outputs, which Snakemake deletes when a job was interrupted.
     """
-    from htmu.study.train import train
+    from htmu.study.train import resolve_device, train
 
     arch, batch_size, seed = parse_run(run)
-    snapshots = tuple(training.get("snapshot_epochs", ()))
     summary = train(
         arch, subset, out_dir,
-        batch_size=batch_size, seed=seed, epochs=int(epochs), lr=training.get("lr"),
-        lr_scale=training.get("lr_scale", 2.0), momentum=training.get("momentum", 0.9),
-        weight_decay=training.get("weight_decay", 1e-4), schedule=training.get("schedule", "none"),
-        init=training.get("init", "default"), snapshot_epochs=snapshots,
-        device=_resolve_device(training.get("device", "auto")), num_threads=training.get("threads"),
+        batch_size=batch_size, seed=seed, epochs=int(epochs), lr=training["lr"], lr_scale=training["lr_scale"],
+        momentum=training["momentum"], weight_decay=training["weight_decay"], schedule=training["schedule"],
+        init=training["init"], snapshot_epochs=tuple(training["snapshot_epochs"]),
+        device=resolve_device(training["device"], "training.device"), num_threads=training["threads"],
         resume_dir=resume_dir, log=lambda msg: log.info("%s", msg),
     )  # fmt: skip
     log.info("training %s finished: %s", run, summary)
@@ -144,12 +133,16 @@ def run_spectra(
     subset_path: str | os.PathLike,
     out: str | os.PathLike,
     spectra: Mapping[str, Any],
-    config: Mapping[str, Any],
     run: str,
     stage: str,
-    device: str = "auto",
+    device: str,
+    *,
+    config: Mapping[str, Any] | None = None,
 ) -> None:
     """Compute the configured spectra of one checkpoint and write them as one NetCDF store.
+
+    ``spectra`` is the validated config section, ``device`` the configured ``training.device`` (``"auto"``
+    included); ``config``, the whole configuration, is only recorded in the store's provenance.
 
     A diverged run still gets a store: weights spectra carry ``status="nonfinite_weights"`` and the
     kernel spectra ``status="diverged"``, so the failure flows through the DAG to the fits table.
@@ -159,11 +152,11 @@ def run_spectra(
     from htmu.spectra import ck_spectrum, hessian_spectrum, ntk_spectrum, weight_spectra
     from htmu.study.data import load_subset
     from htmu.study.stores import spectra_to_dataset, write_netcdf
-    from htmu.study.train import load_checkpoint
+    from htmu.study.train import load_checkpoint, resolve_device
 
     arch, batch_size, seed = parse_run(run)
     model, header = load_checkpoint(model_path)
-    device = _resolve_device(device)
+    device = str(resolve_device(device, "training.device"))
     model = model.to(device)
     summary = json.loads(Path(summary_path).read_text())
     subset = load_subset(subset_path)
@@ -176,7 +169,7 @@ def run_spectra(
         elif not finite:
             records += _status_records([matrix], "diverged")
         elif matrix == "ntk":
-            archs = spectra["ntk"].get("architectures")
+            archs = spectra["ntk"]["architectures"]
             if archs is not None and arch not in archs:
                 continue
             x = subset.x_train[: spectra["ntk"]["n"]].to(device)
@@ -184,25 +177,25 @@ def run_spectra(
                 ntk_spectrum(model, x, max_memory_mb=spectra["ntk"]["max_memory_mb"], device=device)
             )
         elif matrix == "ck":
-            n = spectra["ck"].get("n")
+            n = spectra["ck"]["n"]
             x = subset.x_train if n is None else subset.x_train[:n]
             with torch.no_grad():
                 records.append(ck_spectrum(model, x.to(device)))
         elif matrix == "hessian":
             hcfg = spectra["hessian"]
-            archs = hcfg.get("architectures")
+            archs = hcfg["architectures"]
             if archs is not None and arch not in archs:
                 continue
             n = hcfg["n"]
             records += hessian_spectrum(
                 model, subset.x_train[:n].to(device), subset.y_train[:n].to(device), method=hcfg["method"],
-                layer=hcfg.get("layer"), top_k=hcfg["top_k"], slq_probes=hcfg["slq_probes"],
+                layer=hcfg["layer"], top_k=hcfg["top_k"], slq_probes=hcfg["slq_probes"],
                 slq_steps=hcfg["slq_steps"], rng=np.random.default_rng(seed),
                 max_exact_params=hcfg["max_exact_params"],
             )  # fmt: skip
         log.info("%s %s %s: %.2f s", run, stage, matrix, time.perf_counter() - t0)
     coords = {
-        "dataset": subset.meta.get("name", config.get("dataset", {}).get("name", "")),
+        "dataset": subset.meta["name"],
         "arch": arch, "batch_size": batch_size, "seed": seed, "stage": stage,
         "epoch": int(header.get("epoch", 0)), "train_status": summary.get("status", "ok"),
     }  # fmt: skip
@@ -315,9 +308,12 @@ def aggregate_fits(
     summary_paths: Sequence[str | os.PathLike],
     out_csv: str | os.PathLike,
     out_nc: str | os.PathLike,
-    config: Mapping[str, Any],
+    config: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
-    """Join all fits with the training metrics of their run; write results/fits.csv and fits.nc."""
+    """Join all fits with the training metrics of their run; write results/fits.csv and fits.nc.
+
+    ``config``, the whole configuration, is only recorded in the provenance of fits.nc.
+    """
     import xarray as xr
 
     from htmu.study.stores import write_netcdf
@@ -370,123 +366,110 @@ def aggregate_fits(
     return fits
 
 
-# ---------------------------------------------------------------------------------------------- theory
-def run_theory(experiment: str, theory: Mapping[str, Any], outputs: Sequence[str], config: Mapping) -> None:
-    """Run one theory experiment of :mod:`htmu.study.experiments` and save its tables."""
-    from htmu import theory as th
-    from htmu.study.stores import write_netcdf
+# ------------------------------------------------------------------------------------------------ tables
+def read_table(path: str | os.PathLike) -> pd.DataFrame | Any:
+    """A result table: a CSV file as a DataFrame, a NetCDF file (spectra, ensemble draws) as a Dataset."""
+    from htmu._io import read_netcdf
 
-    rng = np.random.default_rng([theory["seed"], sorted(_EXPERIMENTS).index(experiment)])
-    t0 = time.perf_counter()
-    attrs = provenance_attrs(config, theory["seed"], rule=f"theory_{experiment}")
-    if experiment == "ensemble":
-        c = theory["ensemble"]
-        rows, eigs = th.ensemble_check([tuple(g) for g in c["grid"]], c["n"], c["draws"], rng)
-        _write_csv_atomic(rows, outputs[0])
-        eigs.attrs.update(attrs)
-        write_netcdf(eigs, outputs[1])
-    elif experiment == "estimator":
-        c = theory["estimator"]
-        rows = th.estimator_study(c["gamma"], c["kappa"], c["ns"], c["draws"], rng)
-        _write_csv_atomic(rows, outputs[0])
-        _write_csv_atomic(th.summarise_estimator(rows), outputs[1])
-    elif experiment == "structure":
-        c = theory["structure"]
-        _write_csv_atomic(th.structure_experiment(c["n"], c["gamma"], c["draws"], rng), outputs[0])
-    elif experiment == "correlation":
-        c = theory["correlation"]
-        rows = th.correlation_experiment(c["n"], c["gamma"], c["alphas"], c["draws"], rng)
-        _write_csv_atomic(rows, outputs[0])
-    elif experiment == "scaling":
-        c = theory["scaling"]
-        raw = th.scaling_experiment(
-            [tuple(g) for g in c["grid"]], c["ns"], c["draws"], rng,
-            ratio=c["ratio"], d=c["d"], sigma=c["sigma"], spectrum=c["spectrum"],
-        )  # fmt: skip
-        _write_csv_atomic(raw, outputs[0])
-        _write_csv_atomic(th.scaling_exponents(raw), outputs[1])
+    return read_netcdf(path) if Path(path).suffix == ".nc" else pd.read_csv(path)
+
+
+def _write_table(table: pd.DataFrame | Any, path: str | os.PathLike, attrs: Mapping[str, Any]) -> None:
+    """A DataFrame as CSV; a Dataset as NetCDF, stamped with ``attrs`` (provenance)."""
+    from htmu._io import write_netcdf
+
+    if isinstance(table, pd.DataFrame):
+        _write_csv_atomic(table, path)
     else:
-        raise ValueError(f"unknown theory experiment {experiment!r}; known: {sorted(_EXPERIMENTS)}")
+        table.attrs.update(attrs)
+        write_netcdf(table, path)
+
+
+# ---------------------------------------------------------------------------------------------- theory
+def run_theory(
+    experiment: str,
+    params: Mapping[str, Any],
+    seed: int,
+    outputs: Mapping[str, str | os.PathLike],
+    config: Mapping[str, Any] | None = None,
+) -> None:
+    """Run one experiment of :data:`htmu.study.experiments.EXPERIMENTS` and write its tables.
+
+    Parameters
+    ----------
+    experiment : str
+        Its name.
+    params : mapping
+        Its validated config section ``theory.<experiment>``.
+    seed : int
+        ``theory.seed``; the experiment draws from ``default_rng([seed, stream])`` with its own stream.
+    outputs : mapping of str to path
+        Table name -> file, for every table the experiment writes.
+    config : mapping, optional
+        The whole configuration, recorded in the provenance of NetCDF outputs.
+    """
+    from htmu.study.experiments import EXPERIMENTS
+
+    if experiment not in EXPERIMENTS:
+        raise ValueError(f"unknown theory experiment {experiment!r}; known: {sorted(EXPERIMENTS)}")
+    spec = EXPERIMENTS[experiment]
+    if set(outputs) != set(spec.outputs):
+        raise ValueError(
+            f"outputs: {experiment} writes the tables {sorted(spec.outputs)}, got {sorted(outputs)}"
+        )
+    t0 = time.perf_counter()
+    tables = spec.run(dict(params), np.random.default_rng([seed, spec.stream]))
+    attrs = provenance_attrs(config, seed, rule=f"theory_{experiment}")
+    for name, path in outputs.items():
+        _write_table(tables[name], path, attrs)
     log.info("theory %s done in %.1f s", experiment, time.perf_counter() - t0)
 
 
-_EXPERIMENTS = ("ensemble", "estimator", "structure", "correlation", "scaling")
-
-
 # --------------------------------------------------------------------------------- figures and tables
-def _theory_tables(theory_dir: str | os.PathLike) -> dict[str, Any]:
-    """Load every theory table that exists under ``theory_dir`` (missing ones are None)."""
-    import xarray as xr
-
-    d = Path(theory_dir)
-
-    def csv(name):
-        return pd.read_csv(d / name) if (d / name).exists() else None
-
-    eigs = None
-    if (d / "ensemble_eigs.nc").exists():
-        eigs = xr.load_dataset(d / "ensemble_eigs.nc", engine="netcdf4")
-    return {
-        "ensemble": csv("ensemble.csv"), "ensemble_eigs": eigs, "estimator": csv("estimator_summary.csv"),
-        "structure": csv("structure.csv"), "correlation": csv("correlation.csv"), "scaling_raw": csv("scaling.csv"),
-        "scaling": csv("scaling_exponents.csv"),
-    }  # fmt: skip
-
-
 def make_figures(
-    spectra_path: str | os.PathLike,
-    fits_path: str | os.PathLike,
-    theory_dir: str | os.PathLike,
+    inputs: Mapping[str, str | os.PathLike],
     out_dir: str | os.PathLike,
     figures: Sequence[str],
     formats: Sequence[str],
 ) -> list[Path]:
-    """Draw every figure of the study from the aggregated stores (see :mod:`htmu.study.figures`)."""
-    from htmu import plots
-    from htmu.study.stores import read_spectra
+    """Draw figures of :data:`htmu.study.figures.FIGURES` from the study's tables (``inputs``: name -> file).
 
-    spectra = read_spectra(spectra_path)
-    fits = pd.read_csv(fits_path)
-    t = _theory_tables(theory_dir)
-    makers = {
-        "phases": lambda: plots.fig_phases(spectra, fits),
-        "ntk": lambda: plots.fig_ntk(spectra, fits),
-        "kappa_accuracy": lambda: plots.fig_kappa_accuracy(fits),
-        "ensemble": lambda: plots.fig_ensemble(t["ensemble"], t["ensemble_eigs"]),
-        "estimator": lambda: plots.fig_estimator(t["estimator"]),
-        "structure": lambda: plots.fig_structure(t["structure"]),
-        "correlation": lambda: plots.fig_correlation(t["correlation"]),
-        "scaling": lambda: plots.fig_scaling(t["scaling_raw"], t["scaling"]),
-    }
+    A table a figure reads that is not among ``inputs`` is drawn as missing ("no data").
+    """
+    from htmu.plotting import save_figure
+    from htmu.study.figures import FIGURES
+
+    unknown = [name for name in figures if name not in FIGURES]
+    if unknown:
+        raise ValueError(f"figures: unknown {unknown}; known: {list(FIGURES)}")
+    tables = {name: read_table(path) for name, path in inputs.items()}
     written = []
     for name in figures:
         t0 = time.perf_counter()
-        written += plots.save_figure(makers[name](), Path(out_dir) / name, formats)
+        spec = FIGURES[name]
+        written += save_figure(
+            spec.draw(*[tables.get(t) for t in spec.inputs]), Path(out_dir) / name, formats
+        )
         log.info("figure %s: %.1f s", name, time.perf_counter() - t0)
     return written
 
 
 def make_scorecard(
-    fits_path: str | os.PathLike,
-    theory_dir: str | os.PathLike,
+    inputs: Mapping[str, str | os.PathLike],
     out_csv: str | os.PathLike,
     out_rst: str | os.PathLike,
-    intro_path: str | os.PathLike,
+    intro: str,
 ) -> pd.DataFrame:
-    """Turn each claim of the paper into a verdict row (see :mod:`htmu.study.claims`).
+    """Turn each claim of the paper into a verdict row (:data:`htmu.study.claims.CLAIMS`).
 
-    ``out_rst`` is the report's introduction: the text of ``intro_path`` followed by the scorecard table,
-    so that the HTML report opens with the verdicts.
+    ``inputs`` maps the tables the claims read to their files. ``out_rst`` is the report's introduction: the
+    text ``intro`` followed by the scorecard table, so that the HTML report opens with the verdicts.
     """
     from htmu.study.claims import build_scorecard, scorecard_rst
 
-    t = _theory_tables(theory_dir)
-    card = build_scorecard(
-        pd.read_csv(fits_path), ensemble=t["ensemble"], estimator=t["estimator"], structure=t["structure"],
-        correlation=t["correlation"], scaling=t["scaling"],
-    )  # fmt: skip
+    tables = {name: read_table(path) for name, path in inputs.items()}
+    card = build_scorecard(tables.pop("fits", None), **tables)
     _write_csv_atomic(card, out_csv)
-    intro = Path(intro_path).read_text()
     write_text_atomic(f"{intro.rstrip()}\n\nScorecard\n---------\n\n{scorecard_rst(card)}\n", out_rst)
     for row in card.itertuples():
         log.info("%s: %s (%s)", row.claim, row.verdict, row.ours)

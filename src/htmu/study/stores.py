@@ -83,69 +83,31 @@ def _check_attr(name: str, value: Any) -> None:
         )
 
 
-def spectra_to_dataset(
-    records: Sequence[SpectrumRecord],
-    coords: Mapping[str, Any] | None = None,
-    attrs: Mapping[str, Any] | None = None,
-) -> xr.Dataset:
-    """Pack spectra into one ``(spectrum, k)`` dataset, NaN-padded to the longest spectrum.
+def _padded(values: Sequence[np.ndarray | None], width: int) -> np.ndarray:
+    """Rows of ``values`` (None: an all-NaN row), NaN-padded to ``width``."""
+    out = np.full((len(values), width), np.nan, dtype=np.float64)
+    for i, v in enumerate(values):
+        if v is not None:
+            out[i, : v.size] = v
+    return out
 
-    Parameters
-    ----------
-    records : sequence of SpectrumRecord
-        At least one; order is kept along ``spectrum``.
-    coords : mapping, optional
-        Extra per-spectrum coordinates. A scalar (str, int, float) is broadcast along ``spectrum``; a
-        sequence must have one value per record. Names may not shadow the record fields.
-    attrs : mapping, optional
-        Dataset attributes, typically ``htmu.study.provenance.provenance_attrs(config, seed)``; values must be
-        str, int or float. ``Conventions`` and ``title`` are set unless given.
 
-    Returns
-    -------
-    xarray.Dataset
-        See the module docstring for the layout.
-    """
-    records = list(records)
-    if not records:
-        raise ValueError("records is empty: nothing to store")
-    coords = dict(coords or {})
-    attrs = dict(attrs or {})
-    clash = sorted(set(coords) & set(_RESERVED))
-    if clash:
-        raise ValueError(f"coords {clash} clash with the names the store itself uses")
-    for name, value in attrs.items():
-        _check_attr(name, value)
-    n = len(records)
-    width = max(1, max(r.eigenvalues.size for r in records))
-    eig = np.full((n, width), np.nan, dtype=np.float64)
-    for i, r in enumerate(records):
-        eig[i, : r.eigenvalues.size] = r.eigenvalues
+def _data_vars(records: Sequence[SpectrumRecord], width: int) -> dict[str, Any]:
+    """``eigenvalue`` and, when a record has quadrature weights, ``weight``: ``(spectrum, k)``, NaN-padded."""
+    eig_attrs = {"units": "1", "long_name": "eigenvalue of the matrix named by `matrix` (see `convention`), ascending",
+                 "comment": "NaN-padded after the first n_eigs values"}  # fmt: skip
     data_vars = {
-        "eigenvalue": (
-            ("spectrum", "k"),
-            eig,
-            {
-                "units": "1",
-                "long_name": "eigenvalue of the matrix named by `matrix` (see `convention`), ascending",
-                "comment": "NaN-padded after the first n_eigs values",
-            },
-        )
+        "eigenvalue": (("spectrum", "k"), _padded([r.eigenvalues for r in records], width), eig_attrs)
     }
     if any(r.weights is not None for r in records):
-        wts = np.full((n, width), np.nan, dtype=np.float64)
-        for i, r in enumerate(records):
-            if r.weights is not None:
-                wts[i, : r.weights.size] = r.weights
-        data_vars["weight"] = (
-            ("spectrum", "k"),
-            wts,
-            {
-                "units": "1",
-                "long_name": "quadrature weight of each eigenvalue node (stochastic Lanczos quadrature)",
-                "comment": "sums to one over k for an SLQ spectrum; NaN for spectra without weights",
-            },
-        )
+        w_attrs = {"units": "1", "long_name": "quadrature weight of each eigenvalue node (stochastic Lanczos quadrature)",
+                   "comment": "sums to one over k for an SLQ spectrum; NaN for spectra without weights"}  # fmt: skip
+        data_vars["weight"] = (("spectrum", "k"), _padded([r.weights for r in records], width), w_attrs)
+    return data_vars
+
+
+def _record_coords(records: Sequence[SpectrumRecord], width: int) -> dict[str, Any]:
+    """``k`` and the per-spectrum coordinates every store has (the records' fields)."""
     coord_vars: dict[str, Any] = {
         "k": ("k", np.arange(width, dtype=np.int64), {"long_name": "eigenvalue index, ascending order"}),
         "gamma": (
@@ -181,6 +143,46 @@ def spectra_to_dataset(
     coord_vars["rank"] += (
         {"long_name": "rank the factor's exactly-zero rows and columns allow (n_rows: no structural zeros)"},
     )
+    return coord_vars
+
+
+def spectra_to_dataset(
+    records: Sequence[SpectrumRecord],
+    coords: Mapping[str, Any] | None = None,
+    attrs: Mapping[str, Any] | None = None,
+) -> xr.Dataset:
+    """Pack spectra into one ``(spectrum, k)`` dataset, NaN-padded to the longest spectrum.
+
+    Parameters
+    ----------
+    records : sequence of SpectrumRecord
+        At least one; order is kept along ``spectrum``.
+    coords : mapping, optional
+        Extra per-spectrum coordinates. A scalar (str, int, float) is broadcast along ``spectrum``; a
+        sequence must have one value per record. Names may not shadow the record fields.
+    attrs : mapping, optional
+        Dataset attributes, typically ``htmu.study.provenance.provenance_attrs(config, seed)``; values must be
+        str, int or float. ``Conventions`` and ``title`` are set unless given.
+
+    Returns
+    -------
+    xarray.Dataset
+        See the module docstring for the layout.
+    """
+    records = list(records)
+    if not records:
+        raise ValueError("records is empty: nothing to store")
+    coords = dict(coords or {})
+    attrs = dict(attrs or {})
+    clash = sorted(set(coords) & set(_RESERVED))
+    if clash:
+        raise ValueError(f"coords {clash} clash with the names the store itself uses")
+    for name, value in attrs.items():
+        _check_attr(name, value)
+    n = len(records)
+    width = max(1, max(r.eigenvalues.size for r in records))
+    data_vars = _data_vars(records, width)
+    coord_vars = _record_coords(records, width)
     for name, value in coords.items():
         coord_vars[name] = ("spectrum", _coord_values(name, value, n))
     ds_attrs = {"Conventions": "CF-1.10", "title": TITLE, **attrs}

@@ -70,9 +70,9 @@ import json
 import math
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -80,6 +80,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from htmu._io import atomic_path, write_text_atomic
 from htmu.study.data import load_subset
 from htmu.study.models import ARCHITECTURES, INITS, INPUT_SHAPE, build_model
 
@@ -102,28 +103,15 @@ _EVAL_BATCH = 1024
 # atomic files
 
 
-def _atomic_write(path: Path, write: Callable[[io.BufferedWriter], None]) -> None:
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _save_torch(obj: Any, path: Path) -> None:
-    _atomic_write(path, lambda fh: torch.save(obj, fh))
-
-
-def _save_text(text: str, path: Path) -> None:
-    _atomic_write(path, lambda fh: fh.write(text.encode()))
+    # through a file object: torch.save names the archive inside after a path, and the temporary one is random
+    with atomic_path(path) as tmp, open(tmp, "wb") as fh:
+        torch.save(obj, fh)
 
 
 def _copy_file(src: Path, dst: Path) -> None:
-    with open(src, "rb") as fh_in:
-        _atomic_write(dst, lambda fh: shutil.copyfileobj(fh_in, fh))
+    with atomic_path(dst) as tmp:
+        shutil.copyfile(src, tmp)
 
 
 def _sha256(path: Path) -> str:
@@ -176,15 +164,23 @@ def load_checkpoint(
 # helpers
 
 
-def _resolve_device(device: str | torch.device) -> torch.device:
+def resolve_device(device: str | torch.device, name: str = "device") -> torch.device:
+    """``"auto"`` -> CUDA when torch sees a device, else the CPU; any other value must name a usable device.
+
+    Raises
+    ------
+    ValueError
+        Not a torch device, or a CUDA device on a machine where torch sees none (``name`` is the key named in
+        the message, e.g. ``training.device``).
+    """
     if str(device) == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     try:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as err:
-        raise ValueError(f"device: not a torch device: {device!r}") from err
+        raise ValueError(f"{name}: not a torch device: {device!r}") from err
     if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"device: {device!r} requested but CUDA is not available")
+        raise ValueError(f"{name}: {device!r} requested but torch sees no CUDA device on this machine")
     return dev
 
 
@@ -248,7 +244,7 @@ def _write_metrics(rows: list[dict], path: Path) -> None:
     writer.writeheader()
     for row in rows:
         writer.writerow({k: row[k] for k in METRIC_COLUMNS})
-    _save_text(buf.getvalue(), path)
+    write_text_atomic(buf.getvalue(), path)
 
 
 def _check_args(
@@ -457,7 +453,7 @@ def train(
         snapshot_epochs,
         num_threads,
     )
-    dev = _resolve_device(device)
+    dev = resolve_device(device)
     subset = load_subset(subset_path)
     num_classes = int(subset.meta["num_classes"])
     for split, x, y in (("train", subset.x_train, subset.y_train), ("test", subset.x_test, subset.y_test)):
@@ -515,84 +511,126 @@ def _load_resume_state(resume: Path, args: dict, log) -> dict | None:
     return ckpt
 
 
-def _train(subset, out: Path, resume: Path, args: dict, num_classes: int, dev: torch.device, log) -> dict:
-    arch, epochs, batch_size = args["arch"], args["epochs"], args["batch_size"]
-    header_base = {"arch": arch, "num_classes": num_classes, "init": args["init"], "seed": args["seed"]}
+@dataclass
+class _Session:
+    """One training session's state: what a checkpoint saves and a resume restores, and the clock."""
 
-    model = build_model(arch, num_classes=num_classes, init=args["init"], seed=args["seed"]).to(dev)
+    model: nn.Module
+    optimizer: torch.optim.Optimizer
+    scheduler: Any
+    shuffle: torch.Generator
+    rows: list[dict] = field(default_factory=list)  # metrics.csv so far
+    snapshots: dict[int, str] = field(
+        default_factory=dict
+    )  # epoch -> SHA-256 of resume/model_epoch{epoch}.pt
+    start_epoch: int = 0
+    wall_before: float = 0.0  # training time of the earlier sessions
+    resumed_from: int | None = None
+    t_session: float = 0.0
+
+    def wall(self) -> float:
+        return self.wall_before + time.perf_counter() - self.t_session
+
+
+def _start(
+    args: dict, num_classes: int, dev: torch.device, out: Path, resume: Path, header: dict, log
+) -> _Session:
+    """Build the model, optimiser and shuffling generator; write model_init.pt; resume from a valid checkpoint."""
+    model = build_model(args["arch"], num_classes=num_classes, init=args["init"], seed=args["seed"]).to(dev)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=args["lr"], momentum=args["momentum"], weight_decay=args["weight_decay"]
     )
     scheduler = (
-        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(epochs, 1))
+        torch.optim.lr_scheduler.CosineAnnealingLR(optimizer, T_max=max(args["epochs"], 1))
         if args["schedule"] == "cosine"
         else None
     )
-    shuffle = torch.Generator().manual_seed(_derived_seed(args["seed"], 1))
-
-    start_epoch, rows, wall_before, status, diverged_at = 0, [], 0.0, "ok", None
+    s = _Session(model, optimizer, scheduler, torch.Generator().manual_seed(_derived_seed(args["seed"], 1)))
     # Written on resume too: the interrupted job's outputs may have been deleted.
-    save_model(model, out / "model_init.pt", {**header_base, "epoch": 0, "status": "ok"})
-    ckpt_path = resume / "checkpoint.pt"
-    snapshots: dict[int, str] = {}  # epoch -> SHA-256 of resume/model_epoch{epoch}.pt
-    resumed_from = None
+    save_model(model, out / "model_init.pt", {**header, "epoch": 0, "status": "ok"})
     ckpt = _load_resume_state(resume, args, log)
     if ckpt is not None:
         model.load_state_dict(ckpt["model"])
         optimizer.load_state_dict(ckpt["optimizer"])
         if scheduler is not None:
             scheduler.load_state_dict(ckpt["scheduler"])
-        shuffle.set_state(ckpt["shuffle_rng"])
-        start_epoch, rows, wall_before = int(ckpt["epoch"]), list(ckpt["metrics"]), float(ckpt["wall_s"])
-        snapshots = dict(ckpt["snapshots"])
-        resumed_from = start_epoch
-        log(f"[{arch}] resuming from {ckpt_path} at epoch {start_epoch}")
+        s.shuffle.set_state(ckpt["shuffle_rng"])
+        s.start_epoch, s.rows, s.wall_before = (
+            int(ckpt["epoch"]),
+            list(ckpt["metrics"]),
+            float(ckpt["wall_s"]),
+        )
+        s.snapshots = dict(ckpt["snapshots"])
+        s.resumed_from = s.start_epoch
+        log(f"[{args['arch']}] resuming from {resume / 'checkpoint.pt'} at epoch {s.start_epoch}")
+    return s
 
+
+def _one_epoch(s: _Session, x: torch.Tensor, y: torch.Tensor, batch_size: int, dev: torch.device):
+    """One pass of SGD over (x, y) in the session's shuffled order: (loss sum, correct, finite loss)."""
+    n = x.shape[0]
+    s.model.train()
+    perm = torch.randperm(n, generator=s.shuffle).to(dev)
+    loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
+    correct = torch.zeros((), dtype=torch.int64, device=dev)
+    for start in range(0, n, batch_size):
+        idx = perm[start : start + batch_size]
+        xb, yb = x[idx], y[idx]
+        logits = s.model(xb)
+        loss = nn.functional.cross_entropy(logits, yb)
+        if not torch.isfinite(loss):
+            return loss_sum, correct, False
+        s.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        s.optimizer.step()
+        loss_sum += loss.detach().double() * idx.numel()
+        correct += (logits.detach().argmax(1) == yb).sum()
+    return loss_sum, correct, True
+
+
+def _save_checkpoint(s: _Session, args: dict, epoch: int, path: Path) -> None:
+    _save_torch(
+        {
+            "version": CHECKPOINT_VERSION,
+            "args": args,
+            "epoch": epoch,
+            "model": {k: v.detach().cpu() for k, v in s.model.state_dict().items()},
+            "optimizer": s.optimizer.state_dict(),
+            "scheduler": s.scheduler.state_dict() if s.scheduler is not None else None,
+            "shuffle_rng": s.shuffle.get_state(),
+            "metrics": s.rows,
+            "snapshots": s.snapshots,
+            "wall_s": s.wall(),
+        },
+        path,
+    )
+
+
+def _train(subset, out: Path, resume: Path, args: dict, num_classes: int, dev: torch.device, log) -> dict:
+    """The epochs of :func:`train` (see its module notes: resume, divergence, outcome)."""
+    arch, epochs = args["arch"], args["epochs"]
+    header = {"arch": arch, "num_classes": num_classes, "init": args["init"], "seed": args["seed"]}
+    s = _start(args, num_classes, dev, out, resume, header, log)
+    status, diverged_at = "ok", None
     n = subset.x_train.shape[0]
     x_train, y_train = subset.x_train.to(dev), subset.y_train.to(dev)
-    t_session = time.perf_counter()
-    epoch = start_epoch
-    for epoch in range(start_epoch + 1, epochs + 1):
+    s.t_session = time.perf_counter()
+    epoch = s.start_epoch
+    for epoch in range(s.start_epoch + 1, epochs + 1):
         t0 = time.perf_counter()
-        lr_now = optimizer.param_groups[0]["lr"]
-        model.train()
-        perm = torch.randperm(n, generator=shuffle).to(dev)
-        loss_sum = torch.zeros((), dtype=torch.float64, device=dev)
-        correct = torch.zeros((), dtype=torch.int64, device=dev)
-        for start in range(0, n, batch_size):
-            idx = perm[start : start + batch_size]
-            xb, yb = x_train[idx], y_train[idx]
-            logits = model(xb)
-            loss = nn.functional.cross_entropy(logits, yb)
-            if not torch.isfinite(loss):
-                status, diverged_at = "diverged", epoch
-                break
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_sum += loss.detach().double() * idx.numel()
-            correct += (logits.detach().argmax(1) == yb).sum()
-        if status == "ok" and not _all_finite(model):
+        lr_now = s.optimizer.param_groups[0]["lr"]
+        loss_sum, correct, finite = _one_epoch(s, x_train, y_train, args["batch_size"], dev)
+        if not finite or not _all_finite(s.model):
             status, diverged_at = "diverged", epoch
-        if status == "diverged":
             train_loss, train_acc, test_loss, test_acc = math.nan, math.nan, math.nan, math.nan
         else:
             train_loss, train_acc = float(loss_sum) / n, int(correct) / n
-            test_loss, test_acc = evaluate(model, subset.x_test, subset.y_test, dev)
-        if scheduler is not None and status == "ok":
-            scheduler.step()
+            test_loss, test_acc = evaluate(s.model, subset.x_test, subset.y_test, dev)
+            if s.scheduler is not None:
+                s.scheduler.step()
         wall = time.perf_counter() - t0
-        rows.append(
-            {
-                "epoch": epoch,
-                "train_loss": train_loss,
-                "train_acc": train_acc,
-                "test_loss": test_loss,
-                "test_acc": test_acc,
-                "lr": lr_now,
-                "wall_s": wall,
-            }
-        )
+        s.rows.append({"epoch": epoch, "train_loss": train_loss, "train_acc": train_acc, "test_loss": test_loss,
+                       "test_acc": test_acc, "lr": lr_now, "wall_s": wall})  # fmt: skip
         log(
             f"[{arch}] epoch {epoch}/{epochs} train_loss {train_loss:.4f} train_acc {train_acc:.4f} "
             f"test_loss {test_loss:.4f} test_acc {test_acc:.4f} lr {lr_now:.4g} {wall:.2f}s"
@@ -602,78 +640,55 @@ def _train(subset, out: Path, resume: Path, args: dict, num_classes: int, dev: t
             break
         if epoch in args["snapshot_epochs"]:
             snap = resume / f"model_epoch{epoch}.pt"
-            save_model(model, snap, {**header_base, "epoch": epoch, "status": "ok"})
-            snapshots[epoch] = _sha256(snap)
+            save_model(s.model, snap, {**header, "epoch": epoch, "status": "ok"})
+            s.snapshots[epoch] = _sha256(snap)
         if epoch < epochs:
-            _save_torch(
-                {
-                    "version": CHECKPOINT_VERSION,
-                    "args": args,
-                    "epoch": epoch,
-                    "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
-                    "optimizer": optimizer.state_dict(),
-                    "scheduler": scheduler.state_dict() if scheduler is not None else None,
-                    "shuffle_rng": shuffle.get_state(),
-                    "metrics": rows,
-                    "snapshots": snapshots,
-                    "wall_s": wall_before + time.perf_counter() - t_session,
-                },
-                ckpt_path,
-            )
+            _save_checkpoint(s, args, epoch, resume / "checkpoint.pt")
+    return _finish(s, subset, out, resume, args, header, dev, status, diverged_at, epoch)
 
-    epochs_run = len(rows)
+
+def _finish(s: _Session, subset, out: Path, resume: Path, args: dict, header: dict, dev: torch.device,
+            status: str, diverged_at: int | None, epoch: int) -> dict:  # fmt: skip
+    """Name the outcome, write the final files and the summary, then delete the resume state."""
+    num_classes = header["num_classes"]
     chance = float(torch.bincount(subset.y_train, minlength=num_classes).max()) / max(
         int(subset.y_train.numel()), 1
     )
     if status == "diverged":
         reason = f"non-finite loss or weights at epoch {diverged_at}"
     else:
-        status, reason = training_outcome(rows, num_classes, chance)
-    final_header = {**header_base, "epoch": epochs_run, "status": status}
+        status, reason = training_outcome(s.rows, num_classes, chance)
+    final_header = {**header, "epoch": len(s.rows), "status": status}
     separate = resume.resolve() != out.resolve()
     if separate:
-        for e in snapshots:
+        for e in s.snapshots:
             _copy_file(resume / f"model_epoch{e}.pt", out / f"model_epoch{e}.pt")
     if status == "diverged":
         for e in args["snapshot_epochs"]:
             if e >= epoch:
-                save_model(model, out / f"model_epoch{e}.pt", {**final_header, "requested_epoch": e})
-    save_model(model, out / "model_final.pt", final_header)
-    _write_metrics(rows, out / "metrics.csv")
-    last = rows[-1] if rows else None
-    if last is None:
-        train_loss, train_acc = evaluate(model, subset.x_train, subset.y_train, dev)
-        test_loss, test_acc = evaluate(model, subset.x_test, subset.y_test, dev)
+                save_model(s.model, out / f"model_epoch{e}.pt", {**final_header, "requested_epoch": e})
+    save_model(s.model, out / "model_final.pt", final_header)
+    _write_metrics(s.rows, out / "metrics.csv")
+    if s.rows:
+        last = s.rows[-1]
+        train_loss, train_acc, test_loss, test_acc = (last[k] for k in ("train_loss", "train_acc", "test_loss",
+                                                                        "test_acc"))  # fmt: skip
     else:
-        train_loss, train_acc, test_loss, test_acc = (
-            last["train_loss"],
-            last["train_acc"],
-            last["test_loss"],
-            last["test_acc"],
-        )
+        train_loss, train_acc = evaluate(s.model, subset.x_train, subset.y_train, dev)
+        test_loss, test_acc = evaluate(s.model, subset.x_test, subset.y_test, dev)
     summary = {
-        "status": status,
-        "status_reason": reason,
-        "chance_accuracy": chance,
-        "final_train_loss": train_loss,
-        "final_train_acc": train_acc,
-        "final_test_loss": test_loss,
-        "final_test_acc": test_acc,
-        "epochs_run": epochs_run,
-        "diverged_at_epoch": diverged_at,
-        "device": str(dev),
-        "wall_s": wall_before + time.perf_counter() - t_session,
-        "resumed_from_epoch": resumed_from,
-        "num_classes": num_classes,
-        **args,
-    }
+        "status": status, "status_reason": reason, "chance_accuracy": chance, "final_train_loss": train_loss,
+        "final_train_acc": train_acc, "final_test_loss": test_loss, "final_test_acc": test_acc,
+        "epochs_run": len(s.rows), "diverged_at_epoch": diverged_at, "device": str(dev), "wall_s": s.wall(),
+        "resumed_from_epoch": s.resumed_from, "num_classes": num_classes, **args,
+    }  # fmt: skip
     # NaN is not JSON: a diverged run's losses are written as null.
     clean = {k: (None if isinstance(v, float) and not math.isfinite(v) else v) for k, v in summary.items()}
-    _save_text(json.dumps(clean, indent=2, sort_keys=True) + "\n", out / "summary.json")
+    write_text_atomic(json.dumps(clean, indent=2, sort_keys=True) + "\n", out / "summary.json")
     # The checkpoint first: without it the snapshot copies are never trusted again.
-    ckpt_path.unlink(missing_ok=True)
+    (resume / "checkpoint.pt").unlink(missing_ok=True)
     if separate:
-        for e in snapshots:
+        for e in s.snapshots:
             (resume / f"model_epoch{e}.pt").unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # not empty: something else lives there
             resume.rmdir()
