@@ -6,13 +6,16 @@ import json
 import math
 import os
 import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 import xarray as xr
+import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -24,10 +27,11 @@ FIT_COLUMNS = {"dataset", "arch", "batch_size", "seed", "stage", "matrix", "laye
 SPECTRUM = ["arch", "batch_size", "seed", "stage", "matrix", "layer"]
 
 
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+def snakemake(workdir: Path, *args: str, config: Path = ROOT / "tests/configs/tiny.yaml",
+              snakefile: Path = ROOT / "Snakefile") -> subprocess.CompletedProcess:  # fmt: skip
     env = dict(os.environ, PATH=f"{BIN}{os.pathsep}{os.environ['PATH']}")
-    cmd = [str(BIN / "snakemake"), "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
-           "--configfile", str(ROOT / "tests/configs/tiny.yaml"), "--cores", "2", *args]  # fmt: skip
+    cmd = [str(BIN / "snakemake"), "--snakefile", str(snakefile), "--directory", str(workdir),
+           "--configfile", str(config), "--cores", "2", *args]  # fmt: skip
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=1200)
     if proc.returncode != 0:
         logs = "\n".join(
@@ -142,15 +146,104 @@ def test_figures_scorecard_and_report(study):
 
 
 def test_weightwatcher_comparison_sits_next_to_kappa(study):
-    table = pd.read_csv(study / "compare/weightwatcher.csv")
-    assert {"arch", "batch_size", "seed", "layer", "alpha", "kappa", "status"} <= set(table.columns)
-    assert len(table) > 0
-    assert (study / "compare/correlations.csv").exists()
+    """One row per Linear layer of every final checkpoint, WeightWatcher's alpha beside the fits' kappa.
+
+    With the optional extra installed (checked here independently of htmu) every row is WeightWatcher's
+    measurement on the same eigenvalues as htmu's; without it every row says it was skipped.
+    """
+    import importlib.util
+
+    from htmu.study.compare import CORRELATION_METRICS, SKIP_STATUS
+
+    table = pd.read_csv(study / "compare/weightwatcher.csv", keep_default_na=False, na_values=[""])
+    linear = {"lenet": ["fc1", "fc2", "fc3"], "minialexnet": ["fc1", "fc2"]}  # tiny.yaml's architectures
+    expected = {(a, b, layer) for a, layers in linear.items() for b in (200, 2) for layer in layers}
+    correlations = pd.read_csv(study / "compare/correlations.csv")
+    if importlib.util.find_spec("weightwatcher") is None or importlib.util.find_spec("powerlaw") is None:
+        assert (table["status"] == SKIP_STATUS).all() and len(table) > 0
+        return
+    assert set(zip(table["arch"], table["batch_size"], table["layer"], strict=True)) == expected
+    assert (table["status"] == "ok").all(), table["status"].tolist()
+    # WeightWatcher saw the same eigenvalues as htmu (its sum and largest eigenvalue), and measured an alpha
+    assert (table["esd_rel_diff"] <= 1e-8).all() and (table["alpha"] > 1).all()
+    # kappa is the fits' selected law's kappa of the same final weight spectrum, on the claims' rank scale
+    # (MP laws: inf; phase rank-collapse: 0; no law: NaN)
+    fits = pd.read_csv(study / "fits.csv", keep_default_na=False, na_values=[""])
+    sel = fits[fits["selected"] & (fits["stage"] == "final") & (fits["matrix"] == "weight")]
+    joined = table.merge(sel, on=["arch", "batch_size", "seed", "layer"], suffixes=("", "_fits"))
+    assert len(joined) == len(table)
+    law, phase = joined["law_fits"].fillna(""), joined["phase_fits"].fillna("")
+    rank = np.where(
+        law.isin(["MP", "MP+spikes"]),
+        np.inf,
+        np.where(law.str.startswith("HTMP"), joined["law_kappa"], np.nan),
+    )
+    rank = np.where(phase == "rank-collapse", 0.0, rank)
+    np.testing.assert_array_equal(joined["kappa"].to_numpy(float), rank)
+    # one rank correlation (or the reason there is none) per architecture, layer and metric
+    assert len(correlations) == len(CORRELATION_METRICS) * sum(map(len, linear.values()))
+    assert correlations["status"].notna().all()
 
 
 def test_rerun_is_a_no_op(study):
     proc = snakemake(study.parent, "-n")
     assert "Nothing to be done" in proc.stdout + proc.stderr
+
+
+def _planned(proc: subprocess.CompletedProcess) -> dict[str, int]:
+    """The job counts of a dry run's ``Job stats`` table (empty when nothing is to be done)."""
+    out = proc.stdout + proc.stderr
+    if "Nothing to be done" in out:
+        return {}
+    table = out.split("Job stats:", 1)[1].split("total", 1)[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, flags=re.M)}
+
+
+def test_flipping_fit_ci_reruns_the_fits_and_what_reads_them(study, tmp_path):
+    """Rules receive only the params they use: a fit setting reruns no spectra, no training, no theory."""
+    config = yaml.safe_load((ROOT / "tests/configs/tiny.yaml").read_text())
+    config["fit"]["ci"] = not config["fit"]["ci"]
+    flipped = tmp_path / "flipped.yaml"
+    flipped.write_text(yaml.safe_dump(config))
+    planned = _planned(snakemake(study.parent, "-n", config=flipped))
+    n_stores = len(list((study / "spectra").glob("*/*.nc")))
+    assert planned == {
+        "fit": n_stores,
+        "aggregate_fits": 1,
+        "figures": 1,
+        "scorecard": 1,
+        "weightwatcher": 1,
+        "all": 1,
+    }
+
+
+def test_moving_the_checkout_reruns_nothing(study, tmp_path):
+    """No absolute path of the checkout in any rule's params: a copy elsewhere finds the study up to date."""
+    moved = tmp_path / "elsewhere"
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True)  # fmt: skip
+    for name in files.stdout.split("\0"):
+        if name and (ROOT / name).is_file():
+            (moved / name).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / name, moved / name)
+    assert _planned(snakemake(study.parent, "-n", snakefile=moved / "Snakefile")) == {}
+
+
+def test_synthetic_study_with_a_snapshot_stage(tmp_path):
+    """The second test config: the synthetic data set (power-law covariance) and spectra at a snapshot epoch."""
+    config = ROOT / "tests/configs/synthetic.yaml"
+    snakemake(tmp_path, config=config)
+    results = tmp_path / "results"
+    stages = {p.stem for p in (results / "spectra").glob("*/*.nc")}
+    assert stages == {"init", "epoch1", "final"}
+    fits = pd.read_csv(results / "fits.csv")
+    assert set(fits["stage"]) == {"init", "epoch1", "final"} and set(fits["dataset"]) == {"synthetic"}
+    epoch1 = xr.load_dataset(next((results / "spectra").glob("*/epoch1.nc")), engine="netcdf4")
+    assert set(epoch1["epoch"].values) == {1}
+    meta = json.loads(str(np.load(results / "data/subset_s0.npz")["meta_json"]))
+    assert meta["config"]["covariance"] == "power_law"  # the schema's default, not a second one in the code
+    assert (results / "scorecard.csv").exists() and (results / "compare/weightwatcher.csv").exists()
+    assert "Nothing to be done" in (lambda p: p.stdout + p.stderr)(snakemake(tmp_path, "-n", config=config))
 
 
 # ------------------------------------------------------------------------------------ kill and resume

@@ -17,12 +17,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import stats
 
 __all__ = ["SpearmanResult", "as_rng", "ks_statistic", "spearman_ci", "spearman_with_ci", "wilson_interval"]
 
-# Two-sided 95% standard-normal quantile, Phi^{-1}(0.975).
-Z95 = float(stats.norm.ppf(0.975))
+#: Two-sided 95% standard-normal quantile, Phi^{-1}(0.975) (scipy.stats.norm.ppf(0.975) to the last bit, which
+#: tests/test_experiments.py checks; a literal so that importing this module does not import scipy.stats).
+Z95 = 1.959963984540054
 
 
 def as_rng(rng: np.random.Generator | int | None, *, default_seed: int | None = None) -> np.random.Generator:
@@ -141,6 +141,8 @@ def spearman_ci(
         raise ValueError(f"x and y need at least 3 pairs, got {xa.size}")
     if np.isnan(xa).any() or np.isnan(ya).any():
         raise ValueError("x and y must not contain NaN (drop failed observations first)")
+    from scipy import stats
+
     m = xa.size
     rho = float(_pearson_rows(stats.rankdata(xa)[None, :], stats.rankdata(ya)[None, :])[0])
     if np.isnan(rho):

@@ -1,5 +1,6 @@
 # Shared helpers: config validation, wildcard constraints, target lists and resource functions.
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -26,7 +27,9 @@ except ConfigError as _err:
     # One line, no traceback: the run stops before any job.
     print(f"htmu: invalid configuration: {_err}", file=sys.stderr)
     sys.exit(1)
-config.update(_validated)
+# Keys in one order (sorted, at every depth): rules compare their params as text, so a config whose keys are
+# merely written in another order must not rerun anything.
+config.update(json.loads(json.dumps(_validated, sort_keys=True)))
 
 ARCHS = config["architectures"]
 BATCH_SIZES = config["batch_sizes"]

@@ -46,7 +46,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from htmu.plotting import fmt_kappa
 from htmu.stats import SpearmanResult, spearman_with_ci, wilson_interval
@@ -462,12 +461,15 @@ def _claim_structure(structure: pd.DataFrame | None, rng: np.random.Generator, n
     free = pd.to_numeric(structure["freedom"], errors="coerce").to_numpy(float)
     res = spearman_with_ci(free, kap, rng=rng, n_boot=n_boot)
     verdict, why = _trend_verdict(res, +1)
+    from scipy.stats import spearmanr
+
     per = []
     for name, g in structure.groupby("structure", sort=True):
         kg = kappa_rank(g, "kappa")
         fg = pd.to_numeric(g["freedom"], errors="coerce").to_numpy(float)
         if np.unique(fg[~np.isnan(kg)]).size >= 2:
-            per.append(f"{name}: ρ = {stats.spearmanr(fg, kg, nan_policy='omit').statistic:+.2f}")
+            rho = spearmanr(fg, kg, nan_policy="omit").statistic
+            per.append(f"{name}: ρ = {rho:+.2f}")
     details = (
         f"trend rule on Spearman(freedom, κ of the selected law) pooled over structures, claimed sign +: {why}. "
         f"Law MP or MP+spikes → κ = ∞, phase rank-collapse → κ = 0; {int(np.isnan(kap).sum())} spectra without "

@@ -34,14 +34,15 @@ import copy
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import xarray as xr
-from scipy import stats
 
 from htmu.stats import Z95, ks_statistic, spearman_ci, wilson_interval
+
+if TYPE_CHECKING:  # imported where used: the workflow imports this module to plan its DAG
+    import xarray as xr
 
 __all__ = [
     "EXPERIMENTS",
@@ -256,6 +257,8 @@ def ensemble_check(
             )
     table = pd.DataFrame(rows)
     draw_index = np.broadcast_to(np.repeat(np.arange(draws), n), pooled.shape)
+    import xarray as xr
+
     ds = xr.Dataset(
         {
             "eigenvalue": (
@@ -1192,6 +1195,8 @@ def _secant_slope(n1: float, e1: np.ndarray, n2: float, e2: np.ndarray) -> tuple
     if not (min(k1, k2) >= 2 and v1 + v2 > 0):
         return slope, math.nan, math.nan
     dof = (v1 + v2) ** 2 / (v1**2 / (k1 - 1) + v2**2 / (k2 - 1))
+    from scipy import stats
+
     half = float(stats.t.ppf(0.975, dof)) * math.sqrt(v1 + v2) / span
     return slope, slope - half, slope + half
 
