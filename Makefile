@@ -20,7 +20,8 @@ help:
 	@echo "make test    create .venv if needed, run the test suite"
 	@echo "make test-slurm  as root on a Debian 12 machine: install SLURM, start a one-node cluster, run a tiny study through profiles/slurm (~8 min)"
 	@echo "make lint    ruff, snakefmt --check, snakemake --lint on both configs"
-	@echo "make bench   speed/memory benchmarks (numbers and reproduction commands printed)"
+	@echo "make bench   speed/memory benchmarks, select_law's confusion matrix and the coverage study of the kappa"
+	@echo "             interval over its whole grid (hours on 2 cores; numbers and reproduction commands printed)"
 	@echo "make paper   the full CIFAR-10 study of config/paper.yaml (needs CIFAR-10 and, sensibly, GPUs)"
 	@echo "make dryrun  plan the DAG of CONFIG without running it"
 
@@ -62,7 +63,8 @@ format: $(STAMP)
 	$(BIN)/snakefmt Snakefile workflow/rules
 
 bench: $(STAMP)
-	@set -e; for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+	@set -e; for b in benchmarks/bench_*.py benchmarks/selection_confusion.py benchmarks/coverage_study.py; do \
+	  echo "== $$b"; PYTHONPATH=src $(BIN)/python $$b; done
 
 paper: $(STAMP)
 	@$(CHECK_CONFIG) config/paper.yaml

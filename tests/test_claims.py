@@ -451,3 +451,20 @@ def test_scorecard_html_of_real_scorecard():
 def test_scorecard_rst_rejects_missing_columns():
     with pytest.raises(ValueError, match="columns"):
         claims.scorecard_rst(pd.DataFrame({"claim": ["x"]}))
+
+
+@pytest.mark.parametrize(
+    ("rho", "lo", "hi", "sign", "verdict"),
+    [
+        (0.9, 0.5, 0.99, +1, "reproduced"),
+        (0.9, 0.5, 0.99, -1, "not reproduced"),
+        (-0.9, -0.99, -0.5, -1, "reproduced"),
+        (-0.9, -0.99, -0.5, +1, "not reproduced"),
+        (0.16, -0.89, 0.92, -1, "inconclusive"),  # a positive rho with an interval across 0, claimed negative
+        (0.16, -0.89, 0.92, +1, "inconclusive"),
+    ],
+)
+def test_trend_rule_reads_the_interval_on_the_claimed_side(rho, lo, hi, sign, verdict):
+    from htmu.study.claims import SpearmanResult, _trend_verdict
+
+    assert _trend_verdict(SpearmanResult(rho, lo, hi, 10, "ok"), sign)[0] == verdict

@@ -156,6 +156,8 @@ def _poly_max(t: np.ndarray, values: np.ndarray, degree: int) -> tuple[float, fl
     return cand[k], float(vals[k]), float(-cheb.chebval(cand[k], cheb.chebder(d1)))
 
 
+#: a grid whose log-likelihoods span more than this (nats) is far wider than the peak: it is narrowed first
+PEAK_RANGE = 50.0
 #: the profile's scales keep every standardised eigenvalue inside [e^-LOG_Z_MAX, e^LOG_Z_MAX]: beyond, the
 #: likelihood of a spectrum is not a number (the density underflows) and no sensible scale lies there
 LOG_Z_MAX = 690.0
@@ -166,8 +168,9 @@ def profile(spectrum: Spectrum, u: float, centre: float, width: float) -> Profil
 
     ``N_SCALES`` log scales on ``centre +- width`` in one law call. While the best of them is at an end of
     the grid, the grid moves that way with doubled width (a geometric search, for nearly flat likelihoods);
-    once the maximum is inside, the grid narrows to about three standard deviations of the peak and a
-    quartic through it gives the maximum. A likelihood still rising at the edge of the admissible scales
+    once the maximum is inside, the grid narrows onto the best point while its values span more than
+    ``PEAK_RANGE``, then to about three standard deviations of the peak, and a quartic through it gives the
+    maximum. A likelihood still rising at the edge of the admissible scales
     (``LOG_Z_MAX``) returns its value there, with curvature NaN.
     """
     kappa = math.exp(u)
@@ -203,11 +206,16 @@ def profile(spectrum: Spectrum, u: float, centre: float, width: float) -> Profil
             # move the grid so that its far end lies beyond the best point, twice as wide
             centre, width = float(ls[k]) + (width if k else -width), 2.0 * width
             continue
+        if vals[k] - vals.min() > PEAK_RANGE:
+            # the grid is far wider than the peak (a quartic through it would be meaningless): shrink onto the
+            # best point and its two neighbours
+            centre, width = float(ls[k]), width / 4.0
+            continue
         tt, val, curv = _poly_max(t, vals, 4)
         sd = width / math.sqrt(curv) if curv > 0 else math.inf
         if abs(tt) >= 0.8 or width > 4.0 * sd:
             centre = centre + width * tt
-            width = min(width, 3.0 * sd)
+            width = max(min(width, 3.0 * sd), width / 8.0)
             continue
         return ProfilePoint(u, val, centre + width * tt, curv / width**2)
     raise RuntimeError(f"profile at kappa {kappa:.4g}: the best scale could not be located")

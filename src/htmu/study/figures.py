@@ -202,7 +202,14 @@ def _draw_selected(ax: Axes, pdf: PdfFn, sel: pd.Series | None, x: np.ndarray, e
     if law == "MP" and math.isfinite(_num(sel, "mp_p")):
         lines.append(f"MP test p = {_num(sel, 'mp_p'):.2g}")
     elif law == "MP+spikes" and math.isfinite(_num(sel, "spikes_p")):
-        lines.append(f"MP test of the bulk p = {_num(sel, 'spikes_p'):.2g}")
+        p_bulk = _num(sel, "spikes_p")
+        from htmu.selection import MP_LEVEL
+
+        lines.append(
+            f"MP test of the bulk p = {p_bulk:.2g}"
+            if p_bulk >= MP_LEVEL
+            else f"bulk MP to within 1% (Wishart test p = {p_bulk:.2g})"
+        )
     elif law.startswith("HTMP") and isinstance(sel.get("law_message"), str):
         lines.append(f"why not MP: {sel['law_message'].split(';')[0]}")
     return lines + ([note] if note else [])
