@@ -203,7 +203,7 @@ def _draw_selected(ax: Axes, pdf: PdfFn, sel: pd.Series | None, x: np.ndarray, e
         lines.append(f"MP test p = {_num(sel, 'mp_p'):.2g}")
     elif law == "MP+spikes" and math.isfinite(_num(sel, "spikes_p")):
         p_bulk = _num(sel, "spikes_p")
-        from htmu.selection import MP_LEVEL
+        from htmu.fit.selection import MP_LEVEL
 
         lines.append(
             f"MP test of the bulk p = {p_bulk:.2g}"
