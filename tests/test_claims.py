@@ -468,3 +468,18 @@ def test_trend_rule_reads_the_interval_on_the_claimed_side(rho, lo, hi, sign, ve
     from htmu.study.claims import SpearmanResult, _trend_verdict
 
     assert _trend_verdict(SpearmanResult(rho, lo, hi, 10, "ok"), sign)[0] == verdict
+
+
+@pytest.mark.parametrize(
+    ("batches", "large", "small"),
+    [
+        ([16, 32, 48, 64, 128], [64, 128], [16, 32, 48]),  # the default sweep: no batch is both
+        ([32, 64, 128, 256, 512, 800, 1000], [800, 1000], [32, 64]),  # the paper's
+        ([128, 256, 512], [256, 512], [128]),  # none <= 100: the smallest
+    ],
+)
+def test_large_and_small_batches_are_disjoint_in_a_sweep(batches, large, small):
+    from htmu.study.claims import _large_batches, _small_batches
+
+    b = np.array(batches, float)
+    assert _large_batches(b).tolist() == large and _small_batches(b).tolist() == small

@@ -315,8 +315,7 @@ def _batch_trend(sw: _Sweep, rng: np.random.Generator, n_boot: int) -> dict[str,
 
 def _batch_large(sw: _Sweep) -> dict[str, str]:
     """κ = ∞ at the largest batches, on networks that learned."""
-    # the paper's large batches are its two largest (1000 and 800): here batch >= 800, else the sweep's top two
-    large = sw.batches[sw.batches >= 800] if np.any(sw.batches >= 800) else sw.batches[-2:]
+    large = _large_batches(sw.batches)
     at = np.isin(sw.bs, large)
     use = at & sw.learned & sw.has_law
     laws = sw.g.loc[use, "law"].tolist()
@@ -333,9 +332,20 @@ def _batch_large(sw: _Sweep) -> dict[str, str]:
     )  # fmt: skip
 
 
+def _large_batches(batches: np.ndarray) -> np.ndarray:
+    """The paper's large batches are its two largest (1000 and 800): here batch >= 800, else the sweep's top two."""
+    return batches[batches >= 800] if np.any(batches >= 800) else batches[-2:]
+
+
+def _small_batches(batches: np.ndarray) -> np.ndarray:
+    """Batch <= 100 and not one of the large batches (one run is never evidence for both), else the smallest."""
+    small = batches[(batches <= 100) & ~np.isin(batches, _large_batches(batches))]
+    return small if small.size else batches[:1]
+
+
 def _batch_small(sw: _Sweep) -> dict[str, str]:
     """Small batches: heavy tails or the rank-collapse end."""
-    small = sw.batches[sw.batches <= 100] if np.any(sw.batches <= 100) else sw.batches[:1]
+    small = _small_batches(sw.batches)
     at = np.isin(sw.bs, small)
     use = at & ((sw.learned & sw.has_law) | sw.end)
     labels = [f"training {t} (rank-collapse end)" if t in COLLAPSE_END else p
@@ -350,7 +360,8 @@ def _batch_small(sw: _Sweep) -> dict[str, str]:
         f"{claim} ({sw.name})", _BATCH_SOURCE, paper,
         f"at batch {batches}: " + (_counts(labels) or "no usable run"), verdict,
         f"majority rule, success = phase heavy-tailed or rank-collapse on a network that learned, or training "
-        f"collapsed or diverged: {why}. Small = batch ≤ 100, or the smallest in the sweep if none is; "
+        f"collapsed or diverged: {why}. Small = batch ≤ 100 and not a large batch, or the smallest in the "
+        f"sweep if none is; "
         f"{_left_out(sw.g[at], use[at], ' at these batches')}.",
     )  # fmt: skip
 
