@@ -54,13 +54,14 @@ def draw_spectrum(n: int, gamma: float, kappa: float, form: str, rng: np.random.
     z = sample_htmp_ensemble(n, gamma, kappa, rng)
     if form == "direct":
         return through_eigensolver(2.0 * z, rng)
-    # 2/z. At kappa <= 0.01 the smallest z can lie below the smallest double (dqds returns 0): the largest
-    # eigenvalue 2/z is then unknown, and so is its ratio to the others, but the ratios between successive
-    # smallest z are there of order exp(1/(a + 1)) with a + 1 = kappa (1 - gamma)/(2 gamma) <= 0.01, far beyond
-    # the eigensolver's range 1/(n eps) = exp(29): such a spectrum is one eigenvalue (set to 1) above noise.
-    if np.all(z > 0):
+    # 2/z. At kappa <= 0.01 the smallest z can lie below the smallest double (dqds returns 0), or be subnormal
+    # so that 2/z overflows: the largest eigenvalue 2/z is then unknown, and so is its ratio to the others, but
+    # the ratios between successive smallest z are there of order exp(1/(a + 1)) with
+    # a + 1 = kappa (1 - gamma)/(2 gamma) <= 0.01, far beyond the eigensolver's range 1/(n eps) = exp(29):
+    # such a spectrum is one eigenvalue (set to 1) above noise.
+    with np.errstate(divide="ignore", over="ignore"):
         lam = 2.0 / z
-    else:
+    if not np.all(np.isfinite(lam)):
         lam = np.zeros(n)
         lam[0] = 1.0
     return through_eigensolver(lam, rng)

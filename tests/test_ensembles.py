@@ -217,3 +217,13 @@ def test_eigensolver_model_matches_eigvalsh():
     below = lam <= floor
     assert np.max(np.abs(numeric[below])) < floor and np.max(np.abs(model[below])) <= floor
     assert np.max(np.abs(numeric[below])) > 1e-3 * floor  # eigvalsh really returns noise there
+
+
+@pytest.mark.parametrize("bad", [np.inf, np.nan])
+def test_eigensolver_model_refuses_a_non_finite_eigenvalue(bad):
+    # 2/z of a subnormal z overflows to inf; the floor n eps max|lambda| would then be inf (numpy's uniform
+    # draw failed with "high - low range exceeds valid bounds")
+    from htmu.ensembles import through_eigensolver
+
+    with pytest.raises(ValueError, match="1 not finite"):
+        through_eigensolver(np.array([1.0, 2.0, bad]), np.random.default_rng(0))

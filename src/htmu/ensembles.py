@@ -227,8 +227,17 @@ def through_eigensolver(eigenvalues, rng: np.random.Generator) -> np.ndarray:
     -------
     numpy.ndarray
         The eigenvalues as an eigensolver reports them, sorted ascending.
+
+    Raises
+    ------
+    ValueError
+        If an eigenvalue is NaN or infinite (the floor, ``n eps max|lambda|``, would not be a number).
     """
     lam = np.array(eigenvalues, dtype=float)
+    if not np.all(np.isfinite(lam)):
+        raise ValueError(
+            f"eigenvalues: {int((~np.isfinite(lam)).sum())} not finite (an eigensolver's input is)"
+        )
     floor = eigensolver_floor(lam)
     low = np.abs(lam) <= floor
     lam[low] = rng.uniform(-floor, floor, size=int(low.sum()))
