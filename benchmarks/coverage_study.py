@@ -137,11 +137,9 @@ def main() -> None:
         for k in args.kappas
         for n in args.ns
     ]
-    done = pd.DataFrame()
     out = Path(args.out) if args.out else None
     if out is not None and out.exists():  # resume: a cell already in --out with its draws is not fitted again
-        done = pd.read_csv(out)
-        have = done.groupby(["kappa", "gamma", "form", "n"]).size()
+        have = pd.read_csv(out).groupby(["kappa", "gamma", "form", "n"]).size()
         cells = [c for c in cells if have.get((c[0], c[1], c[2], c[3]), 0) < c[4]]
         print(f"# resuming: {len(have)} cells already in {out}, {len(cells)} to go", flush=True)
     t0 = time.perf_counter()

@@ -21,7 +21,7 @@ import numpy as np
 __all__ = ["SpearmanResult", "as_rng", "ks_statistic", "spearman_ci", "spearman_with_ci", "wilson_interval"]
 
 #: Two-sided 95% standard-normal quantile, Phi^{-1}(0.975) (scipy.stats.norm.ppf(0.975) to the last bit, which
-#: tests/test_experiments.py checks; a literal so that importing this module does not import scipy.stats).
+#: tests/test_stats.py checks; a literal so that importing this module does not import scipy.stats).
 Z95 = 1.959963984540054
 
 
