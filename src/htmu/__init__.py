@@ -12,6 +12,7 @@ Layout: two packages, one direction (the study uses the tool; the tool never imp
       ensembles.py        samplers with known kappa (beta-Laguerre, Wishart, structured)
       spectra.py          spectra of a network: weights, NTK, conjugate kernel, Hessian
       analysis.py         analyze(): one row per weight matrix of any PyTorch model
+      _workers.py         the process pool analyze() fits its layers in (no PyTorch in the workers)
       stats.py            rank correlation and binomial intervals
       plotting.py         a spectrum with its law (htmu analyze --plots); helpers of the study's figures
       cli.py              the htmu command: htmu fit, htmu analyze

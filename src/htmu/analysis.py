@@ -43,16 +43,16 @@ Columns (:data:`COLUMNS`)
     rows keep the norms they have. A matrix never raises.
 
 Speed
-    Layers are processed by a thread pool (default: one thread per usable core), largest first;
-    PyTorch's eigensolver and NumPy/SciPy's array kernels release the GIL. PyTorch's own intra-op
-    threads are set to one for the call (and restored), so that the layer threads do not oversubscribe
-    the cores. Measured on two cores the pool gains little (about 1.0x): most of ``select_law``'s time
-    is Python-level work that holds the GIL. ``benchmarks/bench_analyze.py`` times it against
-    WeightWatcher; ``docs/analyze.md`` gives the numbers.
+    The eigenvalues are computed here, largest layer first, with PyTorch's intra-op threads set to one for the
+    call (and restored); each layer's ``select_law`` goes to a pool of worker processes (default: one per
+    usable core) as soon as its eigenvalues are known. Processes, not threads: most of ``select_law``'s time is
+    Python-level work that holds the GIL (two threads ran at 0.7x the speed of one). How the workers start,
+    and what that asks of a script on macOS and Windows, is in :mod:`htmu._workers`.
+    ``benchmarks/bench_analyze.py`` times it against WeightWatcher; ``docs/analyze.md`` gives the numbers.
 
 Reproducibility
     Each layer's bootstrap draws from its own generator, seeded by ``(rng, crc32(layer name))``: a row
-    does not depend on the other layers analysed, on their order or on the number of threads.
+    does not depend on the other layers analysed, on their order or on the number of workers.
 
 Loading files
     ``.pt``/``.pth``/``.bin``/``.ckpt`` through ``torch.load(weights_only=True)`` and ``.safetensors``
@@ -82,7 +82,7 @@ import sys
 import time
 import zlib
 from collections.abc import Iterator, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -141,7 +141,7 @@ class LayerAnalysis:
     row : dict
         The table row (keys :data:`COLUMNS`).
     seconds : float
-        Wall time spent on this layer (eigenvalues and law selection; threads share the cores).
+        Wall time spent on this layer: its eigenvalues here and its law selection in its worker.
     """
 
     matrix: WeightMatrix
@@ -386,31 +386,29 @@ def _shape_text(shape: tuple[int, ...]) -> str:
     return "x".join(map(str, shape)) if shape else "?"
 
 
-def _analyze_one(wm: WeightMatrix, conv: str, ci: bool, seed: int) -> LayerAnalysis:
-    from htmu.fit.selection import select_law  # imported once by analyze_layers, before the threads start
-
-    t0 = time.perf_counter()
+def _layer_spectrum(wm: WeightMatrix, conv: str) -> tuple[SpectrumRecord, dict[str, Any], bool]:
+    """The layer's eigenvalues, its row without the law, and whether ``select_law`` has a spectrum to read."""
     rec = weight_spectrum(wm, conv)
     eig = rec.eigenvalues
     row: dict[str, Any] = dict.fromkeys(COLUMNS, math.nan)
     row.update(layer=wm.layer, module=wm.module, shape=_shape_text(wm.shape), gamma=rec.gamma,
                n_eigs=int(eig.size), law="", phase="", form="", n_spikes=pd.NA)  # fmt: skip
-    sel = None
     if rec.status != "ok":
         row["status"] = rec.status
-    else:
-        row.update(_norm_metrics(eig, rec.gamma))
-        if not eig[-1] > 0:  # W = 0 (e.g. a zero-initialised layer): no spectrum to fit
-            row["status"] = _ZERO
-        else:
-            sel = select_law(eig, rec.gamma, rng=_layer_rng(seed, wm.layer), ci=ci, rank=rec.rank)
-            row["status"] = sel.status
-            if sel.status == "ok":
-                lo, hi = sel.kappa_ci
-                row.update(law=sel.law, phase=sel.phase, kappa=float(sel.kappa), kappa_lo=float(lo),
-                           kappa_hi=float(hi), form=sel.form, alpha=float(sel.alpha),
-                           n_spikes=int(sel.n_spikes))  # fmt: skip
-    return LayerAnalysis(wm, rec, sel, row, time.perf_counter() - t0)
+        return rec, row, False
+    row.update(_norm_metrics(eig, rec.gamma))
+    if not eig[-1] > 0:  # W = 0 (e.g. a zero-initialised layer): no spectrum to fit
+        row["status"] = _ZERO
+        return rec, row, False
+    return rec, row, True
+
+
+def _add_selection(row: dict[str, Any], sel: Any) -> None:
+    row["status"] = sel.status
+    if sel.status == "ok":
+        lo, hi = sel.kappa_ci
+        row.update(law=sel.law, phase=sel.phase, kappa=float(sel.kappa), kappa_lo=float(lo), kappa_hi=float(hi),
+                   form=sel.form, alpha=float(sel.alpha), n_spikes=int(sel.n_spikes))  # fmt: skip
 
 
 def _cost(wm: WeightMatrix) -> int:
@@ -460,7 +458,7 @@ def analyze_layers(
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ValueError(f"workers: expected a positive integer or None, got {workers!r}")
     seed = _base_seed(rng)
-    import htmu.fit.selection  # noqa: F401 (import once here, not concurrently in the layer threads)
+    from htmu._workers import process_pool, timed_select_law
 
     found = _select_layers(load_weights(model_or_path), layers)
     n_workers = min(workers or _usable_cores(), len(found))
@@ -469,17 +467,28 @@ def analyze_layers(
     from tqdm import tqdm
 
     bar = tqdm(total=len(found), desc="htmu analyze", unit="layer", file=sys.stderr, disable=not progress)
-    with bar, _torch_threads(1), torch.no_grad():
-        if n_workers == 1:
-            for i in order:
-                results[i] = _analyze_one(found[i], conv, bool(ci), seed)
-                bar.update()
-        else:
-            with ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="htmu-analyze") as pool:
-                futures = {pool.submit(_analyze_one, found[i], conv, bool(ci), seed): i for i in order}
-                for fut in as_completed(futures):
-                    results[futures[fut]] = fut.result()
-                    bar.update()
+    pool = process_pool(n_workers) if n_workers > 1 else contextlib.nullcontext()
+    with bar, pool, _torch_threads(1), torch.no_grad():
+        pending = {}
+        for i in order:  # eigenvalues here, largest layer first; the law of each in a worker as soon as it has them
+            t0 = time.perf_counter()
+            rec, row, fit = _layer_spectrum(found[i], conv)
+            t_eig = time.perf_counter() - t0
+            args = (rec.eigenvalues, rec.gamma, rec.rank, bool(ci), _layer_rng(seed, found[i].layer))
+            if fit and n_workers > 1:
+                pending[pool.submit(timed_select_law, *args)] = (i, rec, row, t_eig)
+                continue
+            sel, t_sel = timed_select_law(*args) if fit else (None, 0.0)
+            if sel is not None:
+                _add_selection(row, sel)
+            results[i] = LayerAnalysis(found[i], rec, sel, row, t_eig + t_sel)
+            bar.update()
+        for fut in as_completed(pending):
+            sel, t_sel = fut.result()
+            i, rec, row, t_eig = pending[fut]
+            _add_selection(row, sel)
+            results[i] = LayerAnalysis(found[i], rec, sel, row, t_eig + t_sel)
+            bar.update()
     return [r for r in results if r is not None]
 
 
@@ -527,7 +536,7 @@ def analyze(
         Seed of the bootstrap; each layer gets its own stream (see the module notes). None: fresh
         entropy.
     workers : int, optional
-        Threads over layers (default: the usable cores).
+        Worker processes over layers (default: the usable cores); 1 runs everything in this process.
 
     Returns
     -------

@@ -75,6 +75,7 @@ from __future__ import annotations
 
 import functools
 import math
+import multiprocessing
 import os
 import threading
 from collections.abc import Callable
@@ -574,11 +575,10 @@ def _replicates(spec: lik.Spectrum, kappa: float, log_scale: float, boot: _Boot)
         return lik.Spectrum(x=obs, n_censored=int(n_b - obs.size), t=t, ref=spec.ref, gamma=g, form=spec.form)
 
     children = boot.rng.spawn(boot.n_boot)
-    # threads only from the main thread: a caller that already runs fits in a pool (htmu.analyze) keeps its
-    # cores, instead of nesting a pool per fit
-    workers = (
-        min(boot.n_boot, os.cpu_count() or 1) if threading.current_thread() is threading.main_thread() else 1
-    )
+    # threads only from the main thread of the main process: a caller that already runs fits in a pool of
+    # threads or processes (htmu.analyze) keeps its cores, instead of nesting a pool per fit
+    alone = threading.current_thread() is threading.main_thread() and multiprocessing.parent_process() is None
+    workers = min(boot.n_boot, os.cpu_count() or 1) if alone else 1
     if workers <= 1:
         return [one(c) for c in children]
     with ThreadPoolExecutor(max_workers=workers) as pool:
