@@ -470,7 +470,8 @@ def analyze_layers(
     pool = process_pool(n_workers) if n_workers > 1 else contextlib.nullcontext()
     with bar, pool, _torch_threads(1), torch.no_grad():
         pending = {}
-        for i in order:  # eigenvalues here, largest layer first; the law of each in a worker as soon as it has them
+        # eigenvalues here, largest layer first; each layer's law in a worker as soon as it has them
+        for i in order:
             t0 = time.perf_counter()
             rec, row, fit = _layer_spectrum(found[i], conv)
             t_eig = time.perf_counter() - t0
