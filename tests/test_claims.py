@@ -151,6 +151,26 @@ def test_increasing_kappa_with_batch_size_is_not_reproduced():
     assert verdict(card, "small batches give heavy tails") == "not reproduced"  # κ = 10, 20: bulk-decay
 
 
+def test_phase_sequence_needs_every_stage():
+    """The presence rule: the paper's sweep shows every stage; one without bulk-decay is not reproduced, naming it;
+    with fewer than MIN_PHASE_RUNS runs that learned a missing stage is inconclusive."""
+    paper = {1000: math.inf, 800: math.inf, 250: 5.5, 100: 1.9, 50: math.nan}  # α = 6.70, 2.97, rank collapse
+    row = row_of(claims.build_scorecard(sweep_fits(lambda b, s: paper[b])), "the sweep passes")
+    assert row["verdict"] == "reproduced"
+    assert row["ours"].startswith("1000: random-like ×3; 800: random-like ×3; 250: bulk-decay ×3")
+    # no bulk-decay: MP at the top, heavy tails below, training collapsed at the smallest batch
+    no_decay = {1000: math.inf, 800: math.inf, 250: 2.3, 100: 1.9, 50: 1.9}
+    fits = sweep_fits(lambda b, s: no_decay[b], train_of_batch=lambda b: "collapsed" if b == 50 else "ok")
+    row = row_of(claims.build_scorecard(fits), "the sweep passes")
+    assert (
+        row["verdict"] == "not reproduced"
+        and "never seen in 12 runs that learned: bulk-decay" in row["details"]
+    )
+    assert "50: training collapsed ×3" in row["ours"]
+    few = sweep_fits(lambda b, s: no_decay[b], seeds=(0,))  # 5 runs that learned
+    assert verdict(claims.build_scorecard(few), "the sweep passes") == "inconclusive"
+
+
 def test_noise_is_inconclusive():
     # κ ranks 4, 1, 3, 5, 2 over batches 1000..50: Σd² = 20, so Spearman's ρ = 0 exactly at seed level
     scrambled = {1000: 4.0, 800: 1.0, 250: 3.0, 100: 5.0, 50: 2.0}
@@ -207,7 +227,7 @@ def test_one_row_per_architecture():
     )
     card = claims.build_scorecard(fits, n_boot=200)
     for claim in ("κ falls as batch size falls", "κ = ∞ (MP) for large batches", "small batches give heavy",
-                  "lower κ goes with better test accuracy"):  # fmt: skip
+                  "lower κ goes with better test accuracy", "the sweep passes through"):  # fmt: skip
         rows = card[card["claim"].str.startswith(claim)]
         assert [c.split("(")[-1] for c in rows["claim"]] == ["lenet fc1)", "minialexnet fc1)"]
 

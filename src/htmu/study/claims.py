@@ -1,6 +1,6 @@
 """The study's scorecard: each claim of the paper, what we measured, and an explicit verdict.
 
-Every verdict comes from one of two documented rules, applied uniformly:
+Every verdict comes from one of three documented rules, applied uniformly:
 
 *Trend rule* (a claimed monotone relation between two quantities). Spearman's rank correlation ρ with a
 percentile-bootstrap 95% interval (:func:`htmu.stats.spearman_ci`: pairs resampled, ``n_boot`` resamples,
@@ -14,6 +14,10 @@ direction written as the sign ``s`` of ρ:
 *Majority rule* (a claim that should hold case by case). Each case is a success or a failure; the Wilson 95%
 interval of the success fraction lying above 1/2 → ``"reproduced"``, below 1/2 → ``"not reproduced"``,
 straddling 1/2 → ``"inconclusive"``.
+
+*Presence rule* (a claimed sequence of phases along the sweep). Each stage must be seen at least once: a stage
+seen → ``"reproduced"`` when every stage is; a stage never seen among at least :data:`MIN_PHASE_RUNS` runs that
+learned → ``"not reproduced"`` (the row names it); fewer runs → ``"inconclusive"``.
 
 Missing or empty inputs give ``"not run"`` with the reason, never an exception. A claim that no setup
 consistent with its stated assumptions can produce gets ``"not testable as stated"`` with the derivation's reason
@@ -55,7 +59,9 @@ __all__ = [
     "Claim",
     "COLLAPSE_END",
     "KS_GOOD",
+    "MIN_PHASE_RUNS",
     "MIN_TREND_POINTS",
+    "PHASE_STAGES",
     "SCORECARD_COLUMNS",
     "SPECTRUM_KEYS",
     "build_scorecard",
@@ -85,6 +91,19 @@ MP_LAWS = frozenset({"MP", "MP+spikes"})
 KS_GOOD = 0.05
 #: Fewer points than this make a trend claim inconclusive whatever ρ is.
 MIN_TREND_POINTS = 5
+#: Fewer runs that learned than this make a missing phase inconclusive rather than not reproduced.
+MIN_PHASE_RUNS = 6
+#: The 5+1 phases' stages along a batch-size sweep, largest batch first (Figure 2): the κ = ∞ phases, then
+#: bulk-decay, heavy-tailed, and the rank-collapse end (the phase, or a run that collapsed or diverged).
+PHASE_STAGES: tuple[tuple[str, frozenset[str]], ...] = (
+    (
+        "κ = ∞ (random-like, bleeding-out or bulk+spikes)",
+        frozenset({"random-like", "bleeding-out", "bulk+spikes"}),
+    ),
+    ("bulk-decay", frozenset({"bulk-decay"})),
+    ("heavy-tailed", frozenset({"heavy-tailed"})),
+    ("rank-collapse end", frozenset({"rank-collapse"})),
+)
 SCORECARD_COLUMNS: tuple[str, ...] = ("claim", "source", "paper_value", "ours", "verdict", "details")
 
 _VERDICTS = ("reproduced", "not reproduced", "inconclusive", "not run", "not testable as stated")
@@ -260,7 +279,7 @@ def _left_out(g: pd.DataFrame, keep: np.ndarray, why: str) -> str:
     return f"left out{why}: {len(gone)} run(s) ({_counts(reasons)})"
 
 
-#: The four claims about the batch-size sweep: (claim, the paper's value).
+#: The claims about the batch-size sweep: (claim, the paper's value).
 _BATCH_CLAIMS = (
     ("κ falls as batch size falls", _BATCH_PAPER),
     ("κ = ∞ (MP) for large batches", "MiniAlexNet fc1: κ = ∞ (MP) at batch 1000 and 800"),
@@ -269,12 +288,15 @@ _BATCH_CLAIMS = (
     ("lower κ goes with better test accuracy",
      "not quantified: heavier-tailed (smaller κ) layers in better-trained networks, the premise of the 5+1 "
      "phases (Martin & Mahoney 2021)"),
+    ("the sweep passes through the 5+1 phases",
+     "MiniAlexNet fc1, batch 1000 → 5: κ = ∞ (random-like, bleeding-out, bulk+spikes), then bulk-decay (κ = 5.5), "
+     "heavy-tailed (κ = 1.9), rank collapse (κ = 10⁻³)"),
 )  # fmt: skip
 
 
 @dataclass(frozen=True)
 class _Sweep:
-    """One architecture's fc1-like layer across the batch-size sweep: what the four batch claims read."""
+    """One architecture's fc1-like layer across the batch-size sweep: what the batch claims read."""
 
     name: str
     g: pd.DataFrame
@@ -386,15 +408,41 @@ def _batch_accuracy(sw: _Sweep, rng: np.random.Generator, n_boot: int) -> dict[s
     )  # fmt: skip
 
 
+def _batch_phases(sw: _Sweep) -> dict[str, str]:
+    """Which of the 5+1 phases' stages the sweep shows: phases of runs that learned, by batch, and the collapse end."""
+    use = sw.learned & sw.has_law
+    phase = sw.g["phase"].to_numpy(str)
+    seen = {name: bool(np.any(use & np.isin(phase, list(members)))) for name, members in PHASE_STAGES}
+    seen[PHASE_STAGES[-1][0]] |= bool(sw.end.any())
+    by_batch = [f"{int(b)}: " + _counts([f"training {t}" if t in COLLAPSE_END else p for t, p in
+                                         zip(sw.train[at], phase[at], strict=True)])
+                for b in sw.batches[::-1] if (at := (sw.bs == b) & (use | sw.end)).any()]  # fmt: skip
+    missing = [name for name, ok in seen.items() if not ok]
+    n_learned = int(use.sum())
+    if not missing:
+        verdict, why = "reproduced", "every stage seen"
+    elif n_learned >= MIN_PHASE_RUNS:
+        verdict, why = "not reproduced", f"never seen in {n_learned} runs that learned: {', '.join(missing)}"
+    else:
+        verdict, why = "inconclusive", f"not seen ({', '.join(missing)}) but only {n_learned} runs learned"
+    claim, paper = _BATCH_CLAIMS[4]
+    return _row(
+        f"{claim} ({sw.name})", _BATCH_SOURCE, paper,
+        "; ".join(by_batch) or "no usable run", verdict,
+        f"presence rule over the stages {', '.join(n for n, _ in PHASE_STAGES)}: {why}. Phases of runs that learned "
+        f"(select_law's); the rank-collapse end also counts collapsed or diverged runs; {_left_out(sw.g, use | sw.end, '')}.",
+    )  # fmt: skip
+
+
 def _claims_batch(fits: pd.DataFrame | None, rng: np.random.Generator, n_boot: int) -> list[dict[str, str]]:
-    """The batch-size sweep's four claims, one row per architecture each (rows grouped by claim)."""
+    """The batch-size sweep's five claims, one row per architecture each (rows grouped by claim)."""
     reason = _missing(fits, _FITS_COLUMNS, "fits")
     groups = {} if reason else _weight_layer_rows(fits)
     if not reason and not groups:
         reason = "no final-stage weight spectra in fits"
     if reason:
         return [_row(c, _BATCH_SOURCE, p, "", "not run", reason) for c, p in _BATCH_CLAIMS]
-    per_claim: list[list[dict[str, str]]] = [[], [], [], []]
+    per_claim: list[list[dict[str, str]]] = [[] for _ in _BATCH_CLAIMS]
     for name, g in groups.items():
         sw = _Sweep.of(name, g)
         # in this order: the trend claims' resamples come from one stream, group after group
@@ -402,6 +450,7 @@ def _claims_batch(fits: pd.DataFrame | None, rng: np.random.Generator, n_boot: i
         per_claim[1].append(_batch_large(sw))
         per_claim[2].append(_batch_small(sw))
         per_claim[3].append(_batch_accuracy(sw, rng, n_boot))
+        per_claim[4].append(_batch_phases(sw))
     return [row for rows in per_claim for row in rows]
 
 
