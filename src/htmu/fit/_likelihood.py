@@ -230,6 +230,12 @@ class Profile:
         self.log_scale0 = log_scale0
         self.width0 = width0
 
+    def copy(self) -> Profile:
+        """A profile of the same spectrum with the points evaluated so far (later ones are not shared)."""
+        other = Profile(self.spectrum, self.log_scale0, self.width0)
+        other.points = dict(self.points)
+        return other
+
     def __call__(self, u: float) -> ProfilePoint:
         u = float(min(max(u, U_MIN), U_MAX))
         if u in self.points:

@@ -73,7 +73,9 @@ Input handling
 
 from __future__ import annotations
 
+import collections
 import functools
+import hashlib
 import math
 import multiprocessing
 import os
@@ -702,6 +704,47 @@ def _profile_bound(prof: lik.Profile, u_hat: float, direction: float) -> float:
         a, step = b, 2 * step
 
 
+#: the point stages of the last few spectra fitted (see :func:`_point_stage`)
+_POINT_MEMO: collections.OrderedDict[bytes, tuple] = collections.OrderedDict()
+_POINT_MEMO_SIZE = 8
+_POINT_MEMO_LOCK = threading.Lock()
+
+
+def _point_stage(prep: _Prepared, method: str) -> tuple[_Point, lik.Profile | None, float, float, float]:
+    """The point estimate and what depends on it alone: (point, profile, log-likelihood in normalised units, KS
+    distance, MP test's p-value).
+
+    Deterministic in the prepared spectrum and the method, so the last ``_POINT_MEMO_SIZE`` are remembered: a
+    caller that fits a spectrum without its interval and then again with it (``select_law`` does, for the law it
+    reports) pays for the point fit once. A remembered profile is handed out as a copy with the points it had
+    after the point fit, so that a fit's result never depends on the fits before it.
+    """
+    spec = prep.spec
+    key = hashlib.blake2b(
+        spec.x.tobytes() + repr((spec.n_censored, spec.t, spec.ref, spec.gamma, spec.form, method)).encode()
+    ).digest()
+    with _POINT_MEMO_LOCK:
+        hit = _POINT_MEMO.get(key)
+        if hit is not None:
+            _POINT_MEMO.move_to_end(key)
+    if hit is None:
+        pt, prof = _point_fit(spec, method)
+        ll_norm = ks = p_mp = math.nan
+        if pt.ok:
+            k_eval = KAPPA_BOUNDS[1] if math.isinf(pt.kappa) else pt.kappa  # at the bottom: the bound itself
+            # the exact log-likelihood at the estimate (the profile's value comes from a fitted polynomial)
+            ll_norm = float(lik.loglik_table([spec], k_eval, np.array([[pt.log_scale]]))[0, 0])
+            ks = _ks(spec, pt.kappa, pt.log_scale) if spec.x.size else math.nan  # kappa = inf: MP's CDF
+            p_mp, _ = mp_test(_direct_variable(prep, None), spec.gamma)
+        hit = (pt, None if prof is None else prof.copy(), ll_norm, ks, p_mp)
+        with _POINT_MEMO_LOCK:
+            _POINT_MEMO[key] = hit
+            while len(_POINT_MEMO) > _POINT_MEMO_SIZE:
+                _POINT_MEMO.popitem(last=False)
+    pt, prof, ll_norm, ks, p_mp = hit
+    return pt, None if prof is None else prof.copy(), ll_norm, ks, p_mp
+
+
 # Long by design: the estimator's procedure read top to bottom (checks, the point fit, the MP end, the
 # interval, the result), each step a call of a helper above; split, its state would travel between them.
 def fit_htmp(
@@ -775,7 +818,7 @@ def fit_htmp(
     if prep.fail:
         return _failed(prep, method, form, prep.fail, "")
     spec = prep.spec
-    pt, prof = _point_fit(spec, method)
+    pt, prof, ll_norm, ks, p_mp = _point_stage(prep, method)
     progress(1, "point estimate")
     if not pt.ok:
         return _failed(prep, method, form, "no_convergence", pt.message)
@@ -794,11 +837,7 @@ def fit_htmp(
     k_eval = KAPPA_BOUNDS[1] if math.isinf(kappa) else kappa
     if pt.at_bottom:
         kappa = math.nan  # the search bound is not an estimate: only the interval (0, hi] is
-    # the exact log-likelihood at the reported estimate (the profile's value comes from a fitted polynomial)
-    ll_norm = float(lik.loglik_table([spec], k_eval, np.array([[pt.log_scale]]))[0, 0])
     loglik = spec.in_data_units(ll_norm)
-    ks = _ks(spec, k_eval if math.isnan(kappa) else kappa, pt.log_scale) if spec.x.size else math.nan
-    p_mp, _ = mp_test(_direct_variable(prep, None), spec.gamma)
 
     kappa_ci, kappa_deb, nb = _NAN2, math.nan, 0
     if ci:
