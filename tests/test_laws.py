@@ -31,6 +31,17 @@ from htmu.laws import (
 _XG, _WG = np.polynomial.legendre.leggauss(20)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_march_memo(monkeypatch):
+    """Each test starts without the law's last march (htmu.laws._march_covering), so that what a test counts or
+    breaks is its own calls' marches."""
+    import threading
+
+    import htmu.laws as laws
+
+    monkeypatch.setattr(laws, "_LAST_MARCH", threading.local())
+
+
 def glq(f, a, b, panels=200):
     """∫_a^b f(x) dx (0 < a < b < ∞) by composite 20-point Gauss–Legendre in v = log x.
 
@@ -333,6 +344,9 @@ def _spy_march(monkeypatch):
     class Spy:
         def __init__(self, sol):
             self.sol = sol
+
+        def __getattr__(self, name):  # the range (v_lo, v_hi) the law's reuse of a march reads
+            return getattr(self.sol, name)
 
         def logpdf(self, x):
             calls.append(np.size(x))
@@ -861,3 +875,29 @@ def test_logcdf_logsf_edge_cases():
         htmp_logcdf(1.0, 1.5, 2.0)
     with pytest.raises(ValueError, match="kappa"):
         htmp_logsf(1.0, 0.5, -1.0)
+
+
+def test_a_march_is_reused_inside_its_range_and_gives_the_same_density(monkeypatch):
+    """Consecutive calls at one (γ, κ) reuse the last march when it spans their points (a likelihood maximised
+    over the scale), march anew over the union otherwise, and never for another (γ, κ); the values equal a fresh
+    march's to rounding."""
+    import threading
+
+    import htmu.laws as laws
+
+    marches = []
+    real = laws.march
+    monkeypatch.setattr(
+        laws, "march", lambda s, b, lo, hi, **k: marches.append((lo, hi)) or real(s, b, lo, hi, **k)
+    )
+    x = np.linspace(0.2, 3.0, 200)
+    first = htmp_logpdf(x, 0.3255, 5.5)
+    inside = htmp_logpdf(x[20:150] * 1.01, 0.3255, 5.5)  # scaled a little, still inside the first range
+    assert len(marches) == 1
+    wider = htmp_logpdf(x * 1.5, 0.3255, 5.5)
+    assert len(marches) == 2 and marches[1][0] <= marches[0][0] and marches[1][1] > marches[0][1]  # the union
+    htmp_logpdf(x, 0.3255, 2.0)  # another κ: its own march
+    assert len(marches) == 3
+    for pts, got in ((x, first), (x[20:150] * 1.01, inside), (x * 1.5, wider)):
+        monkeypatch.setattr(laws, "_LAST_MARCH", threading.local())
+        np.testing.assert_allclose(got, htmp_logpdf(pts, 0.3255, 5.5), rtol=0, atol=1e-12)
