@@ -84,6 +84,7 @@ from htmu._riccati import MarchFailed, march
 
 __all__ = [
     "HTMPAccuracyWarning",
+    "forget_march",
     "htmp",
     "htmp_logcdf",
     "htmp_logpdf",
@@ -269,6 +270,12 @@ def _quadrature_serves(y, s, b):
 
 
 _LAST_MARCH = threading.local()
+
+
+def forget_march() -> None:
+    """Drop this thread's last march (:func:`_march_covering`): the next call marches from scratch, as a benchmark
+    of one call's cost needs."""
+    _LAST_MARCH.value = None
 
 
 def _march_covering(s, b, v_lo, v_hi):

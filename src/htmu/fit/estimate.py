@@ -731,7 +731,9 @@ def _point_stage(prep: _Prepared, method: str) -> tuple[_Point, lik.Profile | No
         pt, prof = _point_fit(spec, method)
         ll_norm = ks = p_mp = math.nan
         if pt.ok:
-            k_eval = KAPPA_BOUNDS[1] if math.isinf(pt.kappa) else pt.kappa  # at the bottom: the bound itself
+            # at the top: the profile's own kappa there, exp(U_MAX) (not the rounded 1e3: the law reuses the march
+            # of that kappa); at the bottom: the bound itself
+            k_eval = math.exp(lik.U_MAX) if math.isinf(pt.kappa) else pt.kappa
             # the exact log-likelihood at the estimate (the profile's value comes from a fitted polynomial)
             ll_norm = float(lik.loglik_table([spec], k_eval, np.array([[pt.log_scale]]))[0, 0])
             ks = _ks(spec, pt.kappa, pt.log_scale) if spec.x.size else math.nan  # kappa = inf: MP's CDF
