@@ -454,6 +454,7 @@ def test_progress_above_1e4_eigenvalues_only(tmp_path):
     assert "comparison" in out
 
 
+@pytest.mark.filterwarnings("error::tqdm.TqdmWarning")  # a bar pushed past its total warns
 def test_progress_bar_counts_every_stage(spectrum):
     # The bar advances by each stage's share of the cost model and ends full at the fit's last unit.
     from htmu.cli import _Progress, expected_seconds

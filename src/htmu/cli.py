@@ -397,7 +397,8 @@ class _Progress:
     def update(self, units: int, stage: str) -> None:
         per_unit = self.seconds.get(stage, 0.0) / self.units.get(stage, 1)
         self.bar.set_postfix_str(stage, refresh=False)
-        self.bar.update(units * per_unit)
+        # never past the total: the stages' shares add up to it only up to rounding, and tqdm warns beyond it
+        self.bar.update(min(units * per_unit, self.bar.total - self.bar.n))
 
     def stage(self, name: str) -> None:
         self.bar.set_postfix_str(name)
