@@ -32,14 +32,12 @@ _XG, _WG = np.polynomial.legendre.leggauss(20)
 
 
 @pytest.fixture(autouse=True)
-def _fresh_march_memo(monkeypatch):
+def _fresh_march_memo():
     """Each test starts without the law's last march (htmu.laws._march_covering), so that what a test counts or
     breaks is its own calls' marches."""
-    import threading
+    from htmu.laws import forget_march
 
-    import htmu.laws as laws
-
-    monkeypatch.setattr(laws, "_LAST_MARCH", threading.local())
+    forget_march()
 
 
 def glq(f, a, b, panels=200):
@@ -881,8 +879,6 @@ def test_a_march_is_reused_inside_its_range_and_gives_the_same_density(monkeypat
     """Consecutive calls at one (γ, κ) reuse the last march when it spans their points (a likelihood maximised
     over the scale), march anew over the union otherwise, and never for another (γ, κ); the values equal a fresh
     march's to rounding."""
-    import threading
-
     import htmu.laws as laws
 
     marches = []
@@ -899,5 +895,5 @@ def test_a_march_is_reused_inside_its_range_and_gives_the_same_density(monkeypat
     htmp_logpdf(x, 0.3255, 2.0)  # another κ: its own march
     assert len(marches) == 3
     for pts, got in ((x, first), (x[20:150] * 1.01, inside), (x * 1.5, wider)):
-        monkeypatch.setattr(laws, "_LAST_MARCH", threading.local())
+        laws.forget_march()
         np.testing.assert_allclose(got, htmp_logpdf(pts, 0.3255, 5.5), rtol=0, atol=1e-12)

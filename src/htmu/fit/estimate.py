@@ -55,7 +55,9 @@ Honest intervals
     sits at the bottom of ``KAPPA_BOUNDS``, the data say only "kappa is tiny": status ``"rank_collapse"`` with
     the one-sided interval :math:`(0, \kappa_{hi}]`.
 
-    Speed: every replicate is refitted from one law call per node of a shared grid in :math:`\log\kappa`
+    Speed: the point stage of the last few spectra is remembered (``_point_stage``), so a fit without its
+    interval followed by the same fit with it pays for the point estimate once; every replicate is refitted
+    from one law call per node of a shared grid in :math:`\log\kappa`
     (all replicates and scales in the same call), and replicate spectra are drawn in parallel threads. Above
     ``N_BOOT_MAX`` eigenvalues, replicates of ``N_BOOT_MAX`` eigenvalues are used and their bias and spread
     rescaled by :math:`n_b/n` and :math:`\sqrt{n_b/n}` (the orders of a finite-n bias and of the
