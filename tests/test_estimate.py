@@ -16,6 +16,7 @@ from htmu.fit.estimate import (
     fit_htmp,
     fit_mp,
     fit_powerlaw,
+    kappa_lower_bound,
 )
 from htmu.fit.selection import select_law
 
@@ -217,6 +218,56 @@ def test_mle_matches_direct_likelihood_maximum():
     assert ll(r.kappa, r.scale) == pytest.approx(r.loglik, abs=1e-6)
     for dk, ds in [(1.05, 1), (0.95, 1), (1, 1.01), (1, 0.99)]:
         assert ll(r.kappa * dk, r.scale * ds) < r.loglik
+
+
+def _brute_profile(x, gamma, form, kappas):
+    """Profile log-likelihood at each kappa, maximised over the scale by scipy (bounded Brent, 1e-8) with the law's
+    own density: independent of the estimator's grids, tolerances and memos."""
+    from scipy import optimize
+
+    lx = np.log(x)
+
+    def ll(k, ls):
+        if form == "direct":
+            return float(np.sum(laws.htmp_logpdf(np.exp(lx - ls), gamma, k)) - x.size * ls)
+        return float(np.sum(laws.htmp_logpdf(np.exp(ls - lx), gamma, k)) + x.size * ls - 2 * lx.sum())
+
+    c = math.log(np.mean(x)) if form == "direct" else -math.log(np.mean(1 / x))
+    return np.array([-optimize.minimize_scalar(lambda ls, k=k: -ll(k, ls), bounds=(c - 1.5, c + 1.5),
+                                               method="bounded", options={"xatol": 1e-8}).fun for k in kappas])  # fmt: skip
+
+
+@pytest.mark.parametrize(("form", "kappa"), [("inverse", np.inf), ("direct", 3.0)])
+def test_mle_is_within_its_stated_tolerance_of_the_profile_maximum(form, kappa):
+    """The MLE stops once log kappa is resolved to 5% of its standard error (``U_TOL_REL``), which costs at most
+    0.5 * 0.05**2 ~ 1e-3 nats; allowed here: 0.01 nats below the maximum of a brute-force profile on a fine grid.
+    The inverse form of a Wishart spectrum is the flat case (here kappa-hat ~ 120, standard error ~ 2 in log
+    kappa)."""
+    gamma = 0.1 if form == "inverse" else 0.3
+    z = sample_htmp_ensemble(300, gamma, kappa, np.random.default_rng(58))
+    x = 2.0 * z if form == "direct" else 2.0 / z
+    r = fit_htmp(x, gamma, form=form, ci=False)
+    assert r.status == "ok", r.message
+    kappas = np.exp(np.linspace(math.log(r.kappa) - 0.3, math.log(r.kappa) + 0.3, 61))
+    top = _brute_profile(x, gamma, form, kappas).max()
+    assert top - 0.01 <= r.loglik <= top + 1e-6, (r.loglik, top)
+
+
+def test_kappa_lower_bound_is_where_the_profile_drops_by_the_chi2_quantile():
+    """select_law's lower bound for an MP law: the smallest kappa whose profile log-likelihood is within
+    chi2_1(0.90)/2 of the maximum, checked against a brute-force profile (1% in kappa, the bound's tolerance,
+    plus the grid's interpolation)."""
+    gamma = 0.3
+    x = 2.0 * sample_htmp_ensemble(300, gamma, np.inf, np.random.default_rng(42))
+    lo = kappa_lower_bound(x, gamma)
+    kappas = np.exp(np.linspace(math.log(lo) - 0.2, math.log(lo) + 0.2, 21))
+    prof = _brute_profile(x, gamma, "direct", kappas)
+    top = max(fit_htmp(x, gamma, ci=False).loglik, _brute_profile(x, gamma, "direct", [1e3])[0])
+    target = top - 0.5 * stats.chi2.ppf(0.90, 1)
+    brute = math.exp(np.interp(target, prof, np.log(kappas)))  # the profile rises with kappa here
+    assert np.all(np.diff(prof) > 0) and prof[0] < target < prof[-1]
+    assert abs(math.log(lo / brute)) < 0.01, (lo, brute)
+    assert math.isnan(kappa_lower_bound(x[:5], gamma))  # too few eigenvalues: no bound, no exception
 
 
 @pytest.mark.parametrize("method", ["ks", "stieltjes"])

@@ -170,8 +170,9 @@ def profile(spectrum: Spectrum, u: float, centre: float, width: float) -> Profil
     the grid, the grid moves that way with doubled width (a geometric search, for nearly flat likelihoods);
     once the maximum is inside, the grid narrows onto the best point while its values span more than
     ``PEAK_RANGE``, then to about three standard deviations of the peak, and a quartic through it gives the
-    maximum. A likelihood still rising at the edge of the admissible scales
-    (``LOG_Z_MAX``) returns its value there, with curvature NaN.
+    maximum and its scale (the maximum is the quartic's: :meth:`Profile.exact` evaluates the log-likelihood there).
+    A likelihood still rising at the edge of the admissible scales (``LOG_Z_MAX``) returns its value there, with
+    curvature NaN.
     """
     kappa = math.exp(u)
     logx = spectrum.logx
@@ -227,13 +228,31 @@ class Profile:
     def __init__(self, spectrum: Spectrum, log_scale0: float, width0: float = 0.25):
         self.spectrum = spectrum
         self.points: dict[float, ProfilePoint] = {}
+        self.exact_values: dict[float, float] = {}
         self.log_scale0 = log_scale0
         self.width0 = width0
+
+    def exact(self, u: float) -> float:
+        """The log-likelihood evaluated at log kappa ``u`` and the profile's best scale there.
+
+        The profile's own value is the maximum of a quartic through a grid of scales: good enough to search on,
+        but it can overshoot a sharp peak (by 0.04 nats on an MP spectrum of 300 eigenvalues at kappa = 1e3).
+        What is reported, or compared against a threshold, is evaluated; it reuses the law's march at ``u``.
+        """
+        p = self(u)
+        if p.u not in self.exact_values:
+            self.exact_values[p.u] = (
+                float(loglik_table([self.spectrum], math.exp(p.u), np.array([[p.log_scale]]))[0, 0])
+                if math.isfinite(p.loglik)
+                else p.loglik
+            )
+        return self.exact_values[p.u]
 
     def copy(self) -> Profile:
         """A profile of the same spectrum with the points evaluated so far (later ones are not shared)."""
         other = Profile(self.spectrum, self.log_scale0, self.width0)
         other.points = dict(self.points)
+        other.exact_values = dict(self.exact_values)
         return other
 
     def __call__(self, u: float) -> ProfilePoint:
@@ -252,11 +271,22 @@ class Profile:
         return p
 
 
-def maximise(prof: Profile, u0: float, xatol: float = 1e-3) -> ProfilePoint:
+#: the maximum's log kappa is resolved to this fraction of its standard error (from the bracket's curvature),
+#: within [U_TOL_MIN, U_TOL_MAX] (1e-3 to 2% in kappa): the log-likelihood then lies within about
+#: 0.5 * U_TOL_REL**2 = 0.00125 nats of the maximum, and a flat profile is not resolved far below its statistical
+#: error
+U_TOL_REL, U_TOL_MIN, U_TOL_MAX = 0.05, 1e-3, 0.02
+
+
+def maximise(prof: Profile, u0: float) -> ProfilePoint:
     """Maximise the profile likelihood over log kappa in [U_MIN, U_MAX], starting at ``u0``.
 
-    Steps of doubling length bracket the maximum (or reach a bound); Brent's method finishes inside the
-    bracket. The result's ``u`` is a bound when the likelihood keeps rising towards it.
+    Steps of doubling length bracket the maximum (or reach a bound): three points a < b < c with b the highest.
+    Brent's method then finishes inside the bracket, to ``U_TOL_REL`` times the standard error that the
+    bracket's curvature implies (within ``U_TOL_MIN``, ``U_TOL_MAX``): a fixed 1e-3 resolved flat profiles far below
+    their statistical error (the inverse form of an MP spectrum of 256 eigenvalues: 13 evaluations after the
+    bracket, now 9). The result is the best point evaluated; its ``u`` is a bound when the likelihood keeps rising
+    towards it.
     """
     u0 = min(max(u0, U_MIN), U_MAX)
     step = 1.0
@@ -277,7 +307,10 @@ def maximise(prof: Profile, u0: float, xatol: float = 1e-3) -> ProfilePoint:
             break
         a, b, fa, fb = b, c, fb, fc
     lo, hi = sorted((a, c))
-    res = optimize.minimize_scalar(lambda u: -prof(u).loglik, bounds=(lo, hi), method="bounded",
-                                   options={"xatol": xatol})  # fmt: skip
-    best = max(prof.points.values(), key=lambda p: p.loglik)
-    return best if best.loglik > -res.fun else prof(float(res.x))
+    # -l'' of the parabola through the bracket sets the tolerance
+    curvature = -2.0 * ((fc - fb) / (c - b) - (fb - fa) / (b - a)) / (c - a)
+    tol = min(max(U_TOL_REL / math.sqrt(curvature), U_TOL_MIN), U_TOL_MAX) if curvature > 0 else U_TOL_MAX
+    optimize.minimize_scalar(
+        lambda u: -prof(u).loglik, bounds=(lo, hi), method="bounded", options={"xatol": tol}
+    )
+    return max(prof.points.values(), key=lambda p: p.loglik)

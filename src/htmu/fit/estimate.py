@@ -99,6 +99,7 @@ __all__ = [
     "fit_htmp",
     "fit_mp",
     "fit_powerlaw",
+    "kappa_lower_bound",
     "fit_units",
     "mp_test",
     "MIN_EIGENVALUES",
@@ -687,23 +688,61 @@ def fit_units(n_boot: int = 20, ci: bool = True) -> int:
 _PROFILE_DROP = 0.5 * float(stats.chi2.ppf(0.90, 1))
 
 
-def _profile_bound(prof: lik.Profile, u_hat: float, direction: float) -> float:
-    """log kappa where the profile likelihood has dropped by ``_PROFILE_DROP`` from ``u_hat`` (one-sided 95%),
-    searching up (``direction = +1``) or down; the search bound when it never drops that far."""
-    top = prof(u_hat).loglik
+#: a profile-likelihood bound is located to this in log kappa (1% in kappa)
+_BOUND_XTOL = 1e-2
+
+
+def _profile_bound(prof: lik.Profile, u_hat: float, direction: float, top: float) -> float:
+    """log kappa where the profile likelihood has dropped by ``_PROFILE_DROP`` from ``top``, its value at ``u_hat``
+    (one-sided 95%), searching up (``direction = +1``) or down; the search bound when it never drops that far.
+
+    The search starts from the farthest point the profile has already evaluated on that side that has not dropped
+    that far (the point fit leaves several), in steps of doubling length, and Brent's method locates the crossing
+    to ``_BOUND_XTOL``.
+    """
     edge = lik.U_MAX if direction > 0 else lik.U_MIN
 
     def below(u):
-        return prof(u).loglik - (top - _PROFILE_DROP)
+        return prof.exact(u) - (top - _PROFILE_DROP)
 
-    a, step = u_hat, 0.5
+    # the profile's own values (quartics, see lik.Profile.exact) pick the start, with a margin for their error; the
+    # exact values decide
+    known = [
+        p.u
+        for p in prof.points.values()
+        if (p.u - u_hat) * direction >= 0 and p.loglik > top - _PROFILE_DROP + 0.1
+    ]
+    a, step = max(known, key=lambda u: (u - u_hat) * direction, default=u_hat), 0.5
+    if below(a) < 0:
+        a = u_hat
     while True:
         b = min(max(a + direction * step, lik.U_MIN), lik.U_MAX)
         if below(b) < 0:
-            return float(optimize.brentq(below, *sorted((a, b)), xtol=1e-3))
+            return float(optimize.brentq(below, *sorted((a, b)), xtol=_BOUND_XTOL))
         if b == edge:
             return edge
         a, step = b, 2 * step
+
+
+def kappa_lower_bound(
+    eigenvalues, gamma: float, *, floor: float | None = None, rank: int | None = None
+) -> float:
+    """One-sided 95% profile-likelihood lower bound of kappa in the direct form: the smallest kappa whose profile
+    log-likelihood lies within ``_PROFILE_DROP`` of the maximum (as an ``"mp_like"`` fit's interval).
+
+    For a spectrum whose law is MP (kappa = inf), where an interval [lo, inf) says only how far from MP the data
+    still allow kappa to be: :func:`htmu.fit.selection.select_law` reports it for its MP laws. It needs the point
+    fit alone (shared with :func:`fit_htmp` through the point-stage memo), no bootstrap. NaN when the point fit
+    fails or the spectrum cannot be fitted.
+    """
+    prep = _prepare(eigenvalues, gamma, "direct", floor, rank)
+    if prep.fail:
+        return math.nan
+    pt, prof, ll_norm, *_ = _point_stage(prep, "mle")
+    if not pt.ok or prof is None:
+        return math.nan
+    u_hat = lik.U_MAX if pt.at_top else lik.U_MIN if pt.at_bottom else math.log(pt.kappa)
+    return math.exp(_profile_bound(prof, u_hat, -1.0, ll_norm))
 
 
 #: the point stages of the last few spectra fitted (see :func:`_point_stage`)
@@ -870,11 +909,11 @@ def fit_htmp(
                     msg, f"MP not rejected (p = {p_mp:.3g}): the interval is one-sided, upper bound inf"
                 )
         elif status == "mp_like":
-            lo = math.exp(_profile_bound(prof, lik.U_MAX, -1.0)) if prof is not None else math.nan
+            lo = math.exp(_profile_bound(prof, lik.U_MAX, -1.0, ll_norm)) if prof is not None else math.nan
             kappa_ci = (lo, math.inf)
             msg = _join(msg, "interval: one-sided profile-likelihood bound [lo, inf)")
         elif prof is not None:  # rank collapse
-            kappa_ci = (0.0, math.exp(_profile_bound(prof, math.log(k_eval), +1.0)))
+            kappa_ci = (0.0, math.exp(_profile_bound(prof, math.log(k_eval), +1.0, ll_norm)))
             msg = _join(msg, "interval: one-sided profile-likelihood bound (0, hi]")
         else:
             msg = _join(msg, f"no interval for status {status} with method {method}")

@@ -79,6 +79,7 @@ from htmu.fit.estimate import (
     fit_htmp,
     fit_mp,
     fit_powerlaw,
+    kappa_lower_bound,
     mp_test,
 )
 
@@ -205,7 +206,9 @@ class LawSelection:
     kappa : float
         kappa of the selected law (``inf`` for MP and MP+spikes; NaN at rank collapse without an estimate).
     kappa_ci : tuple of float
-        Its 95% interval (``(lo, inf)`` when MP cannot be rejected, ``(0, hi)`` at rank collapse).
+        Its 95% interval (``(lo, inf)`` when MP cannot be rejected, ``(0, hi)`` at rank collapse). For the MP laws,
+        ``lo`` is the one-sided 95% profile-likelihood bound of the direct form fitted to the spectrum (MP+spikes:
+        to its bulk), :func:`htmu.fit.estimate.kappa_lower_bound`: how far from MP the data still allow kappa.
     scale : float
         Scale of the selected law, in the eigenvalues' units (MP laws: the bulk's mean).
     form : str
@@ -354,14 +357,10 @@ def select_law(
     rows.append(_tail_row(lam[lam > d.floor], best))
     evidence = pd.DataFrame(rows, columns=["candidate", "loglik", "statistic", "p_value", "note"])
 
-    def with_interval(x, gamma_, form):
-        """The fit of the reported law again, now with its interval (the same point estimate: it is deterministic)."""
-        return fit_htmp(x, gamma_, form=form, rng=rng, ci=ci, **(kw if x is lam else {}))
-
     n_out = spikes.k if spikes is not None else 0
     common = {"evidence": evidence, "status": "ok", "gamma": g, "n": n, "fits": fits, "n_outliers": n_out}
     if spikes is not None and spikes.k == 0 and p_full >= MP_LEVEL:
-        lo = with_interval(lam, gamma, "direct").kappa_ci[0] if ci else math.nan
+        lo = kappa_lower_bound(lam, gamma, **kw) if ci else math.nan
         return LawSelection("MP", "random-like", math.inf, (lo, math.inf), spikes.scale, "direct", 0, math.inf,
                             message=f"no outlier beyond the Tracy-Widom edge; MP not rejected (p = {p_full:.3g})",
                             **common)  # fmt: skip
@@ -375,8 +374,8 @@ def select_law(
                    f"the bulk is MP to the eye: the HTMP law fitted to it (kappa {bulk_fit.kappa:.3g}) puts "
                    f"{margin:.2%} of its mass outside MP's support (the exact Wishart test rejects it, p = "
                    f"{p_bulk:.2g})")  # fmt: skip
-            # kappa >= the bulk fit's lower bound; the upper end is inf whatever that fit says (MP to the eye)
-            lo = with_interval(bulk_lam, g_bulk, "direct").kappa_ci[0] if ci else math.nan
+            # kappa >= the bulk's lower bound; the upper end is inf whatever the bulk fit says (MP to the eye)
+            lo = kappa_lower_bound(bulk_lam, g_bulk) if ci else math.nan
             return LawSelection("MP+spikes", phase, math.inf, (lo, math.inf), spikes.scale, "direct", spikes.k,
                                 math.inf, message=f"{spikes.k} outlier(s) beyond the Tracy-Widom edge (smallest "
                                 f"statistic {spikes.tw.min():.3g}); {how}", **common)  # fmt: skip
@@ -390,7 +389,8 @@ def select_law(
     if censored:
         why = f"{d.n_censored} eigenvalue(s) at the floor rule MP out"
     if ci:
-        best = fits[best.form] = with_interval(lam, gamma, best.form)
+        # the reported law's fit again, now with its interval (the same point estimate: it is deterministic)
+        best = fits[best.form] = fit_htmp(lam, gamma, form=best.form, rng=rng, ci=True, **kw)
     form_note = (
         f"{best.form} form preferred (log-likelihood {best.loglik - other.loglik:+.4g} over the {other.form} form)"
         if np.isfinite(other.loglik)
