@@ -42,7 +42,11 @@ Honest intervals
     them, giving the bias :math:`b` and spread :math:`\sigma` of :math:`\log\hat\kappa`. The 95% interval is
     :math:`\exp(\log\hat\kappa - b \pm t_{B-1,0.975}\,\sigma\sqrt{1 + 1/B})` (basic bootstrap in
     :math:`\log\kappa`, the Monte-Carlo error of b and sigma folded in through Student's t);
-    ``kappa_debiased`` is :math:`\hat\kappa e^{-b}`.
+    ``kappa_debiased`` is :math:`\hat\kappa e^{-b}`. A replicate whose estimate sits at an end of ``KAPPA_BOUNDS``
+    (too few eigenvalues above its floor, or MP-like) is censored, not a number. With any such replicate the
+    median and IQR replace the mean and sd; with a quarter or more at one end the interval is one-sided, open at
+    that end, its other end the profile-likelihood bound, and there is no ``kappa_debiased``; with half or more at
+    the bottom the fit reads rank collapse (``_bootstrap_interval``).
 
     *The MP end.* :math:`\kappa = \infty` (Marchenko--Pastur, the real Wishart ensemble) belongs to the
     interval when a calibrated test cannot reject it: the statistic :math:`R = m_2/m_1^2` of the
@@ -659,6 +663,52 @@ def _bootstrap_mle(spec, prof, best, boot: _Boot):
     return np.clip(u_b, lik.U_MIN, lik.U_MAX), int((~trusted).sum())
 
 
+@dataclass(frozen=True)
+class _Interval:
+    """The bootstrap's verdict in log kappa: the interval and the bias-corrected centre, or (all NaN) which end of
+    the search range holds a quarter or more of the replicates, and what was done, in words."""
+
+    lo: float
+    hi: float
+    centre: float
+    note: str
+    open_low: bool = False
+    open_high: bool = False
+
+
+def _bootstrap_interval(logk: np.ndarray, log_kappa: float, shrink: float) -> _Interval:
+    """Basic bootstrap interval in log kappa from the replicates' estimates ``logk`` (clipped to the search range).
+
+    Without replicates at an end of the search range: bias = mean - log kappa-hat, spread = sd, both rescaled by
+    ``shrink`` (see the module notes), Student's t with B - 1 degrees of freedom. A replicate at an end is
+    censored: its log kappa is only known to lie beyond (``U_MIN``: too few eigenvalues above its floor, or rank
+    collapse; ``U_MAX``: MP-like), so it has no value to average. With fewer than a quarter of the replicates at
+    each end, rank statistics, which such values do not disturb, replace the moments: bias = median - log
+    kappa-hat, spread = IQR / 1.349, half-width t * spread * sqrt(1 + pi / (2B)) (a median's variance is pi/2
+    times a mean's). With a quarter or more at an end, the replicates' distribution is cut there and a
+    reflected interval is meaningless (measured: inverse form, gamma 0.3255, kappa 0.1, n 500, a median-based
+    centre put kappa_debiased at up to 37 times the truth): no interval, ``open_low`` / ``open_high`` say where,
+    and the caller falls back on one-sided profile-likelihood bounds.
+    """
+    b = logk.size
+    eps = 1e-9
+    n_low, n_high = int(np.sum(logk <= lik.U_MIN + eps)), int(np.sum(logk >= lik.U_MAX - eps))
+    t = float(stats.t.ppf(0.975, b - 1))
+    if not n_low and not n_high:
+        bias = float(np.mean(logk) - log_kappa) * shrink
+        half = t * float(np.std(logk, ddof=1)) * math.sqrt(shrink) * math.sqrt(1 + 1 / b)
+        centre = log_kappa - bias
+        return _Interval(centre - half, centre + half, centre, "")
+    note = f"{n_low} replicate(s) at the bottom of the search range and {n_high} at the top"
+    open_low, open_high = n_low >= b / 4, n_high >= b / 4
+    if open_low or open_high:
+        return _Interval(math.nan, math.nan, math.nan, note, open_low, open_high)
+    q25, med, q75 = (float(q) for q in np.quantile(logk, [0.25, 0.5, 0.75]))
+    centre = log_kappa - (med - log_kappa) * shrink
+    half = t * (q75 - q25) / 1.349 * math.sqrt(shrink) * math.sqrt(1 + math.pi / (2 * b))
+    return _Interval(centre - half, centre + half, centre, f"{note}: median and IQR")
+
+
 def _u_curvature(prof: lik.Profile, u: float, h: float = 0.05) -> float:
     """-d^2 l_p / du^2 at u by central differences (the iid information; only sets the grid's width)."""
     lo, hi = max(lik.U_MIN, u - h), min(lik.U_MAX, u + h)
@@ -894,15 +944,25 @@ def fit_htmp(
                     logk, n_full = _bootstrap_refit(spec, method, kappa, pt.log_scale, boot), n_boot
             except RuntimeError as exc:
                 return _failed(prep, method, form, "no_convergence", f"bootstrap: {exc}")
-            shrink = n_b / spec.n  # replicates smaller than the data: rescale bias and spread
-            bias = float(np.mean(logk) - math.log(kappa)) * shrink
-            sd = float(np.std(logk, ddof=1)) * math.sqrt(shrink)
-            half = stats.t.ppf(0.975, n_boot - 1) * sd * math.sqrt(1 + 1 / n_boot)
-            centre = math.log(kappa) - bias
-            kappa_ci = (math.exp(centre - half), math.exp(centre + half))
-            kappa_deb, nb = math.exp(centre), int(n_boot)
+            # replicates smaller than the data: bias and spread rescaled by n_b / n
+            iv = _bootstrap_interval(logk, math.log(kappa), n_b / spec.n)
+            nb = int(n_boot)
             msg = _join(msg, f"interval: ensemble bootstrap, {n_boot} replicates of {n_b} eigenvalues "
-                             f"({n_full} refitted in full)")  # fmt: skip
+                             f"({n_full} refitted in full)", iv.note)  # fmt: skip
+            if math.isfinite(iv.centre):
+                kappa_ci, kappa_deb = (math.exp(iv.lo), math.exp(iv.hi)), math.exp(iv.centre)
+            else:  # one-sided: the open end from the replicates, the other from the profile likelihood
+                u = math.log(kappa)
+                bound = functools.partial(_profile_bound, prof, u, top=ll_norm) if prof is not None else None
+                lo = 0.0 if iv.open_low else math.exp(bound(-1.0)) if bound else math.nan
+                hi = math.inf if iv.open_high else math.exp(bound(+1.0)) if bound else math.nan
+                kappa_ci = (lo, hi)
+                if iv.open_low and np.median(logk) <= lik.U_MIN + 1e-9:
+                    status = "rank_collapse"
+                    msg = _join(msg, "half or more of the replicates drawn at kappa-hat fall below what the data "
+                                     "resolve: rank collapse")  # fmt: skip
+                msg = _join(msg, "a quarter or more of the replicates at an end of the search range: one-sided "
+                                 "interval, its finite end a profile-likelihood bound")  # fmt: skip
             if p_mp >= MP_LEVEL:
                 kappa_ci = (kappa_ci[0], math.inf)
                 msg = _join(
