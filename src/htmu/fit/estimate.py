@@ -45,8 +45,9 @@ Honest intervals
     ``kappa_debiased`` is :math:`\hat\kappa e^{-b}`. A replicate whose estimate sits at an end of ``KAPPA_BOUNDS``
     (too few eigenvalues above its floor, or MP-like) is censored, not a number. With any such replicate the
     median and IQR replace the mean and sd; with a quarter or more at one end the interval is one-sided, open at
-    that end, its other end the profile-likelihood bound, and there is no ``kappa_debiased``; with half or more at
-    the bottom the fit reads rank collapse (``_bootstrap_interval``).
+    that end, its other end the profile-likelihood bound, and there is no ``kappa_debiased``
+    (``_bootstrap_interval``). The status stays ``"ok"``: it describes the data, not the replicates, so that a
+    fit's status (and the phase :func:`htmu.fit.selection.select_law` reads from it) does not depend on ``ci``.
 
     *The MP end.* :math:`\kappa = \infty` (Marchenko--Pastur, the real Wishart ensemble) belongs to the
     interval when a calibrated test cannot reject it: the statistic :math:`R = m_2/m_1^2` of the
@@ -957,10 +958,6 @@ def fit_htmp(
                 lo = 0.0 if iv.open_low else math.exp(bound(-1.0)) if bound else math.nan
                 hi = math.inf if iv.open_high else math.exp(bound(+1.0)) if bound else math.nan
                 kappa_ci = (lo, hi)
-                if iv.open_low and np.median(logk) <= lik.U_MIN + 1e-9:
-                    status = "rank_collapse"
-                    msg = _join(msg, "half or more of the replicates drawn at kappa-hat fall below what the data "
-                                     "resolve: rank collapse")  # fmt: skip
                 msg = _join(msg, "a quarter or more of the replicates at an end of the search range: one-sided "
                                  "interval, its finite end a profile-likelihood bound")  # fmt: skip
             if p_mp >= MP_LEVEL:
