@@ -105,6 +105,7 @@ __all__ = [
     "fit_mp",
     "fit_powerlaw",
     "kappa_lower_bound",
+    "forget_point_fits",
     "fit_units",
     "mp_test",
     "MIN_EIGENVALUES",
@@ -800,6 +801,13 @@ def kappa_lower_bound(
 _POINT_MEMO: collections.OrderedDict[bytes, tuple] = collections.OrderedDict()
 _POINT_MEMO_SIZE = 8
 _POINT_MEMO_LOCK = threading.Lock()
+
+
+def forget_point_fits() -> None:
+    """Drop the remembered point stages (:func:`_point_stage`): the next fit of any spectrum starts from scratch, as
+    a benchmark of one fit's cost needs."""
+    with _POINT_MEMO_LOCK:
+        _POINT_MEMO.clear()
 
 
 def _point_stage(prep: _Prepared, method: str) -> tuple[_Point, lik.Profile | None, float, float, float]:
