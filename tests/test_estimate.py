@@ -253,6 +253,19 @@ def test_mle_is_within_its_stated_tolerance_of_the_profile_maximum(form, kappa):
     assert top - 0.01 <= r.loglik <= top + 1e-6, (r.loglik, top)
 
 
+def test_mle_started_next_to_the_top_of_the_range():
+    """A search started within a step of U_MAX on a spectrum whose likelihood still rises there pins its bracket at
+    the bound (two of its three points coincide); it must return the top, not divide by zero (a bootstrap replicate
+    of the coverage study's inverse, gamma 0.1, kappa 100 cell did)."""
+    from htmu.fit import _likelihood as lik
+    from htmu.fit.estimate import _prepare
+
+    x = 2.0 * sample_htmp_ensemble(300, 0.3, np.inf, np.random.default_rng(42))  # MP: rises to the top
+    spec = _prepare(x, 0.3, "direct", None, None).spec
+    best = lik.maximise(lik.Profile(spec, 0.0), lik.U_MAX - 0.5)
+    assert best.u > lik.U_MAX - 0.01, best
+
+
 def test_kappa_lower_bound_is_where_the_profile_drops_by_the_chi2_quantile():
     """select_law's lower bound for an MP law: the smallest kappa whose profile log-likelihood is within
     chi2_1(0.90)/2 of the maximum, checked against a brute-force profile (1% in kappa, the bound's tolerance,

@@ -307,9 +307,10 @@ def maximise(prof: Profile, u0: float) -> ProfilePoint:
             break
         a, b, fa, fb = b, c, fb, fc
     lo, hi = sorted((a, c))
-    # -l'' of the parabola through the bracket sets the tolerance
-    curvature = -2.0 * ((fc - fb) / (c - b) - (fb - fa) / (b - a)) / (c - a)
-    tol = min(max(U_TOL_REL / math.sqrt(curvature), U_TOL_MIN), U_TOL_MAX) if curvature > 0 else U_TOL_MAX
+    # -l'' of the parabola through the bracket sets the tolerance; a bracket pinned at a bound of the range (c = b,
+    # the likelihood still rising at the bound when the search starts near it) says nothing: the finest tolerance
+    curvature = -2.0 * ((fc - fb) / (c - b) - (fb - fa) / (b - a)) / (c - a) if (a - b) * (b - c) else 0.0
+    tol = min(max(U_TOL_REL / math.sqrt(curvature), U_TOL_MIN), U_TOL_MAX) if curvature > 0 else U_TOL_MIN
     optimize.minimize_scalar(
         lambda u: -prof(u).loglik, bounds=(lo, hi), method="bounded", options={"xatol": tol}
     )
