@@ -942,6 +942,11 @@ def fit_htmp(
     loglik = spec.in_data_units(ll_norm)
 
     kappa_ci, kappa_deb, nb = _NAN2, math.nan, 0
+
+    def bound(u: float, direction: float) -> float:
+        """kappa at the one-sided 95% profile-likelihood bound from log kappa u (NaN without a profile)."""
+        return math.exp(_profile_bound(prof, u, direction, ll_norm)) if prof is not None else math.nan
+
     if ci:
         if status == "ok":
             n_b = min(spec.n, N_BOOT_MAX)
@@ -961,10 +966,8 @@ def fit_htmp(
             if math.isfinite(iv.centre):
                 kappa_ci, kappa_deb = (math.exp(iv.lo), math.exp(iv.hi)), math.exp(iv.centre)
             else:  # one-sided: the open end from the replicates, the other from the profile likelihood
-                u = math.log(kappa)
-                bound = functools.partial(_profile_bound, prof, u, top=ll_norm) if prof is not None else None
-                lo = 0.0 if iv.open_low else math.exp(bound(-1.0)) if bound else math.nan
-                hi = math.inf if iv.open_high else math.exp(bound(+1.0)) if bound else math.nan
+                lo = 0.0 if iv.open_low else bound(math.log(kappa), -1.0)
+                hi = math.inf if iv.open_high else bound(math.log(kappa), +1.0)
                 kappa_ci = (lo, hi)
                 msg = _join(msg, "a quarter or more of the replicates at an end of the search range: one-sided "
                                  "interval, its finite end a profile-likelihood bound")  # fmt: skip
@@ -974,11 +977,10 @@ def fit_htmp(
                     msg, f"MP not rejected (p = {p_mp:.3g}): the interval is one-sided, upper bound inf"
                 )
         elif status == "mp_like":
-            lo = math.exp(_profile_bound(prof, lik.U_MAX, -1.0, ll_norm)) if prof is not None else math.nan
-            kappa_ci = (lo, math.inf)
+            kappa_ci = (bound(lik.U_MAX, -1.0), math.inf)
             msg = _join(msg, "interval: one-sided profile-likelihood bound [lo, inf)")
         elif prof is not None:  # rank collapse
-            kappa_ci = (0.0, math.exp(_profile_bound(prof, math.log(k_eval), +1.0, ll_norm)))
+            kappa_ci = (0.0, bound(math.log(k_eval), +1.0))
             msg = _join(msg, "interval: one-sided profile-likelihood bound (0, hi]")
         else:
             msg = _join(msg, f"no interval for status {status} with method {method}")
