@@ -268,7 +268,7 @@ def test_mle_started_next_to_the_top_of_the_range():
 
 def test_kappa_lower_bound_is_where_the_profile_drops_by_the_chi2_quantile():
     """select_law's lower bound for an MP law: the smallest kappa whose profile log-likelihood is within
-    chi2_1(0.90)/2 of the maximum, checked against a brute-force profile (1% in kappa, the bound's tolerance,
+    chi2_1(0.95)/2 of the maximum (the drop calibrated near MP), checked against a brute-force profile (1% in kappa, the bound's tolerance,
     plus the grid's interpolation)."""
     gamma = 0.3
     x = 2.0 * sample_htmp_ensemble(300, gamma, np.inf, np.random.default_rng(42))
@@ -276,7 +276,7 @@ def test_kappa_lower_bound_is_where_the_profile_drops_by_the_chi2_quantile():
     kappas = np.exp(np.linspace(math.log(lo) - 0.2, math.log(lo) + 0.2, 21))
     prof = _brute_profile(x, gamma, "direct", kappas)
     top = max(fit_htmp(x, gamma, ci=False).loglik, _brute_profile(x, gamma, "direct", [1e3])[0])
-    target = top - 0.5 * stats.chi2.ppf(0.90, 1)
+    target = top - 0.5 * stats.chi2.ppf(0.95, 1)
     brute = math.exp(np.interp(target, prof, np.log(kappas)))  # the profile rises with kappa here
     assert np.all(np.diff(prof) > 0) and prof[0] < target < prof[-1]
     assert abs(math.log(lo / brute)) < 0.01, (lo, brute)
