@@ -769,9 +769,7 @@ def _profile_bound(prof: lik.Profile, u_hat: float, direction: float, top: float
     # the profile's own values (quartics, see lik.Profile.exact) pick the start, with a margin for their error; the
     # exact values decide
     known = [
-        p.u
-        for p in prof.points.values()
-        if (p.u - u_hat) * direction >= 0 and p.loglik > top - drop + 0.1
+        p.u for p in prof.points.values() if (p.u - u_hat) * direction >= 0 and p.loglik > top - drop + 0.1
     ]
     a, step = max(known, key=lambda u: (u - u_hat) * direction, default=u_hat), 0.5
     if below(a) < 0:
