@@ -730,7 +730,8 @@ def _bootstrap_interval(logk: np.ndarray, log_kappa: float, shrink: float) -> _I
 #: log kappa, a second bootstrap at the corrected estimate, on the same random numbers, measures the bias there and
 #: replaces it (one step of the iterated bootstrap; P. Hall, *The Bootstrap and Edgeworth Expansion*, 1992, sec.
 #: 1.4): the error drops to second order. The spread keeps the first bootstrap's. Away from the ends the bias is a
-#: few percent and the second bootstrap is not run.
+#: few percent and the second bootstrap is not run. The MLE only: the other methods refit every replicate in full,
+#: and a second round would double their cost.
 BIAS_ITERATE = 0.05
 SECOND_STAGE = "second bootstrap at the corrected kappa"
 
