@@ -474,7 +474,9 @@ def fig_kappa_alpha(table: pd.DataFrame, reason: str = ""):
         ax.set_xlabel(r"htmu $\kappa$ of the selected law (hollow: training not ok)")
         ax.set_ylabel(r"WeightWatcher $\alpha$")
         ax.set_title(
-            f"{arch}: lines $\\alpha = 1 + \\kappa(1-\\gamma)/(2\\gamma)$ (inverse form)", fontsize=9
+            f"{arch}: lines $\\alpha = 1 + \\kappa(1-\\gamma)/(2\\gamma)$ (inverse form)",
+            fontsize=9,
+            pad=14,  # above the "->0" and "inf (MP)" marks, which sit on the axes' top edge
         )
         ax.legend(fontsize=6)
     return fig
