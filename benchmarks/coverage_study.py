@@ -20,6 +20,13 @@ on the draw having looked less extreme than it was. ``median_bias``: the median 
 estimate, an open end standing for a draw without one (inf for [lo, inf), 0 for (0, hi]), divided by kappa, minus
 1; defined (not NaN) while fewer than half the draws are open at one end.
 
+``bias_oracle``: what the conditional bias owes to the selection alone. The maximum-likelihood estimates of the
+cell's draws (``kappa_hat``; inf for ``mp_like``, 0 for ``rank_collapse``) are corrected by the one factor that makes
+their median the true kappa, a correction only the truth allows, and their geometric mean is taken over the same
+``with_debiased`` draws as ``bias_debiased``. Without selection it is near 0 (up to the skew of log kappa-hat); where
+the draws with a corrected estimate are those that looked less extreme than they were, it is the bias that an exact
+median-unbiased correction would still show on them. NaN under the same condition as ``median_bias``.
+
 How many draws: under correct coverage the hits in a cell are Binomial(draws, 0.95). With 100 draws a cell
 lands outside [0.90, 0.99] with probability P(hits <= 89) + P(hits = 100) = 0.028 + 0.006; over the 192 cells of
 the full grid about 6 cells are expected outside by chance alone. Cells outside are therefore rerun with more
@@ -115,12 +122,19 @@ def summarise(df: pd.DataFrame) -> pd.DataFrame:
         )
         med = float(np.median(est))
         median_bias = med / key[2] - 1 if math.isfinite(med) and med > 0 else math.nan
+        mle = g["kappa_hat"].to_numpy(float)
+        mle = np.where(g["status"] == "mp_like", np.inf, np.where(g["status"] == "rank_collapse", 0.0, mle))
+        med_mle = float(np.median(mle))
+        oracle = math.nan
+        if has.any() and math.isfinite(med_mle) and med_mle > 0:
+            oracle = math.exp(np.mean(np.log(mle[has] / med_mle))) - 1
         out.append({
             "form": key[0], "gamma": key[1], "kappa": key[2], "n": key[3], "draws": m, "coverage": p,
             "wilson_lo": c - h, "wilson_hi": c + h, "one_sided_up": int(np.isinf(g["hi"]).sum()),
             "one_sided_down": int((g["lo"] == 0).sum()), "zero_width": int(g["zero_width"].sum()),
             "bad_status": int((~g["status"].isin(["ok", "mp_like", "rank_collapse"])).sum()),
             "with_debiased": int(has.sum()), "bias_debiased": bias, "median_bias": median_bias,
+            "bias_oracle": oracle,
             "median_s": float(g["seconds"].median()),
         })  # fmt: skip
     return pd.DataFrame(out)
